@@ -1,0 +1,86 @@
+"""Settings: one frozen object built from the environment, secrets never printed.
+
+Every variable is ``CREDITSTREAM_<FIELD>`` (e.g. ``CREDITSTREAM_BOOTSTRAP``). Secrets are
+``SecretStr``: their ``repr``/``str`` is masked, so logging a ``Settings`` is safe.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.errors import ConfigError
+
+#: The Apache Kafka release the local broker runs (see deploy/local/README.md for why).
+KAFKA_VERSION = "4.3.1"
+
+#: librdkafka configuration, as confluent-kafka types it.
+KafkaConf = dict[str, str | int | float | bool]
+
+
+def default_cache_dir() -> Path:
+    """Where downloaded Kafka jars live, outside the repo so clones share them."""
+    return Path.home() / ".cache" / "creditstream"
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a creditstream process."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDITSTREAM_", frozen=True, extra="ignore")
+
+    # -- Kafka connection -------------------------------------------------------------
+    bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    schema_registry_url: str | None = Field(
+        None,
+        description="Confluent-compatible registry; unset means single-object Avro.",
+    )
+
+    # -- local broker -----------------------------------------------------------------
+    kafka_version: str = KAFKA_VERSION
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    broker_port: int = Field(9092, ge=1, le=65535)
+    broker_data_dir: Path = Path(".creditstream/broker")
+
+    # -- worker -----------------------------------------------------------------------
+    app_id: str = "creditstream"
+    state_dir: Path = Path(".creditstream/state")
+    partitions: int = Field(4, ge=1, description="Partitions of the exchange's topics.")
+    web_port: int = Field(6066, ge=1, le=65535)
+
+    # -- privacy ----------------------------------------------------------------------
+    hmac_key: SecretStr | None = None
+    hmac_key_file: Path | None = None
+    hmac_key_version: int = Field(1, ge=1)
+
+    def kafka_client_config(self) -> KafkaConf:
+        """librdkafka settings for this connection (the secret is revealed only here)."""
+        conf: KafkaConf = {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": self.security_protocol,
+        }
+        if self.security_protocol == "SASL_PLAINTEXT":
+            if not self.sasl_username or self.sasl_password is None:
+                raise ConfigError(
+                    "SASL_PLAINTEXT needs CREDITSTREAM_SASL_USERNAME and CREDITSTREAM_SASL_PASSWORD"
+                )
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.username"] = self.sasl_username
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        return conf
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    try:
+        return Settings()
+    except ValueError as exc:  # pydantic's ValidationError derives from ValueError
+        raise ConfigError(f"invalid settings: {exc}") from exc

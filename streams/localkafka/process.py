@@ -1,0 +1,296 @@
+"""Start, watch and stop the local KRaft broker process.
+
+State lives in the data directory: ``broker.json`` (pid, ports, mode, version),
+``config/`` (generated), ``logs/`` (Kafka's log dirs), ``server.log`` and, in secure
+mode, ``admin.secret`` (the admin password, mode 0600, created on first start).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from base64 import urlsafe_b64encode
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from streams.config import KafkaConf
+from streams.errors import BrokerError
+from streams.localkafka.install import deploy_file, install
+from streams.localkafka.properties import ADMIN_USER, Mode, render, server_properties
+
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class BrokerSpec:
+    """Where and how one local broker runs."""
+
+    data_dir: Path
+    cache_dir: Path
+    version: str
+    port: int = 9092
+    controller_port: int | None = None  # default: port + 1
+    mode: Mode = "plain"
+    heap: str = "768m"
+
+    @property
+    def ctrl_port(self) -> int:
+        return self.controller_port or self.port + 1
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    """What ``start``/``status`` report about a running broker."""
+
+    bootstrap: str
+    version: str
+    pid: int
+    mode: str
+    data_dir: str
+    started_in_s: float = 0.0
+
+
+def _state_file(spec: BrokerSpec) -> Path:
+    return spec.data_dir / "broker.json"
+
+
+def _read_state(spec: BrokerSpec) -> dict[str, object] | None:
+    try:
+        data: dict[str, object] = json.loads(_state_file(spec).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return data
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of this process still answers kill(0); reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == 0
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def admin_password(spec: BrokerSpec) -> str:
+    """The secure-mode admin password, created once per data directory."""
+    path = spec.data_dir / "admin.secret"
+    if not path.exists():
+        spec.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def client_config(spec: BrokerSpec) -> KafkaConf:
+    """librdkafka settings for an admin client of this broker."""
+    conf: KafkaConf = {"bootstrap.servers": spec.bootstrap}
+    if spec.mode == "secure":
+        conf |= {
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": ADMIN_USER,
+            "sasl.password": admin_password(spec),
+        }
+    return conf
+
+
+def answers_metadata(spec: BrokerSpec, timeout: float = 2.0) -> bool:
+    """True when the broker answers a metadata request within ``timeout``."""
+    from confluent_kafka.admin import AdminClient  # heavy import, only when needed
+
+    admin = AdminClient(client_config(spec) | {"log_level": 0})
+    try:
+        admin.list_topics(timeout=timeout)
+    except Exception:  # KafkaException of any kind means "not answering yet"
+        return False
+    return True
+
+
+def _java_cmd(spec: BrokerSpec, libs: Path, main: str, *args: str) -> list[str]:
+    java = shutil.which("java")
+    if java is None:
+        raise BrokerError("java is not on PATH: Kafka needs Java 17 or newer")
+    return [
+        java,
+        f"-Xmx{spec.heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dkafka.logs.dir={spec.data_dir}",
+        f"-Dlog4j2.configurationFile={deploy_file('log4j2.properties')}",
+        "-cp",
+        f"{libs}/*",
+        main,
+        *args,
+    ]
+
+
+def _format(spec: BrokerSpec, libs: Path, config: Path) -> None:
+    """Format the KRaft storage once; a formatted data dir keeps its data on restart."""
+    if (spec.data_dir / "logs" / "meta.properties").exists():
+        return
+    cluster_id = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    args = ["format", "-t", cluster_id, "-c", str(config)]
+    if spec.mode == "secure":
+        args += [
+            "--add-scram",
+            f"SCRAM-SHA-512=[name={ADMIN_USER},password={admin_password(spec)}]",
+        ]
+    proc = subprocess.run(
+        _java_cmd(spec, libs, "kafka.tools.StorageTool", *args),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BrokerError(f"formatting {spec.data_dir} failed: {proc.stdout}{proc.stderr}".strip())
+
+
+def _log_tail(spec: BrokerSpec, lines: int = 20) -> str:
+    log = spec.data_dir / "server.log"
+    if not log.exists():
+        return "(no server.log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start(spec: BrokerSpec) -> BrokerInfo:
+    """Install if needed, configure, format once, start in the background, wait for it.
+
+    Idempotent: a broker already running from this data dir is reported, not restarted.
+    Raises ``BrokerError`` (one clear line first) when a port is taken or it won't start.
+    """
+    began = time.monotonic()
+    running = status(spec)
+    if running is not None:
+        return running
+    for port in (spec.port, spec.ctrl_port):
+        if not _port_free(port):
+            raise BrokerError(f"port {port} on 127.0.0.1 is in use; choose another with --port")
+    libs = install(spec.cache_dir, spec.version)
+    config = spec.data_dir / "config" / "server.properties"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    props = server_properties(
+        port=spec.port,
+        controller_port=spec.ctrl_port,
+        log_dir=spec.data_dir / "logs",
+        mode=spec.mode,
+        admin_password=admin_password(spec) if spec.mode == "secure" else "",
+    )
+    config.write_text(render(props))
+    config.chmod(0o600)  # secure mode's JAAS lines hold the admin password
+    _format(spec, libs, config)
+    with open(spec.data_dir / "stdout.log", "ab") as out:
+        proc = subprocess.Popen(
+            _java_cmd(spec, libs, "kafka.Kafka", str(config)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the CLI that started it, not its Ctrl-C
+        )
+    state = {"pid": proc.pid, "mode": spec.mode, "version": spec.version} | {
+        "port": spec.port,
+        "controller_port": spec.ctrl_port,
+    }
+    _state_file(spec).write_text(json.dumps(state))
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BrokerError(f"Kafka exited with code {proc.returncode}:\n{_log_tail(spec)}")
+        if answers_metadata(spec, timeout=1.0):
+            return _info(spec, proc.pid, time.monotonic() - began)
+        time.sleep(0.2)
+    kill(spec)
+    raise BrokerError(f"Kafka did not answer within {START_TIMEOUT_S:.0f}s:\n{_log_tail(spec)}")
+
+
+def _info(spec: BrokerSpec, pid: int, took: float = 0.0) -> BrokerInfo:
+    return BrokerInfo(spec.bootstrap, spec.version, pid, spec.mode, str(spec.data_dir), took)
+
+
+def status(spec: BrokerSpec) -> BrokerInfo | None:
+    """The running broker of this data dir, or None (a stale state file is ignored)."""
+    state = _read_state(spec)
+    if state is None or not _alive(int(str(state["pid"]))):
+        return None
+    pid = int(str(state["pid"]))
+    actual = BrokerSpec(
+        data_dir=spec.data_dir,
+        cache_dir=spec.cache_dir,
+        version=str(state["version"]),
+        port=int(str(state["port"])),
+        controller_port=int(str(state["controller_port"])),
+        mode="secure" if state["mode"] == "secure" else "plain",
+    )
+    return _info(actual, pid)
+
+
+def _signal_and_wait(pid: int, sig: signal.Signals, timeout: float) -> bool:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return not _alive(pid)
+
+
+def stop(spec: BrokerSpec, timeout: float = STOP_TIMEOUT_S) -> bool:
+    """Stop cleanly (SIGTERM), SIGKILL if it will not; False if nothing was running."""
+    info = status(spec)
+    if info is None:
+        return False
+    if not _signal_and_wait(info.pid, signal.SIGTERM, timeout):
+        _signal_and_wait(info.pid, signal.SIGKILL, 10.0)
+    _state_file(spec).unlink(missing_ok=True)
+    return True
+
+
+def kill(spec: BrokerSpec) -> bool:
+    """SIGKILL the broker (crash it, for chaos tests); its data stays."""
+    info = status(spec)
+    if info is None:
+        return False
+    _signal_and_wait(info.pid, signal.SIGKILL, 10.0)
+    return True
+
+
+def wipe(spec: BrokerSpec) -> None:
+    """Delete the data dir; refuses while the broker runs."""
+    if status(spec) is not None:
+        raise BrokerError(f"the broker in {spec.data_dir} is running: stop it before wiping")
+    shutil.rmtree(spec.data_dir, ignore_errors=True)
+
+
+def as_dict(info: BrokerInfo) -> dict[str, object]:
+    """JSON-friendly view for ``broker status --json``."""
+    return asdict(info)

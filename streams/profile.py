@@ -1,0 +1,272 @@
+"""Rolling borrower profiles: the pure fold over event time (no Kafka or Faust import).
+
+Public API (what the profile agent and the feed fan-out call)::
+
+    state = new_state(borrower_id)                      # or state_from_bytes(table bytes)
+    state, alerts = apply(state, event, config)         # per event, any arrival order
+    profile = snapshot(state, as_of_ms, config)         # read model; windows roll on read
+    if material_change(previous_profile, profile, config): emit(profile_to_avro(profile))
+    table[borrower_id] = state_to_bytes(state)
+
+Contract of :func:`apply`:
+
+* it updates ``state`` in place and returns it (ownership passes to the call: keep no
+  other reference you expect to stay unchanged; round-trip through bytes to copy);
+* the final :func:`snapshot` is independent of the order events were applied in, equals
+  ``streams.oracle.fold`` over the same events, and duplicates (same platform and
+  event_id, also across restarts since dedup memory is in the state) never count twice;
+* a ``CORRECTION`` replaces the facts (not the time or type) of the event of the same
+  platform it names, whether it arrives before or after that event; among several
+  corrections of one event the latest (by occurred_at, then event_id) wins; a correction
+  naming another correction, or nothing, changes nothing;
+* ``profile_version`` grows by one per applied event and never goes backwards. Events
+  older than the newest one by more than their kind's horizon (about 2 years for loan
+  events, 91 days for activity) are *stale*: they cannot change any window read now, so
+  only first-seen and contributing platforms take them and the version does not count
+  them (ingress rejects such events anyway). Only then can versions differ from the
+  oracle's count of distinct events.
+"""
+
+from __future__ import annotations
+
+import sys
+from bisect import insort
+from decimal import Decimal
+
+from streams.alerts import (
+    Alert,
+    AlertKind,
+    delinquency_alert,
+    loan_alerts,
+    max_open_dpd,
+    summarize,
+    window_alerts,
+    window_counts,
+)
+from streams.models import ActivityKind, ExchangeEvent, LoanFacts
+from streams.profile_state import (
+    CORRECTION,
+    DISBURSEMENT,
+    L_FIRST_DISB,
+    L_MASK,
+    L_RECS,
+    R_CKEY,
+    R_CT,
+    R_KEY,
+    R_T,
+    R_TYPE,
+    T_CODE,
+    Pending,
+    ProfileState,
+    Record,
+    new_state,
+    prune,
+    rebuild_loan,
+    state_from_bytes,
+    state_to_bytes,
+)
+from streams.profile_view import (
+    BorrowerProfile,
+    material_change,
+    profile_to_avro,
+    profile_to_dict,
+    snapshot,
+)
+from streams.windows import DAY_MS, DEFAULT_CONFIG, ProfileConfig
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "Alert",
+    "AlertKind",
+    "BorrowerProfile",
+    "ProfileConfig",
+    "ProfileState",
+    "apply",
+    "material_change",
+    "new_state",
+    "profile_to_avro",
+    "profile_to_dict",
+    "snapshot",
+    "state_from_bytes",
+    "state_to_bytes",
+]
+
+NO_ALERTS: tuple[Alert, ...] = ()
+PRUNE_EVERY_DAYS = 7  # pruning only bounds size; doing it weekly keeps apply cheap
+_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+_SPEND_EXCLUDED = ActivityKind.ACCOUNT_CHANGE
+
+
+def apply(
+    state: ProfileState, event: ExchangeEvent, config: ProfileConfig = DEFAULT_CONFIG
+) -> tuple[ProfileState, tuple[Alert, ...]]:
+    """Fold one event into ``state``; returns it and the alerts of the transition."""
+    if event.borrower_id != state.borrower_id:
+        raise ValueError("event belongs to another borrower")
+    t, platform = event.occurred_at_ms, event.platform
+    # Idempotent, commutative provenance folds: taken even from stale or duplicate events.
+    if state.first_seen < 0 or t < state.first_seen:
+        state.first_seen = t
+    if state.platforms.get(platform, -1) < t:
+        state.platforms[platform] = t
+    ekey = f"{platform}\0{event.event_id}"
+    wm = state.watermark
+    if event.activity is not None:
+        day = t // DAY_MS
+        if wm >= 0 and day < wm // DAY_MS - config.activity_horizon_days:
+            return state, NO_ALERTS  # stale: outside every activity window from now on
+        if ekey in state.lidx or ekey in state.cseen:
+            return state, NO_ALERTS  # the same identity already used by a loan event
+        bucket = state.act_days.get(day)
+        if bucket is None:
+            bucket = state.act_days[day] = [0, {}, 0, set()]
+        elif ekey in bucket[3]:
+            return state, NO_ALERTS  # duplicate
+        bucket[3].add(ekey)
+        act = event.activity
+        if act.kind is not _SPEND_EXCLUDED:
+            bucket[0] += 1
+            sums = bucket[1]
+            prev = sums.get(act.currency)
+            sums[act.currency] = str(act.amount if prev is None else Decimal(prev) + act.amount)
+            if act.kind is ActivityKind.TRAVEL_BOOKING:
+                bucket[2] += 1
+        if state.act_platforms.get(platform, -1) < t:
+            state.act_platforms[platform] = t
+        _applied(state, t, config)
+        return state, NO_ALERTS
+    facts = event.loan
+    if facts is None:
+        raise ValueError("event carries neither loan nor activity facts")
+    if wm >= 0 and t < wm - config.loan_horizon_ms:
+        return state, NO_ALERTS  # stale
+    typ = T_CODE[facts.type]
+    same_day = state.act_days.get(t // DAY_MS)
+    if same_day is not None and ekey in same_day[3]:
+        return state, NO_ALERTS  # the same identity already used by an activity event
+    if typ == CORRECTION:
+        return state, _apply_correction(state, ekey, t, platform, facts, config)
+    if ekey in state.lidx or ekey in state.cseen:
+        return state, NO_ALERTS  # duplicate
+    pend = state.pending.pop(ekey, None)
+    if pend is None:
+        pend = _facts(-1, "", facts)
+    ct, ckey, loan_id, lender, cur, principal, dpd, due = pend
+    rec: Record = (t, ekey, typ, lender, cur, principal, dpd, due, ct, ckey)
+    alerts = _mutate(state, None, (f"{platform}\0{loan_id}", rec), t, config)
+    return state, alerts
+
+
+def _facts(t: int, ekey: str, facts: LoanFacts) -> Pending:
+    """The replaceable facts of a loan event, tagged with the correction order key."""
+    due = facts.due_date.toordinal() - _EPOCH_ORDINAL if facts.due_date is not None else -1
+    return (
+        t,
+        ekey,
+        facts.loan_id,
+        sys.intern(facts.lender),  # interned: shared in memory and as marshal refs
+        sys.intern(facts.currency),
+        str(facts.principal_outstanding),
+        facts.days_past_due,
+        due,
+    )
+
+
+def _apply_correction(
+    state: ProfileState,
+    ekey: str,
+    t: int,
+    platform: str,
+    facts: LoanFacts,
+    cfg: ProfileConfig,
+) -> tuple[Alert, ...]:
+    if ekey in state.cseen or ekey in state.lidx:
+        return NO_ALERTS  # duplicate
+    state.cseen[ekey] = t
+    if facts.corrects_event_id is None:
+        _applied(state, t, cfg)
+        return NO_ALERTS
+    target = f"{platform}\0{facts.corrects_event_id}"
+    new = _facts(t, ekey, facts)
+    lkey = state.lidx.get(target)
+    if lkey is None:  # target not here (yet): keep the best correction for it
+        best = state.pending.get(target)
+        if best is None or (t, ekey) > (best[0], best[1]):
+            state.pending[target] = new
+        _applied(state, t, cfg)
+        return NO_ALERTS
+    old = next(r for r in state.loans[lkey][L_RECS] if r[R_KEY] == target)
+    if (t, ekey) <= (old[R_CT], old[R_CKEY]):  # a later correction already won
+        _applied(state, t, cfg)
+        return NO_ALERTS
+    rec: Record = (old[R_T], target, old[R_TYPE], *new[3:], t, ekey)
+    return _mutate(state, (lkey, old), (f"{platform}\0{new[2]}", rec), t, cfg)
+
+
+def _mutate(
+    state: ProfileState,
+    remove: tuple[str, Record] | None,
+    add: tuple[str, Record],
+    t: int,
+    config: ProfileConfig,
+) -> tuple[Alert, ...]:
+    """Replace/insert one effective record; compute the alerts of the transition."""
+    akey, rec = add
+    keys = {akey} if remove is None else {akey, remove[0]}
+    before = {k: summarize(state.loans.get(k)) for k in keys}
+    types = {rec[R_TYPE]}
+    wbefore = window_counts(state, types, config)
+    loans = state.loans
+    if remove is not None and remove[0] == akey:  # same loan: same (t, key), same slot
+        recs = loans[akey][L_RECS]
+        recs[recs.index(remove[1])] = rec
+    else:
+        if remove is not None:
+            old_loan = loans[remove[0]]
+            old_loan[L_RECS].remove(remove[1])
+            if old_loan[L_RECS]:
+                rebuild_loan(old_loan)
+            else:
+                del loans[remove[0]]
+        loan = loans.get(akey)
+        if loan is None:
+            loan = loans[akey] = [0, -1, []]
+        insort(loan[L_RECS], rec)
+        loan[L_MASK] |= 1 << rec[R_TYPE]
+        if rec[R_TYPE] == DISBURSEMENT and (
+            loan[L_FIRST_DISB] < 0 or rec[R_T] < loan[L_FIRST_DISB]
+        ):
+            loan[L_FIRST_DISB] = rec[R_T]
+        state.lidx[rec[R_KEY]] = akey
+    state.version += 1
+    state.watermark = max(state.watermark, t)
+    after = {k: summarize(loans.get(k)) for k in keys}
+    alerts: list[Alert] = []
+    for k in sorted(keys):
+        alerts += loan_alerts(state, k, before[k], after[k], t)
+    if any(after[k][2] > before[k][2] for k in keys):
+        others = max_open_dpd(state, keys)
+        old_dpd = max(others, *(b[2] for b in before.values()))
+        new_dpd = max(others, *(a[2] for a in after.values()))
+        alerts += delinquency_alert(old_dpd, new_dpd, t, config.delinquency_step_days)
+    alerts += window_alerts(wbefore, window_counts(state, types, config), t, config)
+    _maybe_prune(state, config)
+    return tuple(alerts) if alerts else NO_ALERTS
+
+
+def _applied(state: ProfileState, t: int, config: ProfileConfig) -> None:
+    """Book-keeping of every applied event: version, newest time, periodic pruning."""
+    state.version += 1
+    if t > state.watermark:
+        state.watermark = t
+        _maybe_prune(state, config)
+
+
+def _maybe_prune(state: ProfileState, config: ProfileConfig) -> None:
+    if state.watermark // DAY_MS >= state.prune_day + PRUNE_EVERY_DAYS or state.prune_day < 0:
+        prune(
+            state,
+            config.loan_horizon_ms,
+            config.activity_horizon_days,
+            config.negative_retention_days * DAY_MS,
+        )

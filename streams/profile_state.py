@@ -1,0 +1,255 @@
+"""The persisted per-borrower profile state: layout, compact codec, pruning.
+
+The state is what the profile fold keeps per borrower, NOT the read model: derived
+features are computed on read (``streams.profile.snapshot``) so windows roll and the
+result does not depend on arrival order. It holds:
+
+* loan events as *effective records* (a correction's facts already applied), grouped by
+  loan (``platform \\0 loan_id``) and sorted by ``(occurred_at, dedup key)``;
+* per loan a sticky mask of the event types ever seen and the first disbursement time,
+  so pruning old records cannot make a loan look new again;
+* corrections whose target has not arrived yet (they are applied when it does);
+* activity as UTC-day buckets (count, per-currency sums, travel count, the dedup keys of
+  that day), so activity dedup memory ages out with its bucket;
+* provenance: contributing platforms, first seen, newest event time, version.
+
+Everything is built from ``int``/``str``/``list``/``dict``/``set``/``tuple`` so that
+``marshal`` (the fastest stdlib codec, measured in ``bench/bench_profile.py``) can encode
+it. The bytes start with a format byte; the changelog is written only by the exchange,
+so it is trusted input (``marshal`` must never decode foreign bytes).
+"""
+
+from __future__ import annotations
+
+import marshal
+from decimal import Decimal
+from typing import Any, Final
+
+from streams.models import LoanEventType
+
+FORMAT = 1
+_FORMAT_BYTE = bytes([FORMAT])
+
+# Loan event type codes (stable: they are persisted).
+T_CODE: dict[LoanEventType, int] = {t: i for i, t in enumerate(LoanEventType)}
+APPLICATION = T_CODE[LoanEventType.APPLICATION]
+APPROVAL = T_CODE[LoanEventType.APPROVAL]
+DECLINE = T_CODE[LoanEventType.DECLINE]
+DISBURSEMENT = T_CODE[LoanEventType.DISBURSEMENT]
+REPAYMENT = T_CODE[LoanEventType.REPAYMENT]
+OVERDUE = T_CODE[LoanEventType.OVERDUE]
+DEFAULT = T_CODE[LoanEventType.DEFAULT]
+WRITE_OFF = T_CODE[LoanEventType.WRITE_OFF]
+CLOSURE = T_CODE[LoanEventType.CLOSURE]
+CORRECTION = T_CODE[LoanEventType.CORRECTION]
+# Types that are not reports on a running account (no payment status).
+NON_SERVICING = frozenset({APPLICATION, APPROVAL, DECLINE})
+NEGATIVE_MASK = (1 << DEFAULT) | (1 << WRITE_OFF)
+
+# Effective loan record: (t, ekey, type, lender, currency, principal, dpd, due_day,
+# corr_t, corr_key); corr_t is -1 when uncorrected, due_day -1 when unknown.
+R_T: Final = 0
+R_KEY: Final = 1
+R_TYPE: Final = 2
+R_LENDER: Final = 3
+R_CUR: Final = 4
+R_PRINCIPAL: Final = 5
+R_DPD: Final = 6
+R_DUE: Final = 7
+R_CT: Final = 8
+R_CKEY: Final = 9
+Record = tuple[int, str, int, str, str, str, int, int, int, str]
+# Pending correction: (corr_t, corr_key, loan_id, lender, currency, principal, dpd, due).
+Pending = tuple[int, str, str, str, str, str, int, int]
+# A loan: [type mask (sticky), first disbursement ms or -1, sorted records].
+Loan = list[Any]
+L_MASK: Final = 0
+L_FIRST_DISB: Final = 1
+L_RECS: Final = 2
+# Activity day bucket: [spend count, {currency: decimal str}, travel count, {dedup keys}].
+Bucket = list[Any]
+
+# Loan status derived from the latest record.
+OPEN, PENDING, DECLINED, PAID, CLOSED, WRITTEN_OFF = range(6)
+
+
+_FIELDS = (
+    "borrower_id",
+    "version",
+    "watermark",
+    "first_seen",
+    "prune_day",
+    "platforms",
+    "act_platforms",
+    "act_days",
+    "loans",
+    "lidx",
+    "cseen",
+    "pending",
+)
+
+
+class ProfileState:
+    """Mutable per-borrower fold state. Create with :func:`new_state`."""
+
+    __slots__ = (
+        "act_days",
+        "act_platforms",
+        "borrower_id",
+        "cseen",
+        "first_seen",
+        "lidx",
+        "loans",
+        "pending",
+        "platforms",
+        "prune_day",
+        "version",
+        "watermark",
+    )
+    borrower_id: str
+    version: int  # count of applied (non-duplicate, non-stale) events
+    watermark: int  # newest applied occurred_at_ms, -1 when empty
+    first_seen: int  # oldest occurred_at_ms of any event seen, -1 when empty
+    prune_day: int  # watermark day at the last pruning pass, -1 before the first
+    platforms: dict[str, int]  # platform -> newest event ms (provenance)
+    act_platforms: dict[str, int]  # platform -> newest activity ms
+    act_days: dict[int, Bucket]
+    loans: dict[str, Loan]
+    lidx: dict[str, str]  # base-event dedup key -> loan key
+    cseen: dict[str, int]  # correction dedup key -> occurred_at_ms
+    pending: dict[str, Pending]  # target dedup key -> best correction so far
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        """Build from the persisted field tuple (order of ``_FIELDS``)."""
+        (
+            self.borrower_id,
+            self.version,
+            self.watermark,
+            self.first_seen,
+            self.prune_day,
+            self.platforms,
+            self.act_platforms,
+            self.act_days,
+            self.loans,
+            self.lidx,
+            self.cseen,
+            self.pending,
+        ) = values
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in persisted order."""
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProfileState) and self.as_tuple() == other.as_tuple()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def new_state(borrower_id: str) -> ProfileState:
+    """An empty state for ``borrower_id``."""
+    return ProfileState((borrower_id, 0, -1, -1, -1, {}, {}, {}, {}, {}, {}, {}))
+
+
+def state_to_bytes(state: ProfileState) -> bytes:
+    """Compact bytes of ``state`` (format byte + marshal); see :func:`state_from_bytes`."""
+    return _FORMAT_BYTE + marshal.dumps(
+        (
+            state.borrower_id,
+            state.version,
+            state.watermark,
+            state.first_seen,
+            state.prune_day,
+            state.platforms,
+            state.act_platforms,
+            state.act_days,
+            state.loans,
+            state.lidx,
+            state.cseen,
+            state.pending,
+        ),
+        4,
+    )
+
+
+def state_from_bytes(data: bytes) -> ProfileState:
+    """Inverse of :func:`state_to_bytes`; raises ``ValueError`` on an unknown format."""
+    if not data or data[0] != FORMAT:
+        raise ValueError(f"unknown profile state format {data[:1]!r}")
+    return ProfileState(marshal.loads(memoryview(data)[1:]))
+
+
+def loan_status(rec: Record) -> int:
+    """Status of a loan whose latest (by event time) effective record is ``rec``."""
+    typ = rec[R_TYPE]
+    if typ in (DISBURSEMENT, OVERDUE, DEFAULT):
+        return OPEN
+    if typ == REPAYMENT:
+        return PAID if Decimal(rec[R_PRINCIPAL]) == 0 else OPEN
+    if typ == CLOSURE:
+        return PAID if Decimal(rec[R_PRINCIPAL]) == 0 else CLOSED
+    if typ == WRITE_OFF:
+        return WRITTEN_OFF
+    if typ == DECLINE:
+        return DECLINED
+    return PENDING
+
+
+def is_delinquent(rec: Record) -> bool:
+    """Whether a record is evidence of delinquency (negative data)."""
+    typ = rec[R_TYPE]
+    if typ in NON_SERVICING:
+        return False
+    return rec[R_DPD] > 0 or typ in (OVERDUE, DEFAULT, WRITE_OFF)
+
+
+def rebuild_loan(loan: Loan) -> None:
+    """Recompute the mask and first disbursement of a loan from its records."""
+    mask, first = 0, -1
+    for rec in loan[L_RECS]:
+        mask |= 1 << rec[R_TYPE]
+        if rec[R_TYPE] == DISBURSEMENT and (first < 0 or rec[R_T] < first):
+            first = rec[R_T]
+    loan[L_MASK], loan[L_FIRST_DISB] = mask, first
+
+
+def prune(state: ProfileState, loan_horizon_ms: int, act_days: int, retention_ms: int) -> None:
+    """Drop what no read at or after ``state.watermark`` can see.
+
+    Everything dropped is also *stale* for later arrivals (same thresholds in
+    ``streams.profile``), so a duplicate of a pruned event can never count again.
+    Open loans and their latest record are always kept; negative records are kept until
+    the loan's retention ends (``last event + retention``).
+    """
+    wm = state.watermark
+    cut = wm - loan_horizon_ms
+    day_cut = wm // 86_400_000 - act_days
+    for d in [d for d in state.act_days if d < day_cut]:
+        del state.act_days[d]
+    for key in [k for k, t in state.cseen.items() if t < cut]:
+        del state.cseen[key]
+    for key in [k for k, p in state.pending.items() if p[0] < cut]:
+        del state.pending[key]
+    for lkey, loan in list(state.loans.items()):
+        recs: list[Record] = loan[L_RECS]
+        if recs[0][R_T] >= cut:
+            continue
+        latest = recs[-1]
+        is_open = loan_status(latest) == OPEN
+        # Negative data ages out `retention` after the loan's last event; never while open.
+        retained = is_open or latest[R_T] + retention_ms > wm
+        negative = loan[L_MASK] & NEGATIVE_MASK or any(is_delinquent(r) for r in recs)
+        if not is_open and latest[R_T] < cut and not (negative and retained):
+            for rec in recs:
+                state.lidx.pop(rec[R_KEY], None)
+            del state.loans[lkey]
+            continue
+        keep: list[Record] = []
+        for rec in recs[:-1]:
+            if rec[R_T] < cut and not (retained and is_delinquent(rec)):
+                state.lidx.pop(rec[R_KEY], None)
+            else:
+                keep.append(rec)
+        keep.append(latest)
+        loan[L_RECS] = keep
+    state.prune_day = wm // 86_400_000

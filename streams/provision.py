@@ -1,0 +1,98 @@
+"""Create the exchange's topics with their partition counts and retention (idempotent).
+
+The one place that knows each topic's cleanup policy and retention. Partition counts
+come from settings; a platform's and a bank's topics are created when it is
+provisioned (``ensure_platform`` / ``ensure_bank``), the exchange's own at worker start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException, NewTopic
+from confluent_kafka.admin import AdminClient
+
+from streams import topics
+from streams.config import KafkaConf
+from streams.errors import BrokerError
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic's name, partitions and configuration."""
+
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def _delete(days: int) -> dict[str, str]:
+    return {"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS)}
+
+
+COMPACT = {"cleanup.policy": "compact", "min.compaction.lag.ms": str(60_000)}
+
+
+def exchange_topics(partitions: int) -> list[TopicSpec]:
+    """The exchange's own topics."""
+    return [
+        TopicSpec(topics.EXCHANGE_EVENTS, partitions, _delete(30)),
+        TopicSpec(topics.EXCHANGE_PROFILES, partitions, COMPACT),
+        # Audit is evidence: long retention (10 years), never compacted.
+        TopicSpec(topics.EXCHANGE_AUDIT, partitions, _delete(3650)),
+        TopicSpec(topics.INGRESS_DEDUP, partitions, COMPACT | {"delete.retention.ms": "86400000"}),
+    ]
+
+
+def platform_topics(platform: str, partitions: int) -> list[TopicSpec]:
+    """A platform's ingest topics (raw PII: short retention) and its rejects."""
+    return [
+        TopicSpec(topics.ingest_loans(platform), partitions, _delete(7)),
+        TopicSpec(topics.ingest_activity(platform), partitions, _delete(7)),
+        TopicSpec(topics.rejected(platform), partitions, _delete(30)),
+    ]
+
+
+def bank_topics(bank: str, partitions: int) -> list[TopicSpec]:
+    """A bank's subscription requests (compacted per customer_ref) and its feed."""
+    return [
+        TopicSpec(topics.subscriptions(bank), partitions, COMPACT),
+        TopicSpec(topics.feed(bank), partitions, _delete(14)),
+    ]
+
+
+def ensure(conf: KafkaConf, specs: list[TopicSpec], timeout: float = 30.0) -> list[str]:
+    """Create every topic that does not exist yet; return the names created."""
+    admin = AdminClient(conf)
+    futures = admin.create_topics(
+        [
+            NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=s.config)
+            for s in specs
+        ],
+        request_timeout=timeout,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+            created.append(name)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            raise BrokerError(f"could not create topic {name}: {err}") from exc
+    return created
+
+
+def ensure_platform(conf: KafkaConf, platform: str, partitions: int) -> list[str]:
+    if not topics.valid_tenant(platform):
+        raise BrokerError(f"invalid platform name {platform!r}: use a-z, 0-9 and '-'")
+    return ensure(conf, platform_topics(platform, partitions))
+
+
+def ensure_bank(conf: KafkaConf, bank: str, partitions: int) -> list[str]:
+    if not topics.valid_tenant(bank):
+        raise BrokerError(f"invalid bank name {bank!r}: use a-z, 0-9 and '-'")
+    return ensure(conf, bank_topics(bank, partitions))

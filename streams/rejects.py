@@ -1,0 +1,71 @@
+"""The rejected-record contract: what ``ingest.<platform>.rejected`` carries.
+
+A reject keeps the ORIGINAL bytes as its value, untouched, and explains itself in
+headers (UTF-8 strings). Its key is ``<source topic>:<partition>:<offset>`` so a
+platform can find the exact record it sent. The message never holds personal data.
+Pure: building and reading headers needs no Kafka import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+H_SOURCE_TOPIC = "cs.source.topic"
+H_SOURCE_PARTITION = "cs.source.partition"
+H_SOURCE_OFFSET = "cs.source.offset"
+H_REASON = "cs.reason"
+H_MESSAGE = "cs.message"
+H_REJECTED_AT = "cs.rejected.at"
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """One refused record as its platform sees it."""
+
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    reason: str
+    message: str
+    rejected_at_ms: int
+    original: bytes
+
+    @property
+    def key(self) -> str:
+        return reject_key(self.source_topic, self.source_partition, self.source_offset)
+
+    def headers(self) -> Headers:
+        """The Kafka headers of this reject."""
+        return [
+            (H_SOURCE_TOPIC, self.source_topic.encode()),
+            (H_SOURCE_PARTITION, str(self.source_partition).encode()),
+            (H_SOURCE_OFFSET, str(self.source_offset).encode()),
+            (H_REASON, self.reason.encode()),
+            (H_MESSAGE, self.message.encode()),
+            (H_REJECTED_AT, str(self.rejected_at_ms).encode()),
+        ]
+
+
+def reject_key(topic: str, partition: int, offset: int) -> str:
+    """The key of a reject: where the original record was."""
+    return f"{topic}:{partition}:{offset}"
+
+
+def from_headers(headers: Sequence[tuple[str, bytes | None]] | None, value: bytes | None) -> Reject:
+    """Rebuild a ``Reject`` from a consumed record; ``ValueError`` if headers are missing."""
+    found = {k: (v or b"").decode("utf-8", "replace") for k, v in headers or ()}
+    try:
+        return Reject(
+            source_topic=found[H_SOURCE_TOPIC],
+            source_partition=int(found[H_SOURCE_PARTITION]),
+            source_offset=int(found[H_SOURCE_OFFSET]),
+            reason=found[H_REASON],
+            message=found[H_MESSAGE],
+            rejected_at_ms=int(found[H_REJECTED_AT]),
+            original=value or b"",
+        )
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"not a creditstream reject record: {exc}") from exc

@@ -1,0 +1,67 @@
+"""Every topic name of the exchange, in one place.
+
+Tenant identity comes from the topic: ``platform_of`` and ``bank_of`` parse names;
+the app never trusts a platform or bank field from a payload.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Validated, pseudonymized events keyed by borrower_id.
+EXCHANGE_EVENTS = "exchange.events"
+#: Latest profile per borrower (compacted).
+EXCHANGE_PROFILES = "exchange.profiles"
+#: Append-only, hash-chained record of every delivery.
+EXCHANGE_AUDIT = "exchange.audit"
+#: Ingress dedup state: which event_ids each ingest partition has seen (compacted).
+INGRESS_DEDUP = "exchange.ingress-dedup"
+
+#: A platform or bank name: lower-case letters, digits and dashes, starting with a letter.
+TENANT_RE = r"[a-z][a-z0-9-]{0,62}"
+INGEST_PATTERN = re.compile(rf"^ingest\.({TENANT_RE})\.(loans|activity)$")
+_REJECTED = re.compile(rf"^ingest\.({TENANT_RE})\.rejected$")
+_BANK = re.compile(rf"^banks\.({TENANT_RE})\.(subscriptions|feed)$")
+
+
+def valid_tenant(name: str) -> bool:
+    """True when ``name`` can be a platform or bank in topic names."""
+    return re.fullmatch(TENANT_RE, name) is not None
+
+
+def ingest_loans(platform: str) -> str:
+    return f"ingest.{platform}.loans"
+
+
+def ingest_activity(platform: str) -> str:
+    return f"ingest.{platform}.activity"
+
+
+def rejected(platform: str) -> str:
+    return f"ingest.{platform}.rejected"
+
+
+def subscriptions(bank: str) -> str:
+    return f"banks.{bank}.subscriptions"
+
+
+def feed(bank: str) -> str:
+    return f"banks.{bank}.feed"
+
+
+def platform_of(topic: str) -> tuple[str, str] | None:
+    """``(platform, 'loans'|'activity')`` for an ingest topic, else None."""
+    match = INGEST_PATTERN.match(topic)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def rejected_platform(topic: str) -> str | None:
+    """The platform a rejected topic belongs to, else None."""
+    match = _REJECTED.match(topic)
+    return match.group(1) if match else None
+
+
+def bank_of(topic: str) -> str | None:
+    """The bank of a ``banks.<b>.subscriptions|feed`` topic, else None."""
+    match = _BANK.match(topic)
+    return match.group(1) if match else None
