@@ -46,5 +46,7 @@ def create_app(settings: Settings) -> faust.App:
 
 
 def install_stages(app: faust.App, settings: Settings) -> None:
-    """Register the exchange's stages on ``app`` (filled in as stages land)."""
-    del app, settings
+    """Register the exchange's stages on ``app``."""
+    from streams.ingress.service import build_stage, install_ingress
+
+    install_ingress(app, build_stage(settings))

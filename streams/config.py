@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="Partitions of the exchange's topics.")
     web_port: int = Field(6066, ge=1, le=65535)
 
+    # -- ingress ----------------------------------------------------------------------
+    ingress_batch_max: int = Field(2000, ge=1, description="Records per ingress transaction.")
+    dedup_window_days: int = Field(8, ge=1, description="How long event_ids are remembered.")
+    max_clock_skew_ms: int = Field(300_000, ge=0, description="How far ahead events may be.")
+    max_record_bytes: int = Field(16 * 1024, ge=256, description="Larger records are rejected.")
+    reject_guard_ratio: float = Field(
+        0.95, gt=0, le=1, description="Stop ingress if this share of recent records is rejected."
+    )
+    reject_guard_window: int = Field(2000, ge=10, description="Records the guard looks at.")
+
     # -- privacy ----------------------------------------------------------------------
     hmac_key: SecretStr | None = None
     hmac_key_file: Path | None = None

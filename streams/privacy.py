@@ -143,3 +143,21 @@ class Pseudonymizer:
     def __reduce__(self) -> Any:
         # Pickling would write key material to wherever the pickle goes.
         raise TypeError("Pseudonymizer holds secret keys and cannot be pickled")
+
+
+def pseudonymizer_from_settings(
+    key: SecretStr | None, key_file: Path | None, version: int
+) -> Pseudonymizer:
+    """The pseudonymizer a worker runs with: the key from a secret file or a setting.
+
+    Refuses to run without a key: a made-up default key would make borrower_ids
+    guessable by anyone who reads this source.
+    """
+    if key_file is not None:
+        return Pseudonymizer({version: read_key_file(key_file)}, version)
+    if key is not None:
+        return Pseudonymizer({version: key}, version)
+    raise ConfigError(
+        "no pseudonymization key: set CREDITSTREAM_HMAC_KEY_FILE (preferred) or "
+        "CREDITSTREAM_HMAC_KEY"
+    )

@@ -18,7 +18,7 @@ H_REASON = "cs.reason"
 H_MESSAGE = "cs.message"
 H_REJECTED_AT = "cs.rejected.at"
 
-Headers = list[tuple[str, bytes]]
+Headers = list[tuple[str, str | bytes | None]]
 
 
 @dataclass(frozen=True, slots=True)

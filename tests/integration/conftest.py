@@ -58,6 +58,18 @@ def bootstrap() -> Iterator[str]:
         stop(spec)
 
 
+@pytest.fixture(scope="module")
+def private_bootstrap() -> Iterator[str]:
+    """A broker of the test module's own, for tests whose workers use the fixed
+    exchange topic names (so they cannot share a broker with other such modules)."""
+    spec = broker_spec("private")
+    info = start(spec)
+    try:
+        yield info.bootstrap
+    finally:
+        stop(spec)
+
+
 @pytest.fixture(scope="session")
 def kafka_conf(bootstrap: str) -> KafkaConf:
     return {"bootstrap.servers": bootstrap}

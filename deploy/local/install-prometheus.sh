@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install Prometheus and promtool from Debian's `prometheus` package when missing.
+#
+# Idempotent and fast when both binaries are already on PATH (no apt call at all).
+# Needs root (or passwordless sudo) on a Debian/Ubuntu host; elsewhere it says what to
+# install and exits non-zero. The test suite uses promtool (rule checks and rule unit
+# tests) and the prometheus server (the scrape integration test).
+set -euo pipefail
+
+if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-prometheus: no apt-get here; install Prometheus (prometheus + promtool) yourself" >&2
+  exit 1
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO="sudo -n"
+  else
+    echo "install-prometheus: run as root (or with passwordless sudo): apt-get install prometheus" >&2
+    exit 1
+  fi
+fi
+
+echo "install-prometheus: installing Debian's prometheus package (prometheus, promtool)" >&2
+export DEBIAN_FRONTEND=noninteractive
+# The package's service must not start here: the tests run their own servers.
+$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+command -v promtool >/dev/null && command -v prometheus >/dev/null

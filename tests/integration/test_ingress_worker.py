@@ -1,0 +1,126 @@
+"""A real ``creditstream worker`` process ingests platform topics end to end."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from confluent_kafka import Producer
+
+from streams import topics
+from streams.codec import codec_for
+from streams.privacy import Pseudonymizer
+from streams.provision import ensure_platform
+from streams.rejects import from_headers
+from streams.schemas import EXCHANGE_EVENT, LOAN_EVENT
+from streams.validation import from_avro
+from tests.integration.kafka_helpers import consume_all
+from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
+
+CODEC = codec_for(None)
+
+
+def loan(event_id: str, national_id: str, **over: Any) -> dict[str, Any]:
+    datum: dict[str, Any] = {
+        "event_id": event_id,
+        "occurred_at": datetime.now(UTC) - timedelta(hours=1),
+        "user_key": "u-1",
+        "national_id": national_id,
+        "loan_id": "L-1",
+        "lender": "Lender Oy",
+        "product": "CASH_LOAN",
+        "type": "DISBURSEMENT",
+        "amount": Decimal("1000.00"),
+        "currency": "EUR",
+        "principal_outstanding": Decimal("1000.00"),
+        "days_past_due": 0,
+        "due_date": None,
+        "term_months": 12,
+        "corrects_event_id": None,
+    }
+    datum.update(over)
+    return datum
+
+
+def test_worker_forwards_good_records_and_rejects_bad_ones(private_bootstrap: str) -> None:
+    conf = {"bootstrap.servers": private_bootstrap}
+    ensure_platform(conf, "acme", 2)
+    good = [loan(f"e{i}", f"AB{100000 + i}") for i in range(20)]
+    good_bytes = [CODEC.encode(LOAN_EVENT, d) for d in good]
+    junk = b"definitely not avro"
+    negative = CODEC.encode(LOAN_EVENT, loan("neg", "AB999999", amount=Decimal("-5.00")))
+    producer = Producer(conf | {"enable.idempotence": True, "acks": "all"})
+    for raw in good_bytes:
+        producer.produce(topics.ingest_loans("acme"), raw, b"u-1")
+    producer.produce(topics.ingest_loans("acme"), junk, b"u-1")
+    producer.produce(topics.ingest_loans("acme"), negative, b"u-1")
+    producer.produce(topics.ingest_loans("acme"), good_bytes[3], b"u-1")  # a re-send
+    assert producer.flush(30) == 0
+
+    with running_worker(worker_env(private_bootstrap)) as worker:
+        events = consume_all(conf, topics.EXCHANGE_EVENTS, expected=20, timeout=90)
+        rejects = consume_all(conf, topics.rejected("acme"), expected=3, timeout=30)
+        assert worker.alive(), worker.log()
+
+    decoded = [from_avro(CODEC.decode(m.value() or b"", {EXCHANGE_EVENT})[1]) for m in events]
+    assert sorted(e.event_id for e in decoded) == sorted(d["event_id"] for d in good)
+    hmac = Pseudonymizer({1: TEST_HMAC_KEY}, 1)
+    for event, msg in zip(decoded, events, strict=True):
+        assert event.platform == "acme"
+        assert msg.key() == event.borrower_id.encode()
+    expected_ids = {hmac.borrower_id(d["national_id"]) for d in good}
+    assert {e.borrower_id for e in decoded} == expected_ids
+    # No raw national ID anywhere on exchange.events.
+    blob = b"".join((m.value() or b"") + (m.key() or b"") for m in events)
+    assert not any(d["national_id"].encode() in blob for d in good)
+
+    by_reason = {from_headers(m.headers(), m.value()).reason: m for m in rejects}
+    assert set(by_reason) == {"NOT_AVRO", "NEGATIVE_AMOUNT", "DUPLICATE_EVENT"}
+    assert by_reason["NOT_AVRO"].value() == junk
+    assert by_reason["NEGATIVE_AMOUNT"].value() == negative
+    assert by_reason["DUPLICATE_EVENT"].value() == good_bytes[3]
+    dup = from_headers(by_reason["DUPLICATE_EVENT"].headers(), None)
+    assert dup.source_topic == topics.ingest_loans("acme")
+    assert dup.source_offset == 22
+    assert "AB" not in dup.message
+
+
+def test_restarted_worker_neither_loses_nor_repeats(private_bootstrap: str) -> None:
+    """Offsets and dedup memory survive a worker restart (new process, same app id)."""
+    conf = {"bootstrap.servers": private_bootstrap}
+    platform = f"p{uuid.uuid4().hex[:6]}"
+    ensure_platform(conf, platform, 2)
+    env = worker_env(private_bootstrap)
+    producer = Producer(conf | {"enable.idempotence": True, "acks": "all"})
+    first = [CODEC.encode(LOAN_EVENT, loan(f"a{i}", f"CD{200000 + i}")) for i in range(10)]
+    for raw in first:
+        producer.produce(topics.ingest_loans(platform), raw, b"u-2")
+    assert producer.flush(30) == 0
+
+    def ours(expected: int) -> list[str]:
+        msgs = consume_all(conf, topics.EXCHANGE_EVENTS, expected=expected, timeout=60)
+        found = [from_avro(CODEC.decode(m.value() or b"")[1]) for m in msgs]
+        return sorted(e.event_id for e in found if e.platform == platform)
+
+    with running_worker(env):
+        deadline = time.monotonic() + 90
+        while len(ours(10)) < 10 and time.monotonic() < deadline:
+            pass
+    # While it is down, the platform re-sends everything plus five new events.
+    for raw in first:
+        producer.produce(topics.ingest_loans(platform), raw, b"u-2")
+    for i in range(5):
+        producer.produce(
+            topics.ingest_loans(platform),
+            CODEC.encode(LOAN_EVENT, loan(f"b{i}", "EF300000")),
+            b"u-2",
+        )
+    assert producer.flush(30) == 0
+    with running_worker(env):
+        rejects = consume_all(conf, topics.rejected(platform), expected=10, timeout=90)
+    assert ours(15) == sorted([f"a{i}" for i in range(10)] + [f"b{i}" for i in range(5)])
+    reasons = [from_headers(m.headers(), m.value()).reason for m in rejects]
+    assert reasons == ["DUPLICATE_EVENT"] * 10
