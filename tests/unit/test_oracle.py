@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from profile_factories import DAY, T0, activity_event, event_sets, loan_event
 
 from streams.models import ActivityKind, ExchangeEvent, LoanEventType
 from streams.oracle import fold
 from streams.profile import DEFAULT_CONFIG, BorrowerProfile
+from tests.unit.profile_factories import DAY, T0, activity_event, event_sets, loan_event
 
 A = LoanEventType
 

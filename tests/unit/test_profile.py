@@ -9,7 +9,6 @@ from io import BytesIO
 
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
-from profile_factories import BORROWER, DAY, HOUR, T0, activity_event, loan_event
 
 from streams.models import ActivityKind, ExchangeEvent, LoanEventType
 from streams.profile import (
@@ -26,6 +25,7 @@ from streams.profile import (
     state_to_bytes,
 )
 from streams.schemas import SCHEMA_DIR
+from tests.unit.profile_factories import BORROWER, DAY, HOUR, T0, activity_event, loan_event
 
 A = LoanEventType
 

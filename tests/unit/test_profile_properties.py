@@ -6,7 +6,6 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from profile_factories import DAY, T0, event_sets, loan_event
 
 from streams.models import ExchangeEvent, LoanEventType
 from streams.oracle import fold
@@ -20,6 +19,7 @@ from streams.profile import (
     state_from_bytes,
     state_to_bytes,
 )
+from tests.unit.profile_factories import DAY, T0, event_sets, loan_event
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
