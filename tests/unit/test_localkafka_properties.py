@@ -1,0 +1,33 @@
+"""The generated KRaft config: loopback only, and secure mode closes every door."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streams.localkafka.properties import render, server_properties
+
+
+def test_plain_mode_binds_loopback_and_single_replica() -> None:
+    props = server_properties(
+        port=9092, controller_port=9093, log_dir=Path("/d"), mode="plain", admin_password=""
+    )
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["process.roles"] == "broker,controller"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["auto.create.topics.enable"] == "false"
+    assert "authorizer.class.name" not in props
+
+
+def test_secure_mode_authenticates_every_listener_and_denies_without_acl() -> None:
+    props = server_properties(
+        port=1, controller_port=2, log_dir=Path("/d"), mode="secure", admin_password="pw"
+    )
+    protocols = dict(p.split(":") for p in props["listener.security.protocol.map"].split(","))
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}  # nothing PLAINTEXT, not even control
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["super.users"] == "User:admin;User:controller"
+    text = render(props)
+    assert text.count("\n") == len(props)
+    assert 'password="pw"' in props["listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config"]
