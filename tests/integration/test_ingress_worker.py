@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streams import topics
 from streams.codec import codec_for
@@ -124,3 +124,36 @@ def test_restarted_worker_neither_loses_nor_repeats(private_bootstrap: str) -> N
     assert ours(15) == sorted([f"a{i}" for i in range(10)] + [f"b{i}" for i in range(5)])
     reasons = [from_headers(m.headers(), m.value()).reason for m in rejects]
     assert reasons == ["DUPLICATE_EVENT"] * 10
+
+
+def test_reject_ratio_guard_stops_the_worker_without_committing(private_bootstrap: str) -> None:
+    """When nearly everything is refused, the code is suspect: stop, commit nothing."""
+    conf = {"bootstrap.servers": private_bootstrap}
+    platform = f"g{uuid.uuid4().hex[:6]}"
+    ensure_platform(conf, platform, 2)
+    producer = Producer(conf | {"enable.idempotence": True, "acks": "all"})
+    for i in range(60):
+        producer.produce(topics.ingest_loans(platform), b"junk %d" % i, b"k")
+    assert producer.flush(30) == 0
+    env = worker_env(
+        private_bootstrap,
+        CREDITSTREAM_REJECT_GUARD_WINDOW="20",
+        CREDITSTREAM_REJECT_GUARD_RATIO="0.9",
+    )
+    with running_worker(env) as worker:
+        deadline = time.monotonic() + 60
+        while worker.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not worker.alive(), "the worker kept running past the guard"
+        assert worker.proc.returncode != 0
+        assert "of the last 20 ingest records were rejected" in worker.log()
+    # The guarded batch was aborted: its rejects never became visible and its offsets
+    # were not committed, so the committed offset still equals what was written.
+    visible = consume_all(conf, topics.rejected(platform), expected=60, timeout=5)
+    assert len(visible) < 60
+    consumer = Consumer(conf | {"group.id": f"{env['CREDITSTREAM_APP_ID']}-ingress"})
+    committed = consumer.committed(
+        [TopicPartition(topics.ingest_loans(platform), p) for p in range(2)], timeout=10
+    )
+    consumer.close()
+    assert sum(max(tp.offset, 0) for tp in committed) == len(visible)
