@@ -21,6 +21,9 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 COMMAND_MODULES = (
     "streams.commands.broker",
     "streams.commands.worker",
+    "streams.commands.publish",
+    "streams.commands.simulate",
+    "streams.commands.rejects",
 )
 
 

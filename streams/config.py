@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".creditstream/state")
     partitions: int = Field(4, ge=1, description="Partitions of the exchange's topics.")
     web_port: int = Field(6066, ge=1, le=65535)
+    web_host: str = Field("127.0.0.1", description="Interface the worker's web server listens on.")
 
     # -- ingress ----------------------------------------------------------------------
     ingress_batch_max: int = Field(2000, ge=1, description="Records per ingress transaction.")
@@ -64,6 +65,15 @@ class Settings(BaseSettings):
         0.95, gt=0, le=1, description="Stop ingress if this share of recent records is rejected."
     )
     reject_guard_window: int = Field(2000, ge=10, description="Records the guard looks at.")
+
+    # -- profiles ---------------------------------------------------------------------
+    profile_batch_max: int = Field(5000, ge=1, description="Events per profile transaction.")
+    profile_hot_states: int = Field(
+        200_000, ge=0, description="Decoded profile states kept in memory (the rest as bytes)."
+    )
+    profile_spend_material_ratio: float = Field(
+        0.2, ge=0, description="Relative spend move that makes a profile change material."
+    )
 
     # -- privacy ----------------------------------------------------------------------
     hmac_key: SecretStr | None = None

@@ -43,6 +43,9 @@ def exchange_topics(partitions: int) -> list[TopicSpec]:
         # Audit is evidence: long retention (10 years), never compacted.
         TopicSpec(topics.EXCHANGE_AUDIT, partitions, _delete(3650)),
         TopicSpec(topics.INGRESS_DEDUP, partitions, COMPACT | {"delete.retention.ms": "86400000"}),
+        # Profile state is the stage's only durable memory: compacted, never deleted by age.
+        TopicSpec(topics.PROFILE_STATE, partitions, COMPACT | {"delete.retention.ms": "86400000"}),
+        TopicSpec(topics.PROFILE_UPDATES, partitions, _delete(14)),
     ]
 
 

@@ -16,6 +16,12 @@ EXCHANGE_PROFILES = "exchange.profiles"
 EXCHANGE_AUDIT = "exchange.audit"
 #: Ingress dedup state: which event_ids each ingest partition has seen (compacted).
 INGRESS_DEDUP = "exchange.ingress-dedup"
+#: Profile stage state: latest fold state (+ last emitted profile) per borrower (compacted),
+#: co-partitioned with exchange.events.
+PROFILE_STATE = "exchange.profile-state"
+#: Every material profile change and every alert, in version order (append-only, for the
+#: fan-out; compaction of exchange.profiles never hides an alert from it).
+PROFILE_UPDATES = "exchange.profile-updates"
 
 #: A platform or bank name: lower-case letters, digits and dashes, starting with a letter.
 TENANT_RE = r"[a-z][a-z0-9-]{0,62}"

@@ -4,7 +4,8 @@
 ``Settings.web_port``). Faust starts that server before table recovery, so ``/ready``
 answers 503 while a stage is still recovering and the probes see it:
 
-- ``GET /metrics``: the registry in the Prometheus text format. Before rendering, the
+- ``GET /metrics``: the registry in the Prometheus text format (OpenMetrics when the
+  scraper asks for it). Before rendering, the
   ``creditstream_ready{stage}`` gauges are refreshed from ``readiness()`` so the
   scraped readiness always agrees with ``/ready``.
 - ``GET /ready``: 200 and ``{"ready": true, "stages": {...}}`` when at least one stage
@@ -24,8 +25,9 @@ from wsgiref.simple_server import WSGIServer
 
 import faust
 from faust import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client import start_http_server as _start_http_server
+from prometheus_client.exposition import choose_encoder
 
 from streams.metrics import Metrics
 
@@ -48,12 +50,17 @@ def readiness_report(readiness: Readiness) -> tuple[bool, dict[str, Any]]:
     return ready, {"ready": ready, "stages": stages}
 
 
-def render_metrics(metrics: Metrics, readiness: Readiness) -> bytes:
-    """The text exposition of ``metrics.registry``, readiness gauges refreshed first."""
+def render_metrics(metrics: Metrics, readiness: Readiness, accept: str = "") -> tuple[bytes, str]:
+    """``(body, content type)`` of ``metrics.registry``, readiness gauges refreshed first.
+
+    The format follows the scraper's ``Accept`` header (OpenMetrics for Prometheus,
+    the classic text format otherwise), as prometheus_client's own server does.
+    """
     _, body = readiness_report(readiness)
     for stage, ok in body["stages"].items():
         metrics.set_ready(stage, ok)
-    return generate_latest(metrics.registry)
+    encoder, content_type = choose_encoder(accept)
+    return encoder(metrics.registry), content_type
 
 
 def install_web(app: faust.App, metrics: Metrics, readiness: Readiness) -> None:
@@ -61,9 +68,8 @@ def install_web(app: faust.App, metrics: Metrics, readiness: Readiness) -> None:
 
     @app.page(METRICS_PATH)
     async def metrics_view(self: web.View, request: web.Request) -> web.Response:
-        return self.bytes(
-            render_metrics(metrics, readiness), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
+        body, content_type = render_metrics(metrics, readiness, request.headers.get("Accept", ""))
+        return self.bytes(body, headers={"Content-Type": content_type})
 
     @app.page(READY_PATH)
     async def ready_view(self: web.View, request: web.Request) -> web.Response:

@@ -27,9 +27,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "install-prometheus: installing Debian's prometheus package (prometheus, promtool)" >&2
-export DEBIAN_FRONTEND=noninteractive
-# The package's service must not start here: the tests run their own servers.
-$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get update -qq
-$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+# The package would start a system-wide Prometheus service; the tests run their own
+# servers, so forbid service starts during the install (policy-rc.d exit 101) unless
+# the host already has a policy of its own.
+POLICY=/usr/sbin/policy-rc.d
+if [ ! -e "$POLICY" ]; then
+  trap '$SUDO rm -f "$POLICY"' EXIT
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+  $SUDO chmod 755 "$POLICY"
+fi
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 command -v promtool >/dev/null && command -v prometheus >/dev/null

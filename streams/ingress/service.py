@@ -1,19 +1,10 @@
-"""Host the ingress loop inside the Faust worker (a mode Service running a thread).
-
-The confluent-kafka calls block, so the loop runs in its own thread; the worker starts
-and stops it with everything else. A fatal error in the loop crashes the worker (it
-exits non-zero) rather than leaving a worker that looks alive but ingests nothing.
-"""
+"""Wire the ingress stage from settings and host it in the Faust worker."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from typing import Any
 
 import faust
-from mode import Service
 
 from streams.codec import codec_for
 from streams.config import Settings
@@ -21,6 +12,7 @@ from streams.ingress.dedup import DedupMemory
 from streams.ingress.process import IngressProcessor, RejectGuard
 from streams.ingress.stage import IngressStage
 from streams.privacy import pseudonymizer_from_settings
+from streams.txloop import install_threaded_stage
 from streams.validation import ValidationLimits
 
 log = logging.getLogger(__name__)
@@ -46,30 +38,4 @@ def build_stage(settings: Settings) -> IngressStage:
 
 def install_ingress(app: faust.App, stage: IngressStage) -> None:
     """Run ``stage`` as part of ``app``'s worker."""
-
-    class IngressService(Service):
-        """The ingress thread's lifecycle, tied to the worker's."""
-
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self._thread: threading.Thread | None = None
-
-        async def on_start(self) -> None:
-            loop = asyncio.get_running_loop()
-
-            def run() -> None:
-                try:
-                    stage.run()
-                except BaseException as exc:
-                    log.exception("ingress stopped on a fatal error")
-                    asyncio.run_coroutine_threadsafe(app.crash(exc), loop)
-
-            self._thread = threading.Thread(target=run, name="ingress", daemon=True)
-            self._thread.start()
-
-        async def on_stop(self) -> None:
-            stage.stop()
-            if self._thread is not None:
-                await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 30)
-
-    app.service(IngressService)
+    install_threaded_stage(app, "ingress", stage)

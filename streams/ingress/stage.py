@@ -13,12 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import provision, topics
 from streams.config import KafkaConf, Settings
@@ -29,6 +28,15 @@ from streams.ingress.process import (
     RawRecord,
     Refused,
     RejectGuard,
+)
+from streams.txloop import (
+    abort,
+    next_offsets,
+    replay_changelog,
+    rewind,
+    stage_consumer,
+    transactional_producer,
+    usable,
 )
 
 log = logging.getLogger(__name__)
@@ -76,37 +84,19 @@ class IngressStage:
     def run(self) -> None:
         """Block until ``stop()``; raises on fatal errors (after aborting the batch)."""
         provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
-        consumer = Consumer(
-            self._conf
-            | {
-                "group.id": self._group,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "isolation.level": "read_committed",
-                # New platforms' topics are picked up without a restart.
-                "topic.metadata.refresh.interval.ms": 5000,
-                "partition.assignment.strategy": "range",
-            }
+        consumer = stage_consumer(
+            self._conf,
+            self._group,
+            **{"topic.metadata.refresh.interval.ms": 5000},  # new platforms without restart
         )
-        producer = Producer(
-            self._conf
-            | {
-                "transactional.id": f"{self._group}-{uuid.uuid4().hex[:12]}",
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "compression.type": "lz4",
-                "partitioner": "murmur2_random",  # same partitions as Java/Faust clients
-            }
-        )
-        producer.init_transactions(30)
+        producer = transactional_producer(self._conf, self._group)
         consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self._stopping.is_set():
                 msgs = consumer.consume(self.settings.ingress_batch_max, timeout=0.2)
                 if not self.ready.is_set() and not consumer.assignment():
                     self.ready.set()  # nothing to do yet is ready too
-                batch = [m for m in msgs if self._usable(m)]
+                batch = [m for m in msgs if usable(m)]
                 if batch:
                     self._transact(consumer, producer, batch)
         finally:
@@ -130,50 +120,20 @@ class IngressStage:
         """Replay the dedup changelog partitions that hold ``sources``' memory."""
         if not sources:
             return
-        n = self.settings.partitions
-        wanted = sorted({changelog_partition(s, n) for s in sources})
-        reader = Consumer(
-            self._conf
-            | {"group.id": f"{self._group}-restore", "enable.auto.commit": False}
-            | {"isolation.level": "read_committed", "enable.partition.eof": True}
-        )
         now = _now_ms()
-        try:
-            ends: dict[int, int] = {}
-            for p in wanted:
-                low, high = reader.get_watermark_offsets(
-                    TopicPartition(topics.INGRESS_DEDUP, p), timeout=10
-                )
-                if high > low:
-                    ends[p] = high
-            reader.assign([TopicPartition(topics.INGRESS_DEDUP, p, 0) for p in ends])
-            while ends:
-                for msg in reader.consume(10_000, timeout=1.0):
-                    err, part = msg.error(), msg.partition() or 0
-                    if err is not None:
-                        if err.code() == KafkaError._PARTITION_EOF:
-                            ends.pop(part, None)
-                        continue
-                    source, event_id, expiry = parse_changelog(msg.key() or b"", msg.value())
-                    if source in sources:
-                        self.processor.dedup.load(source, event_id, expiry, now)
-                        self.stats.restored_ids += 1
-                    if (msg.offset() or 0) + 1 >= ends.get(part, 0):
-                        ends.pop(part, None)
-        finally:
-            reader.close()
+        dedup = self.processor.dedup
+
+        def load(key: bytes, value: bytes | None) -> None:
+            source, event_id, expiry = parse_changelog(key, value)
+            if source in sources:
+                dedup.load(source, event_id, expiry, now)
+                self.stats.restored_ids += 1
+
+        n = self.settings.partitions
+        wanted = {changelog_partition(s, n) for s in sources}
+        replay_changelog(self._conf, topics.INGRESS_DEDUP, wanted, load)
 
     # -- the batch transaction ------------------------------------------------------
-    @staticmethod
-    def _usable(msg: Message) -> bool:
-        err = msg.error()
-        if err is None:
-            return True
-        if err.fatal():
-            raise KafkaException(err)
-        log.warning("ingress consumer: %s", err)
-        return False
-
     def _transact(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
         began = time.perf_counter()
         now = _now_ms()
@@ -186,7 +146,7 @@ class IngressStage:
                 self.guard.observe(isinstance(outcome, Refused))
             self.guard.check()
             producer.send_offsets_to_transaction(
-                _next_offsets(batch), consumer.consumer_group_metadata(), 30
+                next_offsets(batch), consumer.consumer_group_metadata(), 30
             )
             producer.commit_transaction(30)
         except BaseException:
@@ -229,26 +189,5 @@ class IngressStage:
         """Undo a failed batch: abort, forget staged ids, rewind to the batch's start."""
         self.stats.aborted += 1
         self.processor.dedup.abort()
-        try:
-            producer.abort_transaction(30)
-        except KafkaException as exc:
-            log.error("ingress abort failed: %s", exc)
-        for tp in _first_offsets(batch):
-            try:
-                consumer.seek(tp)
-            except KafkaException as exc:  # revoked meanwhile: the new owner re-reads it
-                log.warning("ingress rewind of %s failed: %s", tp, exc)
-
-
-def _next_offsets(batch: list[Message]) -> list[TopicPartition]:
-    last: dict[tuple[str, int], int] = {}
-    for m in batch:
-        last[(m.topic() or "", m.partition() or 0)] = (m.offset() or 0) + 1
-    return [TopicPartition(t, p, o) for (t, p), o in last.items()]
-
-
-def _first_offsets(batch: list[Message]) -> list[TopicPartition]:
-    first: dict[tuple[str, int], int] = {}
-    for m in batch:
-        first.setdefault((m.topic() or "", m.partition() or 0), m.offset() or 0)
-    return [TopicPartition(t, p, o) for (t, p), o in first.items()]
+        abort(producer)
+        rewind(consumer, batch)

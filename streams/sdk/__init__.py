@@ -1,0 +1,27 @@
+"""Client SDKs: ``producer`` for platforms (data furnishers), ``subscriber`` for banks.
+
+The platform side in one import::
+
+    from streams.sdk import PlatformProducer, RefusedEventError
+
+    with PlatformProducer("shopmart", settings, on_delivery=print) as producer:
+        producer.send_loan(datum)   # raises RefusedEventError, nothing sent, if invalid
+"""
+
+from streams.sdk.producer import (
+    DeliveryError,
+    DeliveryReport,
+    PlatformProducer,
+    ProducerError,
+    ProducerStats,
+    RefusedEventError,
+)
+
+__all__ = [
+    "DeliveryError",
+    "DeliveryReport",
+    "PlatformProducer",
+    "ProducerError",
+    "ProducerStats",
+    "RefusedEventError",
+]

@@ -1,0 +1,285 @@
+"""deploy/compose*.yaml and deploy/k8s: schema-valid offline, and consistent with the code.
+
+Compose files are validated against the vendored compose-spec JSON Schema, built-in
+Kubernetes kinds against kubernetes-validate's bundled schemas (strict), Strimzi and
+Prometheus Operator kinds against the strict CRD subsets in deploy/schemas/crds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from streams import provision
+from streams.config import KAFKA_VERSION, Settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S = DEPLOY / "k8s"
+SCHEMAS = DEPLOY / "schemas"
+CRDS = {
+    "Kafka": "kafka",
+    "KafkaNodePool": "kafkanodepool",
+    "KafkaTopic": "kafkatopic",
+    "KafkaUser": "kafkauser",
+    "PodMonitor": "podmonitor",
+}
+COMPOSE_FILES = ["compose.yaml", "compose.registry.yaml"]
+K8S_FILES = sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+@cache
+def schema(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+def validate_k8s(doc: dict[str, Any]) -> None:
+    """Raise if ``doc`` does not match its kind's schema (CRD subset or built-in)."""
+    if doc["kind"] in CRDS:
+        crd = schema(SCHEMAS / "crds" / f"{CRDS[doc['kind']]}.json")
+        jsonschema.Draft202012Validator.check_schema(crd)
+        jsonschema.Draft202012Validator(crd).validate(doc)
+    else:
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def k8s_docs(kind: str | None = None) -> list[dict[str, Any]]:
+    docs = [d for f in K8S_FILES for d in yaml.safe_load_all((K8S / f).read_text()) if d]
+    return [d for d in docs if kind is None or d["kind"] == kind]
+
+
+def one(kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in k8s_docs(kind) if name is None or d["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name, len(found))
+    return found[0]
+
+
+def validate_compose(doc: dict[str, Any]) -> None:
+    """Raise if ``doc`` breaks the compose-spec schema (a draft 2019-09 schema)."""
+    spec = schema(SCHEMAS / "compose-spec.json")
+    jsonschema.Draft201909Validator.check_schema(spec)
+    jsonschema.Draft201909Validator(spec).validate(doc)
+
+
+def compose() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    return doc
+
+
+# -- compose --------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_compose_matches_the_compose_spec(name: str) -> None:
+    validate_compose(yaml.safe_load((DEPLOY / name).read_text()))
+
+
+def test_compose_schema_rejects_a_typo() -> None:
+    bad = compose()
+    bad["services"]["worker"]["enviroment"] = {"X": "1"}
+    with pytest.raises(jsonschema.ValidationError, match="enviroment"):
+        validate_compose(bad)
+
+
+def test_compose_references_resolve() -> None:
+    doc = compose()
+    services = doc["services"]
+    assert {"kafka-1", "kafka-2", "kafka-3", "worker", "prometheus", "grafana"} <= set(services)
+    for name, svc in services.items():
+        deps = svc.get("depends_on", [])
+        assert set(deps) <= set(services), name
+        for vol in svc.get("volumes", []):
+            source = vol.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{name}: {source}"
+            else:
+                assert source in doc["volumes"], f"{name}: {source}"
+    build = services["worker"]["build"]
+    assert (DEPLOY / build["context"] / build["dockerfile"]).is_file()
+    config = next(a for a in services["prometheus"]["command"] if a.startswith("--config.file"))
+    assert (DEPLOY / "prometheus" / Path(config.split("=")[1]).name).is_file()
+
+
+def test_compose_kafka_is_kraft_and_in_step_with_the_local_broker() -> None:
+    for n in (1, 2, 3):
+        svc = compose()["services"][f"kafka-{n}"]
+        assert svc["image"] == f"apache/kafka:${{KAFKA_VERSION:-{KAFKA_VERSION}}}"
+        env = svc["environment"]
+        assert env["KAFKA_NODE_ID"] == n
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def settings_env_names() -> set[str]:
+    return {f"CREDITSTREAM_{f.upper()}" for f in Settings.model_fields}
+
+
+def test_worker_environment_names_are_settings() -> None:
+    """A misspelt CREDITSTREAM_* variable is silently ignored by Settings: catch it here."""
+    known = settings_env_names()
+    env = compose()["services"]["worker"]["environment"]
+    assert set(env) - known == set()
+    cm = one("ConfigMap", "creditstream-worker")["data"]
+    assert set(cm) - known == set()
+    for container in one("Deployment")["spec"]["template"]["spec"]["containers"]:
+        assert {e["name"] for e in container.get("env", [])} - known == set()
+
+
+# -- Kubernetes -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", K8S_FILES)
+def test_k8s_manifests_validate(name: str) -> None:
+    docs = [d for d in yaml.safe_load_all((K8S / name).read_text()) if d]
+    assert docs
+    for doc in docs:
+        validate_k8s(doc)
+
+
+def test_k8s_validation_rejects_typos() -> None:
+    deployment = one("Deployment")
+    deployment["spec"]["replica"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate_k8s(deployment)
+    user = one("KafkaUser", "acme")
+    user["spec"]["authorization"]["acls"][0]["operations"] = ["Wrtie"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_k8s(user)
+    topic = one("KafkaTopic", "exchange.events")
+    topic["spec"]["partition"] = 3
+    with pytest.raises(jsonschema.ValidationError):
+        validate_k8s(topic)
+
+
+def test_kustomization_lists_every_manifest_but_the_example_secret() -> None:
+    resources = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+    assert sorted(resources) == sorted(f for f in K8S_FILES if ".example." not in f)
+
+
+def test_topics_match_provision() -> None:
+    partitions = int(one("ConfigMap", "creditstream-worker")["data"]["CREDITSTREAM_PARTITIONS"])
+    specs = (
+        provision.exchange_topics(partitions)
+        + provision.platform_topics("acme", partitions)
+        + provision.bank_topics("bank-a", partitions)
+    )
+    want = {s.name: s for s in specs}
+    got = {t["spec"]["topicName"]: t for t in k8s_docs("KafkaTopic")}
+    assert set(got) == set(want)
+    for name, topic in got.items():
+        assert topic["metadata"]["name"] == name
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == one("Kafka")["metadata"]["name"]
+        assert topic["spec"]["partitions"] == want[name].partitions, name
+        assert {k: str(v) for k, v in topic["spec"]["config"].items()} == want[name].config, name
+
+
+def test_kafka_is_kraft_with_a_node_pool_and_scram() -> None:
+    kafka, pool = one("Kafka"), one("KafkaNodePool")
+    assert kafka["metadata"]["annotations"]["strimzi.io/node-pools"] == "enabled"
+    assert "zookeeper" not in kafka["spec"]
+    assert pool["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+    assert set(pool["spec"]["roles"]) == {"controller", "broker"}
+    assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
+    assert kafka["spec"]["kafka"]["config"]["allow.everyone.if.no.acl.found"] is False
+    # The worker's bootstrap is this cluster's SASL_PLAINTEXT (tls: false) SCRAM listener.
+    cm = one("ConfigMap", "creditstream-worker")["data"]
+    host, port = cm["CREDITSTREAM_BOOTSTRAP"].split(":")
+    assert host.startswith(f"{kafka['metadata']['name']}-kafka-bootstrap.")
+    listener = next(x for x in kafka["spec"]["kafka"]["listeners"] if x["port"] == int(port))
+    assert listener["authentication"]["type"] == "scram-sha-512" and listener["tls"] is False
+    assert cm["CREDITSTREAM_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+
+
+def allowed(user: str, rtype: str, name: str, op: str) -> bool:
+    """Kafka's simple authorizer over a KafkaUser's allow ACLs (Describe implied by R/W)."""
+    for acl in one("KafkaUser", user)["spec"]["authorization"]["acls"]:
+        res = acl["resource"]
+        if res["type"] != rtype:
+            continue
+        if rtype != "cluster":
+            literal = res.get("patternType", "literal") == "literal"
+            if (literal and res["name"] not in (name, "*")) or not name.startswith(res["name"]):
+                continue
+        ops = set(acl["operations"])
+        implied = op == "Describe" and bool(ops & {"Read", "Write", "Delete", "Alter"})
+        if op in ops or "All" in ops or implied:
+            return True
+    return False
+
+
+PERMISSIONS = [
+    # (user, resource type, name, operation, allowed)
+    ("acme", "topic", "ingest.acme.loans", "Write", True),
+    ("acme", "topic", "ingest.acme.activity", "Write", True),
+    ("acme", "topic", "ingest.zeta.loans", "Write", False),
+    ("acme", "topic", "ingest.acmex.loans", "Write", False),
+    ("acme", "topic", "exchange.events", "Write", False),
+    ("acme", "topic", "ingest.acme.rejected", "Read", True),
+    ("acme", "topic", "ingest.acme.loans", "Read", False),
+    ("acme", "topic", "ingest.zeta.rejected", "Read", False),
+    ("acme", "topic", "banks.bank-a.feed", "Read", False),
+    ("acme", "group", "acme.rejects", "Read", True),
+    ("acme", "group", "bank-a.reader", "Read", False),
+    ("bank-a", "topic", "banks.bank-a.subscriptions", "Write", True),
+    ("bank-a", "topic", "banks.bank-b.subscriptions", "Write", False),
+    ("bank-a", "topic", "banks.bank-a.feed", "Write", False),
+    ("bank-a", "topic", "banks.bank-a.feed", "Read", True),
+    ("bank-a", "topic", "banks.bank-b.feed", "Read", False),
+    ("bank-a", "topic", "banks.bank-a.subscriptions", "Read", False),
+    ("bank-a", "topic", "exchange.profiles", "Read", False),
+    ("bank-a", "topic", "exchange.audit", "Read", False),
+    ("bank-a", "group", "bank-a.feed-reader", "Read", True),
+    ("bank-a", "group", "bank-b.feed-reader", "Read", False),
+    ("bank-a", "group", "creditstream", "Read", False),
+    ("creditstream-exchange", "topic", "ingest.acme.loans", "Read", True),
+    ("creditstream-exchange", "topic", "ingest.acme.rejected", "Write", True),
+    ("creditstream-exchange", "topic", "banks.bank-a.subscriptions", "Read", True),
+    ("creditstream-exchange", "topic", "banks.bank-a.feed", "Write", True),
+    ("creditstream-exchange", "topic", "exchange.events", "Create", True),
+    ("creditstream-exchange", "topic", "creditstream-profiles-changelog", "Write", True),
+    ("creditstream-exchange", "group", "creditstream-ingress", "Read", True),
+    ("creditstream-exchange", "transactionalId", "creditstream-ingress-0", "Write", True),
+    ("creditstream-exchange", "topic", "ingest.acme.loans", "Delete", False),
+]
+
+
+@pytest.mark.parametrize(("user", "rtype", "name", "op", "ok"), PERMISSIONS)
+def test_acl_matrix(user: str, rtype: str, name: str, op: str, ok: bool) -> None:
+    assert allowed(user, rtype, name, op) is ok
+
+
+def test_worker_deployment_wiring() -> None:
+    deployment, service, monitor = one("Deployment"), one("Service"), one("PodMonitor")
+    cm = one("ConfigMap", "creditstream-worker")["data"]
+    pod = deployment["spec"]["template"]
+    labels = pod["metadata"]["labels"]
+    assert deployment["spec"]["replicas"] <= int(cm["CREDITSTREAM_PARTITIONS"])
+    (container,) = pod["spec"]["containers"]
+    (port,) = container["ports"]
+    assert port["containerPort"] == int(cm["CREDITSTREAM_WEB_PORT"]) == Settings().web_port
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    endpoint = monitor["spec"]["podMetricsEndpoints"][0]
+    assert (endpoint["port"], endpoint["path"]) == (port["name"], "/metrics")
+    assert {"targetLabel": "job", "replacement": "creditstream"}.items() <= endpoint["relabelings"][
+        0
+    ].items()
+    # SASL identity: the exchange's KafkaUser and the Secret the User Operator makes for it.
+    user = cm["CREDITSTREAM_SASL_USERNAME"]
+    one("KafkaUser", user)
+    (password,) = [e for e in container["env"] if e["name"] == "CREDITSTREAM_SASL_PASSWORD"]
+    assert password["valueFrom"]["secretKeyRef"] == {"name": user, "key": "password"}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert Path(cm["CREDITSTREAM_HMAC_KEY_FILE"]).parent == Path(mounts["hmac"])
+    assert Path(cm["CREDITSTREAM_STATE_DIR"]).is_relative_to(mounts["state"])
+    secret = one("Secret", "creditstream-hmac")
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["hmac"]["secret"]["secretName"] == secret["metadata"]["name"]
+    assert re.fullmatch(r"[A-Z0-9-]+", secret["stringData"]["key"]), (
+        "example must stay a placeholder"
+    )
