@@ -7,10 +7,21 @@ pure logic, send.
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Callable
+
 import faust
 from faust.auth import SASLCredentials
+from prometheus_client import CollectorRegistry
 
+from streams import __version__
 from streams.config import Settings
+from streams.metrics import Metrics
+from streams.web import install_web
+
+#: Stage name -> "is it serving?" (the /ready endpoint and the readiness gauge).
+Readiness = dict[str, Callable[[], bool]]
 
 
 def _credentials(settings: Settings) -> SASLCredentials | None:
@@ -24,8 +35,12 @@ def _credentials(settings: Settings) -> SASLCredentials | None:
     )
 
 
-def create_app(settings: Settings) -> faust.App:
-    """A Faust app for this exchange, configured from ``settings``."""
+def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
+    """A Faust app for this exchange, configured from ``settings``.
+
+    Metrics go to ``registry`` (a fresh one by default); the worker serves them on
+    ``/metrics`` and stage readiness on ``/ready``.
+    """
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
@@ -35,18 +50,46 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         web_port=settings.web_port,
-        web_host="127.0.0.1",
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
         producer_acks=-1,
         # Internal topics are created by the exchange; never auto-create on a typo.
         topic_allow_declare=True,
         autodiscover=False,
     )
-    install_stages(app, settings)
+    metrics = Metrics(registry or CollectorRegistry())
+    metrics.set_worker_info(
+        version=__version__,
+        app_id=settings.app_id,
+        worker_id=f"{socket.gethostname()}-{os.getpid()}",
+    )
+    readiness: Readiness = {}
+    install_stages(app, settings, metrics, readiness)
+    install_web(app, metrics, lambda: {name: check() for name, check in readiness.items()})
     return app
 
 
-def install_stages(app: faust.App, settings: Settings) -> None:
-    """Register the exchange's stages on ``app``."""
+def install_stages(
+    app: faust.App, settings: Settings, metrics: Metrics, readiness: Readiness
+) -> None:
+    """Register the exchange's stages on ``app``, each with its readiness check."""
+    from streams.consents.service import build_stage as build_consents
+    from streams.consents.service import install_consents
+    from streams.feeds.service import build_stage as build_fanout
+    from streams.feeds.service import install_fanout
     from streams.ingress.service import build_stage, install_ingress
+    from streams.profiles.service import build_stage as build_profiles
+    from streams.profiles.service import install_profiles
 
-    install_ingress(app, build_stage(settings))
+    ingress = build_stage(settings)
+    install_ingress(app, ingress, metrics)
+    readiness["ingress"] = ingress.ready.is_set
+    profiles = build_profiles(settings)
+    install_profiles(app, profiles, metrics)
+    readiness["profiles"] = profiles.ready.is_set
+    consents = build_consents(settings)
+    install_consents(app, consents)
+    readiness["consents"] = consents.ready.is_set
+    fanout = build_fanout(settings)
+    install_fanout(app, fanout, metrics)
+    readiness["fanout"] = fanout.ready.is_set

@@ -19,11 +19,17 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
+    "streams.commands.demo",
     "streams.commands.broker",
     "streams.commands.worker",
     "streams.commands.publish",
     "streams.commands.simulate",
     "streams.commands.rejects",
+    "streams.commands.platforms",
+    "streams.commands.audit",
+    "streams.commands.billing",
+    "streams.commands.feed",
+    "streams.commands.admin",
 )
 
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     sasl_mechanism: Literal["SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    client_log_level: int = Field(
+        3, ge=0, le=7, description="librdkafka log level (syslog scale; 3 = errors only)."
+    )
     schema_registry_url: str | None = Field(
         None,
         description="Confluent-compatible registry; unset means single-object Avro.",
@@ -75,6 +78,13 @@ class Settings(BaseSettings):
         0.2, ge=0, description="Relative spend move that makes a profile change material."
     )
 
+    # -- consents and fan-out (bank feeds) ------------------------------------------------
+    consent_batch_max: int = Field(500, ge=1, description="Requests per consent transaction.")
+    fanout_batch_max: int = Field(2000, ge=1, description="Records per fan-out transaction.")
+    fanout_prune_interval_ms: int = Field(
+        1000, ge=100, description="How often expired subscriptions are pruned from state."
+    )
+
     # -- privacy ----------------------------------------------------------------------
     hmac_key: SecretStr | None = None
     hmac_key_file: Path | None = None
@@ -85,6 +95,7 @@ class Settings(BaseSettings):
         conf: KafkaConf = {
             "bootstrap.servers": self.bootstrap,
             "security.protocol": self.security_protocol,
+            "log_level": self.client_log_level,
         }
         if self.security_protocol == "SASL_PLAINTEXT":
             if not self.sasl_username or self.sasl_password is None:

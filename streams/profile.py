@@ -29,6 +29,7 @@ Contract of :func:`apply`:
 
 from __future__ import annotations
 
+import re
 import sys
 from bisect import insort
 from decimal import Decimal
@@ -43,7 +44,7 @@ from streams.alerts import (
     window_alerts,
     window_counts,
 )
-from streams.models import ActivityKind, ExchangeEvent, LoanFacts
+from streams.models import ActivityKind, ExchangeEvent
 from streams.profile_state import (
     CORRECTION,
     DISBURSEMENT,
@@ -95,6 +96,8 @@ NO_ALERTS: tuple[Alert, ...] = ()
 PRUNE_EVERY_DAYS = 7  # pruning only bounds size; doing it weekly keeps apply cheap
 _EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
 _SPEND_EXCLUDED = ActivityKind.ACCOUNT_CHANGE
+_TRAVEL = ActivityKind.TRAVEL_BOOKING
+_CENTS = re.compile(r"[0-9]+\.[0-9][0-9]")
 
 
 def apply(
@@ -103,73 +106,128 @@ def apply(
     """Fold one event into ``state``; returns it and the alerts of the transition."""
     if event.borrower_id != state.borrower_id:
         raise ValueError("event belongs to another borrower")
-    t, platform = event.occurred_at_ms, event.platform
-    # Idempotent, commutative provenance folds: taken even from stale or duplicate events.
+    t, platform, eid = event.occurred_at_ms, event.platform, event.event_id
+    act = event.activity
+    if act is not None:
+        alerts = apply_activity(state, platform, eid, t, act.kind, act.currency, act.amount, config)
+        return state, alerts
+    facts = event.loan
+    if facts is None:
+        raise ValueError("event carries neither loan nor activity facts")
+    due = facts.due_date.toordinal() - _EPOCH_ORDINAL if facts.due_date is not None else -1
+    alerts = apply_loan(
+        state,
+        platform,
+        eid,
+        t,
+        T_CODE[facts.type],
+        (facts.loan_id, facts.lender, facts.currency, str(facts.principal_outstanding)),
+        facts.days_past_due,
+        due,
+        facts.corrects_event_id,
+        config,
+    )
+    return state, alerts
+
+
+def _provenance(state: ProfileState, platform: str, t: int) -> None:
+    """Idempotent, commutative provenance folds: taken even from stale or duplicate events."""
     if state.first_seen < 0 or t < state.first_seen:
         state.first_seen = t
     if state.platforms.get(platform, -1) < t:
         state.platforms[platform] = t
-    ekey = f"{platform}\0{event.event_id}"
+
+
+def apply_activity(
+    state: ProfileState,
+    platform: str,
+    event_id: str,
+    t: int,
+    kind: str,
+    currency: str,
+    amount: Decimal | str,
+    config: ProfileConfig = DEFAULT_CONFIG,
+) -> tuple[Alert, ...]:
+    """:func:`apply` of an activity event given as its parts (the stage's decoded form).
+
+    ``kind`` is an ``ActivityKind`` symbol, ``amount`` a ``Decimal`` or its ``str``
+    (state keeps sums as exact decimal strings). The caller checks the borrower.
+    """
+    _provenance(state, platform, t)
+    ekey = f"{platform}\0{event_id}"
     wm = state.watermark
-    if event.activity is not None:
-        day = t // DAY_MS
-        if wm >= 0 and day < wm // DAY_MS - config.activity_horizon_days:
-            return state, NO_ALERTS  # stale: outside every activity window from now on
-        if ekey in state.lidx or ekey in state.cseen:
-            return state, NO_ALERTS  # the same identity already used by a loan event
-        bucket = state.act_days.get(day)
-        if bucket is None:
-            bucket = state.act_days[day] = [0, {}, 0, set()]
-        elif ekey in bucket[3]:
-            return state, NO_ALERTS  # duplicate
-        bucket[3].add(ekey)
-        act = event.activity
-        if act.kind is not _SPEND_EXCLUDED:
-            bucket[0] += 1
-            sums = bucket[1]
-            prev = sums.get(act.currency)
-            sums[act.currency] = str(act.amount if prev is None else Decimal(prev) + act.amount)
-            if act.kind is ActivityKind.TRAVEL_BOOKING:
-                bucket[2] += 1
-        if state.act_platforms.get(platform, -1) < t:
-            state.act_platforms[platform] = t
-        _applied(state, t, config)
-        return state, NO_ALERTS
-    facts = event.loan
-    if facts is None:
-        raise ValueError("event carries neither loan nor activity facts")
+    day = t // DAY_MS
+    if wm >= 0 and day < wm // DAY_MS - config.activity_horizon_days:
+        return NO_ALERTS  # stale: outside every activity window from now on
+    if ekey in state.lidx or ekey in state.cseen:
+        return NO_ALERTS  # the same identity already used by a loan event
+    bucket = state.act_days.get(day)
+    if bucket is None:
+        bucket = state.act_days[day] = [0, {}, 0, set()]
+    elif ekey in bucket[3]:
+        return NO_ALERTS  # duplicate
+    bucket[3].add(ekey)
+    if kind != _SPEND_EXCLUDED:
+        bucket[0] += 1
+        sums = bucket[1]
+        prev = sums.get(currency)
+        sums[currency] = str(amount) if prev is None else add_decimal_str(prev, amount)
+        if kind == _TRAVEL:
+            bucket[2] += 1
+    if state.act_platforms.get(platform, -1) < t:
+        state.act_platforms[platform] = t
+    _applied(state, t, config)
+    return NO_ALERTS
+
+
+def add_decimal_str(a: str, b: Decimal | str) -> str:
+    """``str(Decimal(a) + Decimal(b))``, exactly, with integer arithmetic when both are
+    non-negative with exactly two decimals (every amount off the wire is): the same
+    string, ~5x cheaper than two Decimal parses and a Decimal add."""
+    if isinstance(b, str) and _CENTS.fullmatch(a) and _CENTS.fullmatch(b):
+        q, r = divmod(int(a.replace(".", "")) + int(b.replace(".", "")), 100)
+        return f"{q}.{r:02d}"
+    return str(Decimal(a) + Decimal(b))
+
+
+def apply_loan(
+    state: ProfileState,
+    platform: str,
+    event_id: str,
+    t: int,
+    typ: int,
+    facts: tuple[str, str, str, str],
+    dpd: int,
+    due_day: int,
+    corrects_event_id: str | None,
+    config: ProfileConfig = DEFAULT_CONFIG,
+) -> tuple[Alert, ...]:
+    """:func:`apply` of a loan event given as its parts (the stage's decoded form).
+
+    ``typ`` is a ``T_CODE``; ``facts`` is ``(loan_id, lender, currency, principal as
+    decimal str)``; ``due_day`` the due date as days since epoch, -1 when unknown.
+    """
+    _provenance(state, platform, t)
+    ekey = f"{platform}\0{event_id}"
+    wm = state.watermark
     if wm >= 0 and t < wm - config.loan_horizon_ms:
-        return state, NO_ALERTS  # stale
-    typ = T_CODE[facts.type]
+        return NO_ALERTS  # stale
     same_day = state.act_days.get(t // DAY_MS)
     if same_day is not None and ekey in same_day[3]:
-        return state, NO_ALERTS  # the same identity already used by an activity event
+        return NO_ALERTS  # the same identity already used by an activity event
+    loan_id, lender, cur, principal = facts
+    # Interned: shared in memory and as marshal refs.
+    new: Pending = (t, ekey, loan_id, sys.intern(lender), sys.intern(cur), principal, dpd, due_day)
     if typ == CORRECTION:
-        return state, _apply_correction(state, ekey, t, platform, facts, config)
+        return _apply_correction(state, ekey, t, platform, new, corrects_event_id, config)
     if ekey in state.lidx or ekey in state.cseen:
-        return state, NO_ALERTS  # duplicate
+        return NO_ALERTS  # duplicate
     pend = state.pending.pop(ekey, None)
     if pend is None:
-        pend = _facts(-1, "", facts)
+        pend = (-1, "", *new[2:])
     ct, ckey, loan_id, lender, cur, principal, dpd, due = pend
     rec: Record = (t, ekey, typ, lender, cur, principal, dpd, due, ct, ckey)
-    alerts = _mutate(state, None, (f"{platform}\0{loan_id}", rec), t, config)
-    return state, alerts
-
-
-def _facts(t: int, ekey: str, facts: LoanFacts) -> Pending:
-    """The replaceable facts of a loan event, tagged with the correction order key."""
-    due = facts.due_date.toordinal() - _EPOCH_ORDINAL if facts.due_date is not None else -1
-    return (
-        t,
-        ekey,
-        facts.loan_id,
-        sys.intern(facts.lender),  # interned: shared in memory and as marshal refs
-        sys.intern(facts.currency),
-        str(facts.principal_outstanding),
-        facts.days_past_due,
-        due,
-    )
+    return _mutate(state, None, (f"{platform}\0{loan_id}", rec), t, config)
 
 
 def _apply_correction(
@@ -177,17 +235,17 @@ def _apply_correction(
     ekey: str,
     t: int,
     platform: str,
-    facts: LoanFacts,
+    new: Pending,
+    corrects_event_id: str | None,
     cfg: ProfileConfig,
 ) -> tuple[Alert, ...]:
     if ekey in state.cseen or ekey in state.lidx:
         return NO_ALERTS  # duplicate
     state.cseen[ekey] = t
-    if facts.corrects_event_id is None:
+    if corrects_event_id is None:
         _applied(state, t, cfg)
         return NO_ALERTS
-    target = f"{platform}\0{facts.corrects_event_id}"
-    new = _facts(t, ekey, facts)
+    target = f"{platform}\0{corrects_event_id}"
     lkey = state.lidx.get(target)
     if lkey is None:  # target not here (yet): keep the best correction for it
         best = state.pending.get(target)

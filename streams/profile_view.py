@@ -9,6 +9,8 @@ in ``streams.oracle``; the two must agree.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,10 +41,23 @@ from streams.profile_state import (
 from streams.windows import (
     DAY_MS,
     DEFAULT_CONFIG,
+    PROVENANCE_FIELDS,
     ProfileConfig,
     metro2_char,
     month_of_day,
 )
+
+Money = int | Decimal  # cents; see cents()
+MoneyPairs = tuple[tuple[str, Money], ...]  # (currency, cents), sorted by currency
+#: The profile as primitives, grouped for cheap comparison:
+#: ``(core, spend_count, spend_sum, as_of_ms, profile_version, contributing_platforms,
+#: last_event_ms)`` where ``core`` holds every other material field in
+#: :class:`BorrowerProfile` order (open_loans, outstanding_principal, loans_opened,
+#: applications, lenders_applied, lenders_borrowing, current_days_past_due,
+#: worst_days_past_due, payment_history, repayments_on_time, repayments_late, defaults,
+#: write_offs, first_delinquency_ms) then travel_bookings, platforms_active,
+#: first_seen_ms. Window-keyed maps are tuples in the config's window order.
+View = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +99,38 @@ def snapshot(
 ) -> BorrowerProfile:
     """The profile as of ``max(as_of_ms, newest applied event)`` (profiles never look
     back before facts they already hold)."""
+    return view_to_profile(state.borrower_id, view(state, as_of_ms, config), config)
+
+
+def view(state: ProfileState, as_of_ms: int, config: ProfileConfig = DEFAULT_CONFIG) -> View:
+    """:func:`snapshot` as a :data:`View` (primitives only: what the stage compares,
+    encodes and keeps). Money is exact: see :func:`cents`."""
     asof = max(as_of_ms, state.watermark)
     d_now = asof // DAY_MS
+    # Fast path: borrowers without loans (activity only) are common.
+    core = _credit(state, asof, d_now, config) if state.loans else _no_credit(config)
+    s_counts, s_sums, travel, active = _activity(state, d_now, config)
+    wm, first = state.watermark, state.first_seen
+    return (
+        (*core, travel, active, first if first >= 0 else None),
+        s_counts,
+        s_sums,
+        asof,
+        state.version,
+        tuple(sorted(state.platforms)),
+        wm if wm >= 0 else None,
+    )
+
+
+@functools.cache
+def _no_credit(config: ProfileConfig) -> tuple[Any, ...]:
+    zc, zl = (0,) * len(config.count_windows_days), (0,) * len(config.lender_windows_days)
+    dpd = (0,) * len(config.dpd_windows_months)
+    return (0, (), zc, zc, zl, zl, 0, dpd, "-" * config.history_months, 0, 0, 0, 0, None)
+
+
+def _credit(state: ProfileState, asof: int, d_now: int, config: ProfileConfig) -> tuple[Any, ...]:
+    """The credit part of the core (see :data:`View`) of a state with loans."""
     m_now = month_of_day(d_now)
     c_starts = [d_now - w + 1 for w in config.count_windows_days]
     l_starts = [d_now - w + 1 for w in config.lender_windows_days]
@@ -96,7 +141,7 @@ def snapshot(
     applied: list[set[str]] = [set() for _ in l_starts]
     borrowing: list[set[str]] = [set() for _ in l_starts]
     month_max: dict[int, int] = {}
-    principal: dict[str, Decimal] = {}
+    principal: dict[str, Money] = {}
     n_open = cur_dpd = on_time = late = defaults = write_offs = 0
     first_delinquency: int | None = None
     for loan in state.loans.values():
@@ -106,7 +151,7 @@ def snapshot(
         if is_open:
             n_open += 1
             cur = latest[R_CUR]
-            principal[cur] = principal.get(cur, Decimal(0)) + Decimal(latest[R_PRINCIPAL])
+            principal[cur] = principal.get(cur, 0) + cents(latest[R_PRINCIPAL])
             cur_dpd = max(cur_dpd, latest[R_DPD])
         if loan[L_FIRST_DISB] >= 0:
             first_day = loan[L_FIRST_DISB] // DAY_MS
@@ -143,85 +188,168 @@ def snapshot(
                 t = rec[R_T]
                 if first_delinquency is None or t < first_delinquency:
                     first_delinquency = t
-    c_labels, l_labels = config.count_labels, config.lender_labels
-    if state.loans:
-        hist = ["-"] * config.history_months
-        for month, dpd in month_max.items():
-            back = m_now - month
-            if back < config.history_months:
-                hist[back] = metro2_char(dpd)
-        history = "".join(hist)
-        worst = {}
-        for label, k in zip(config.dpd_labels, config.dpd_windows_months, strict=True):
-            worst[label] = max([v for m, v in month_max.items() if m_now - m < k] or [0])
-        loans_opened = dict(zip(c_labels, opened, strict=True))
-        applications = dict(zip(c_labels, apps, strict=True))
-        lenders_applied = {lb: len(s) for lb, s in zip(l_labels, applied, strict=True)}
-        lenders_borrowing = {lb: len(s) for lb, s in zip(l_labels, borrowing, strict=True)}
-    else:  # fast path: activity-only borrowers are the common case
-        history = "-" * config.history_months
-        worst = dict.fromkeys(config.dpd_labels, 0)
-        loans_opened = dict.fromkeys(c_labels, 0)
-        applications = dict.fromkeys(c_labels, 0)
-        lenders_applied = dict.fromkeys(l_labels, 0)
-        lenders_borrowing = dict.fromkeys(l_labels, 0)
-    s_counts, s_sums, travel, active = _activity(state, d_now, config)
-    return BorrowerProfile(
-        borrower_id=state.borrower_id,
-        as_of_ms=asof,
-        profile_version=state.version,
-        open_loans=n_open,
-        outstanding_principal=principal,
-        loans_opened=loans_opened,
-        applications=applications,
-        lenders_applied=lenders_applied,
-        lenders_borrowing=lenders_borrowing,
-        current_days_past_due=cur_dpd,
-        worst_days_past_due=worst,
-        payment_history=history,
-        repayments_on_time=on_time,
-        repayments_late=late,
-        defaults=defaults,
-        write_offs=write_offs,
-        first_delinquency_ms=first_delinquency,
-        spend_count=s_counts,
-        spend_sum=s_sums,
-        travel_bookings=travel,
-        platforms_active=active,
-        first_seen_ms=state.first_seen if state.first_seen >= 0 else None,
-        contributing_platforms=tuple(sorted(state.platforms)),
-        last_event_ms=state.watermark if state.watermark >= 0 else None,
+    months, dpd_windows = config.history_months, config.dpd_windows_months
+    hist = ["-"] * months
+    worst = [0] * len(dpd_windows)
+    for month, dpd in month_max.items():  # one pass for the history and every window
+        back = m_now - month
+        if back < months:
+            hist[back] = metro2_char(dpd)
+        for i, k in enumerate(dpd_windows):
+            if back < k and dpd > worst[i]:
+                worst[i] = dpd
+    return (
+        n_open,
+        tuple(sorted(principal.items())),
+        tuple(opened),
+        tuple(apps),
+        tuple(map(len, applied)),
+        tuple(map(len, borrowing)),
+        cur_dpd,
+        tuple(worst),
+        "".join(hist),
+        on_time,
+        late,
+        defaults,
+        write_offs,
+        first_delinquency,
     )
 
 
 def _activity(
     state: ProfileState, d_now: int, config: ProfileConfig
-) -> tuple[dict[str, int], dict[str, dict[str, Decimal]], int, int]:
-    labels = config.spend_labels
+) -> tuple[tuple[int, ...], tuple[MoneyPairs, ...], int, int]:
     active_start = d_now - config.active_window_days + 1
-    active = sum(1 for t in state.act_platforms.values() if t // DAY_MS >= active_start)
+    active = 0
+    for t in state.act_platforms.values():
+        active += t // DAY_MS >= active_start
+    n = len(config.spend_windows_days)
     if not state.act_days:
-        return dict.fromkeys(labels, 0), {label: {} for label in labels}, 0, active
+        return (0,) * n, ((),) * n, 0, active
     starts = [d_now - w + 1 for w in config.spend_windows_days]
-    counts = [0] * len(starts)
-    sums: list[dict[str, Decimal]] = [{} for _ in starts]
+    counts = [0] * n
+    sums: list[dict[str, Money]] = [{} for _ in starts]
     travel_start = d_now - config.travel_window_days + 1
     travel = 0
     for day, (count, day_sums, trips, _keys) in state.act_days.items():
+        if day >= travel_start:
+            travel += trips
+        if count == 0 and not day_sums:
+            continue
         for i, start in enumerate(starts):
             if day >= start:
                 counts[i] += count
                 acc = sums[i]
                 for cur, amount in day_sums.items():
-                    acc[cur] = acc.get(cur, Decimal(0)) + Decimal(amount)
-        if day >= travel_start:
-            travel += trips
-    return (
-        dict(zip(labels, counts, strict=True)),
-        dict(zip(labels, sums, strict=True)),
-        travel,
-        active,
+                    acc[cur] = acc.get(cur, 0) + cents(amount)
+    return tuple(counts), tuple(tuple(sorted(s.items())) for s in sums), travel, active
+
+
+def view_to_profile(
+    borrower_id: str, v: View, config: ProfileConfig = DEFAULT_CONFIG
+) -> BorrowerProfile:
+    """The :class:`BorrowerProfile` a :data:`View` stands for."""
+    core, s_counts, s_sums, asof, version, platforms, last = v
+    c_labels, l_labels = config.count_labels, config.lender_labels
+    s_labels = config.spend_labels
+    return BorrowerProfile(
+        borrower_id=borrower_id,
+        as_of_ms=asof,
+        profile_version=version,
+        open_loans=core[0],
+        outstanding_principal={c: to_decimal(a) for c, a in core[1]},
+        loans_opened=dict(zip(c_labels, core[2], strict=True)),
+        applications=dict(zip(c_labels, core[3], strict=True)),
+        lenders_applied=dict(zip(l_labels, core[4], strict=True)),
+        lenders_borrowing=dict(zip(l_labels, core[5], strict=True)),
+        current_days_past_due=core[6],
+        worst_days_past_due=dict(zip(config.dpd_labels, core[7], strict=True)),
+        payment_history=core[8],
+        repayments_on_time=core[9],
+        repayments_late=core[10],
+        defaults=core[11],
+        write_offs=core[12],
+        first_delinquency_ms=core[13],
+        spend_count=dict(zip(s_labels, s_counts, strict=True)),
+        spend_sum={
+            w: {c: to_decimal(a) for c, a in by} for w, by in zip(s_labels, s_sums, strict=True)
+        },
+        travel_bookings=core[14],
+        platforms_active=core[15],
+        first_seen_ms=core[16],
+        contributing_platforms=platforms,
+        last_event_ms=last,
     )
+
+
+def profile_to_view(p: BorrowerProfile) -> View:
+    """Inverse of :func:`view_to_profile`. Window maps are read in their own order, which
+    is their config's window order (they are built that way)."""
+
+    def pairs(m: dict[str, Decimal]) -> MoneyPairs:
+        return tuple(sorted((c, decimal_cents(a)) for c, a in m.items()))
+
+    core = (
+        p.open_loans,
+        pairs(p.outstanding_principal),
+        tuple(p.loans_opened.values()),
+        tuple(p.applications.values()),
+        tuple(p.lenders_applied.values()),
+        tuple(p.lenders_borrowing.values()),
+        p.current_days_past_due,
+        tuple(p.worst_days_past_due.values()),
+        p.payment_history,
+        p.repayments_on_time,
+        p.repayments_late,
+        p.defaults,
+        p.write_offs,
+        p.first_delinquency_ms,
+        p.travel_bookings,
+        p.platforms_active,
+        p.first_seen_ms,
+    )
+    return (
+        core,
+        tuple(p.spend_count.values()),
+        tuple(pairs(m) for m in p.spend_sum.values()),
+        p.as_of_ms,
+        p.profile_version,
+        tuple(p.contributing_platforms),
+        p.last_event_ms,
+    )
+
+
+# -- money: exact, in cents ------------------------------------------------------------
+_CENTS_RE = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
+_CENTS_CACHE: dict[str, Money] = {}
+
+
+def cents(amount: str) -> Money:
+    """A decimal string in cents, exactly: an ``int`` when it has at most two decimals
+    (every amount off the wire: the schemas say decimal(18, 2)), else a ``Decimal``
+    count of cents, so sums stay exact either way (``int + Decimal`` is exact)."""
+    got = _CENTS_CACHE.get(amount)
+    if got is None:
+        if _CENTS_RE.fullmatch(amount):
+            whole, _, frac = amount.partition(".")
+            got = int(whole + frac.ljust(2, "0"))
+        else:
+            got = Decimal(amount).scaleb(2)
+        if len(_CENTS_CACHE) > 100_000:  # a safety valve: amounts repeat a lot
+            _CENTS_CACHE.clear()
+        _CENTS_CACHE[amount] = got
+    return got
+
+
+def decimal_cents(amount: Decimal) -> Money:
+    """A ``Decimal`` in cents (``int`` when whole cents)."""
+    c = amount.scaleb(2)
+    return int(c) if c == c.to_integral_value() else c
+
+
+def to_decimal(c: Money) -> Decimal:
+    """Cents back to a ``Decimal`` amount (exact)."""
+    return (c if isinstance(c, Decimal) else Decimal(c)).scaleb(-2)
 
 
 def material_change(
@@ -262,6 +390,42 @@ def _moved(a: dict[str, Decimal], b: dict[str, Decimal], ratio: Decimal) -> bool
     if a.keys() != b.keys():
         return True
     return any(abs(b[k] - a[k]) >= ratio * abs(a[k]) and b[k] != a[k] for k in a)
+
+
+def material_view(old: View | None, new: View, config: ProfileConfig = DEFAULT_CONFIG) -> bool:
+    """:func:`material_change` on views (same answer, without building profiles): one
+    tuple comparison when nothing material moved, which is the common case."""
+    if old is None:
+        return True
+    if config.material_ignore != PROVENANCE_FIELDS:  # the grouping below assumes these
+        return material_change(
+            view_to_profile("", old, config), view_to_profile("", new, config), config
+        )
+    if old[0] != new[0] or len(old[1]) != len(new[1]) or len(old[2]) != len(new[2]):
+        return True  # (different lengths: the windows were reconfigured)
+    num, den = _ratio(config.spend_material_ratio)
+    if old[1] != new[1]:
+        for a, b in zip(old[1], new[1], strict=True):
+            if a != b and abs(b - a) * den >= num * abs(a):
+                return True
+    if old[2] != new[2]:
+        for was, now in zip(old[2], new[2], strict=True):
+            if was == now:
+                continue
+            da, db = dict(was), dict(now)
+            if da.keys() != db.keys():
+                return True
+            for cur, a in da.items():
+                b = db[cur]
+                if a != b and abs(b - a) * den >= num * abs(a):
+                    return True
+    return False
+
+
+@functools.cache
+def _ratio(ratio: float) -> tuple[int, int]:
+    # The exact fraction of the ratio as material_change reads it (Decimal(str(ratio))).
+    return Decimal(str(ratio)).as_integer_ratio()
 
 
 def profile_to_avro(profile: BorrowerProfile) -> dict[str, Any]:

@@ -46,6 +46,10 @@ def exchange_topics(partitions: int) -> list[TopicSpec]:
         # Profile state is the stage's only durable memory: compacted, never deleted by age.
         TopicSpec(topics.PROFILE_STATE, partitions, COMPACT | {"delete.retention.ms": "86400000"}),
         TopicSpec(topics.PROFILE_UPDATES, partitions, _delete(14)),
+        # Requests are applied within seconds; the durable consent state is fanout-state.
+        TopicSpec(topics.CONSENTS, partitions, _delete(14)),
+        # The fan-out's only durable memory (subscriptions): compacted, never aged out.
+        TopicSpec(topics.FANOUT_STATE, partitions, COMPACT | {"delete.retention.ms": "86400000"}),
     ]
 
 

@@ -8,7 +8,7 @@ Pure: building and reading headers needs no Kafka import.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 H_SOURCE_TOPIC = "cs.source.topic"
@@ -54,9 +54,20 @@ def reject_key(topic: str, partition: int, offset: int) -> str:
     return f"{topic}:{partition}:{offset}"
 
 
-def from_headers(headers: Sequence[tuple[str, bytes | None]] | None, value: bytes | None) -> Reject:
+#: Headers as a Kafka client hands them over (a list of pairs, or a mapping).
+RawHeaders = Sequence[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | None] | None
+
+
+def _text(value: str | bytes | None) -> str:
+    if isinstance(value, str):
+        return value
+    return (value or b"").decode("utf-8", "replace")
+
+
+def from_headers(headers: RawHeaders, value: bytes | None) -> Reject:
     """Rebuild a ``Reject`` from a consumed record; ``ValueError`` if headers are missing."""
-    found = {k: (v or b"").decode("utf-8", "replace") for k, v in headers or ()}
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+    found = {k: _text(v) for k, v in pairs}
     try:
         return Reject(
             source_topic=found[H_SOURCE_TOPIC],

@@ -127,6 +127,14 @@ def platform_names(config: SimConfig) -> list[str]:
     return [s.name for s in platform_specs(config.platforms, config.platform_prefix)]
 
 
+def national_ids(config: SimConfig, count: int) -> list[str]:
+    """The national IDs (as the first platform holding each stores them) of the first
+    ``count`` borrowers of ``config``'s population: what a simulated bank subscribes
+    with. Depends on the seed and the platforms, not on the number of events."""
+    lives = _lives(config, 0)[: max(0, count)]
+    return [next(iter(life.ids.values())) for life, _events in lives]
+
+
 def _kind_of(schema_name: str) -> TopicKind:
     return "loans" if schema_name == LOAN_EVENT else "activity"
 

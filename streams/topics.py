@@ -22,6 +22,13 @@ PROFILE_STATE = "exchange.profile-state"
 #: Every material profile change and every alert, in version order (append-only, for the
 #: fan-out; compaction of exchange.profiles never hides an alert from it).
 PROFILE_UPDATES = "exchange.profile-updates"
+#: Validated, pseudonymized subscription requests (no national ID) keyed by borrower_id,
+#: co-partitioned with exchange.profile-updates: the consent stage's output, the
+#: fan-out's second input (see streams.consents.records for the encoding).
+CONSENTS = "exchange.consents"
+#: Fan-out state: one borrower's subscriptions + latest bank view and version (compacted),
+#: co-partitioned with exchange.profile-updates.
+FANOUT_STATE = "exchange.fanout-state"
 
 #: A platform or bank name: lower-case letters, digits and dashes, starting with a letter.
 TENANT_RE = r"[a-z][a-z0-9-]{0,62}"

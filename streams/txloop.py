@@ -23,7 +23,15 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import faust
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from mode import Service
 
 from streams.config import KafkaConf
@@ -113,16 +121,21 @@ def replay_changelog(
     partitions: Iterable[int],
     on_record: Callable[[bytes, bytes | None], None],
     batch: int = 10_000,
+    group_prefix: str = "creditstream",
 ) -> int:
     """Read ``partitions`` of ``topic`` from the start to their current end (committed
     data only), calling ``on_record(key, value)`` for each; returns the count."""
     reader = Consumer(
         conf
         | {
-            "group.id": f"replay-{uuid.uuid4().hex[:8]}",
+            # Never joins or commits (assign only), but stays inside the exchange's prefix.
+            "group.id": f"{group_prefix}-replay-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
             "enable.partition.eof": True,
+            # Compaction and retention move a changelog's start past 0: begin at the
+            # earliest offset that exists rather than jumping to the end.
+            "auto.offset.reset": "earliest",
         }
     )
     count = 0
@@ -132,7 +145,7 @@ def replay_changelog(
             low, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             if high > low:
                 ends[p] = high
-        reader.assign([TopicPartition(topic, p, 0) for p in ends])
+        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
         while ends:
             for msg in reader.consume(batch, timeout=1.0):
                 err, part = msg.error(), msg.partition() or 0
@@ -148,6 +161,21 @@ def replay_changelog(
     finally:
         reader.close()
     return count
+
+
+def report_lag(consumer: Consumer, set_lag: Callable[[str, int, int], None]) -> None:
+    """Lag (log end - position) of every assigned partition, from the client's cached
+    watermarks (no broker round trip), reported through ``set_lag(topic, part, lag)``."""
+    assigned = consumer.assignment()
+    if not assigned:
+        return
+    for tp in consumer.position(assigned):
+        try:
+            _low, high = consumer.get_watermark_offsets(tp, cached=True)
+        except KafkaException:
+            continue
+        if high >= 0 and tp.offset >= 0:
+            set_lag(tp.topic, tp.partition, max(0, high - tp.offset))
 
 
 class ThreadedStage(Protocol):

@@ -27,7 +27,6 @@ from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
-    Message,
     TopicPartition,
 )
 
@@ -80,12 +79,6 @@ class NotAReject:
     offset: int
 
 
-def _headers(msg: Message) -> list[tuple[str, bytes | None]]:
-    found = msg.headers() or []
-    pairs = found.items() if isinstance(found, dict) else found
-    return [(k, v.encode() if isinstance(v, str) else v) for k, v in pairs]
-
-
 def read_rejects(
     conf: KafkaConf,
     platform: str,
@@ -103,7 +96,8 @@ def read_rejects(
     consumer = Consumer(
         dict(conf)
         | {
-            "group.id": f"creditstream-rejects-{platform}-{uuid.uuid4().hex[:8]}",
+            # Inside the platform's own group prefix, so its ACLs allow it (streams.acl).
+            "group.id": f"{platform}.rejects-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             # EOF events, not watermarks, mark the end: transaction markers take offsets.
@@ -142,7 +136,7 @@ def read_rejects(
                 raise BrokerError(f"reading {topic} failed: {err.str()}")
             at_end.discard(partition)
             try:
-                reject = from_headers(_headers(msg), msg.value())
+                reject = from_headers(msg.headers(), msg.value())
             except ValueError:
                 yield NotAReject(partition, msg.offset() or 0)
                 continue

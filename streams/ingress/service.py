@@ -9,10 +9,12 @@ import faust
 from streams.codec import codec_for
 from streams.config import Settings
 from streams.ingress.dedup import DedupMemory
+from streams.ingress.observe import metrics_hook
 from streams.ingress.process import IngressProcessor, RejectGuard
 from streams.ingress.stage import IngressStage
+from streams.metrics import Metrics
 from streams.privacy import pseudonymizer_from_settings
-from streams.txloop import install_threaded_stage
+from streams.txloop import install_threaded_stage, report_lag
 from streams.validation import ValidationLimits
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ def build_stage(settings: Settings) -> IngressStage:
     return IngressStage(settings, processor, guard)
 
 
-def install_ingress(app: faust.App, stage: IngressStage) -> None:
-    """Run ``stage`` as part of ``app``'s worker."""
+def install_ingress(app: faust.App, stage: IngressStage, metrics: Metrics) -> None:
+    """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
+    stage.on_batch = metrics_hook(metrics)
+    stage.on_tick = lambda consumer: report_lag(consumer, metrics.set_lag)
     install_threaded_stage(app, "ingress", stage)

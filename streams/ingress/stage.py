@@ -38,8 +38,10 @@ from streams.txloop import (
     transactional_producer,
     usable,
 )
+from streams.validation import Reason
 
 log = logging.getLogger(__name__)
+DUPLICATE = str(Reason.DUPLICATE_EVENT)
 
 #: librdkafka regex subscription (leading ^): every platform, present and future.
 SUBSCRIPTION = rf"^ingest\.{topics.TENANT_RE}\.(loans|activity)$"
@@ -57,6 +59,8 @@ class IngressStats:
 
 
 BatchHook = Callable[[list[Accepted | Refused], float], None]
+#: Called every few seconds from the loop's thread with the consumer (lag reporting).
+ConsumerHook = Callable[[Consumer], None]
 
 
 def _now_ms() -> int:
@@ -72,6 +76,8 @@ class IngressStage:
         self.guard = guard
         self.stats = IngressStats()
         self.on_batch: BatchHook | None = None
+        self.on_tick: ConsumerHook | None = None
+        self.tick_s = 5.0
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._conf: KafkaConf = settings.kafka_client_config()
@@ -91,8 +97,12 @@ class IngressStage:
         )
         producer = transactional_producer(self._conf, self._group)
         consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        next_tick = time.monotonic()
         try:
             while not self._stopping.is_set():
+                if self.on_tick is not None and time.monotonic() >= next_tick:
+                    self.on_tick(consumer)
+                    next_tick = time.monotonic() + self.tick_s
                 msgs = consumer.consume(self.settings.ingress_batch_max, timeout=0.2)
                 if not self.ready.is_set() and not consumer.assignment():
                     self.ready.set()  # nothing to do yet is ready too
@@ -131,7 +141,9 @@ class IngressStage:
 
         n = self.settings.partitions
         wanted = {changelog_partition(s, n) for s in sources}
-        replay_changelog(self._conf, topics.INGRESS_DEDUP, wanted, load)
+        replay_changelog(
+            self._conf, topics.INGRESS_DEDUP, wanted, load, group_prefix=self.settings.app_id
+        )
 
     # -- the batch transaction ------------------------------------------------------
     def _transact(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
@@ -143,7 +155,9 @@ class IngressStage:
             for msg in batch:
                 outcome = self._one(producer, msg, now)
                 outcomes.append(outcome)
-                self.guard.observe(isinstance(outcome, Refused))
+                # Re-sent events are the platform's doing, never a sign of broken code.
+                if not (isinstance(outcome, Refused) and outcome.reject.reason == DUPLICATE):
+                    self.guard.observe(isinstance(outcome, Refused))
             self.guard.check()
             producer.send_offsets_to_transaction(
                 next_offsets(batch), consumer.consumer_group_metadata(), 30

@@ -152,11 +152,20 @@ def _java_cmd(spec: BrokerSpec, libs: Path, main: str, *args: str) -> list[str]:
     ]
 
 
+def _cluster_id() -> str:
+    """A random KRaft cluster id. Like Kafka's own ``Uuid.randomUuid``, never one that
+    starts with '-': the storage tool would read it as an option and refuse to format."""
+    while True:
+        cid = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 def _format(spec: BrokerSpec, libs: Path, config: Path) -> None:
     """Format the KRaft storage once; a formatted data dir keeps its data on restart."""
     if (spec.data_dir / "logs" / "meta.properties").exists():
         return
-    cluster_id = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = _cluster_id()
     args = ["format", "-t", cluster_id, "-c", str(config)]
     if spec.mode == "secure":
         args += [

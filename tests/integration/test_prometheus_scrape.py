@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,15 +91,18 @@ def target() -> Iterator[tuple[str, Metrics]]:
         thread.join(timeout=5)
 
 
-@pytest.fixture
-def prometheus(target: tuple[str, Metrics], tmp_path: Path) -> Iterator[str]:
-    """Base URL of a Prometheus server scraping ``target`` every second."""
+@contextmanager
+def running_prometheus(
+    target: str, tmp_path: Path, metrics_path: str = "/metrics"
+) -> Iterator[str]:
+    """Base URL of a real Prometheus server scraping ``target`` every second."""
     binary = prometheus_binary()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
         "scrape_configs:\n  - job_name: creditstream\n"
-        f"    static_configs:\n      - targets: ['{target[0]}']\n"
+        f"    metrics_path: {metrics_path}\n"
+        f"    static_configs:\n      - targets: ['{target}']\n"
     )
     port = free_port()
     log = (tmp_path / "prometheus.log").open("wb")
@@ -136,18 +140,31 @@ def prometheus(target: tuple[str, Metrics], tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def test_prometheus_stores_every_declared_family(
-    prometheus: str, target: tuple[str, Metrics]
-) -> None:
-    want = expected_series_names(target[1].registry)
+@pytest.fixture
+def prometheus(target: tuple[str, Metrics], tmp_path: Path) -> Iterator[str]:
+    """Base URL of a Prometheus server scraping ``target`` every second."""
+    with running_prometheus(target[0], tmp_path) as base:
+        yield base
+
+
+def wait_for_series(prometheus: str, want: set[str], deadline_s: float = DEADLINE_S) -> set[str]:
+    """Series names Prometheus holds once ``want`` is covered or time is up."""
     started = time.monotonic()
     seen: set[str] = set()
-    while time.monotonic() - started < DEADLINE_S:
+    while time.monotonic() - started < deadline_s:
         series = api(prometheus, "/api/v1/series", **{"match[]": '{__name__=~"creditstream_.+"}'})
         seen = {s["__name__"] for s in series}
         if want <= seen:
             break
         time.sleep(0.5)
+    return seen
+
+
+def test_prometheus_stores_every_declared_family(
+    prometheus: str, target: tuple[str, Metrics]
+) -> None:
+    want = expected_series_names(target[1].registry)
+    seen = wait_for_series(prometheus, want)
     assert want - seen == set(), f"missing after {DEADLINE_S}s: {sorted(want - seen)}"
 
     (health,) = api(prometheus, "/api/v1/targets")["activeTargets"]

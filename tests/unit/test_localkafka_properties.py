@@ -31,3 +31,12 @@ def test_secure_mode_authenticates_every_listener_and_denies_without_acl() -> No
     text = render(props)
     assert text.count("\n") == len(props)
     assert 'password="pw"' in props["listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config"]
+
+
+def test_cluster_ids_never_look_like_options() -> None:
+    from streams.localkafka.process import _cluster_id
+
+    ids = {_cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids)

@@ -1,0 +1,1 @@
+"""The consent stage: banks' subscription requests in, pseudonymized requests out."""

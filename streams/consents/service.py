@@ -1,0 +1,31 @@
+"""Wire the consent stage from settings and host it in the Faust worker."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.codec import codec_for
+from streams.config import Settings
+from streams.consent import ConsentLimits
+from streams.consents.process import ConsentProcessor
+from streams.consents.stage import ConsentStage
+from streams.privacy import pseudonymizer_from_settings
+from streams.txloop import install_threaded_stage
+
+
+def build_stage(settings: Settings) -> ConsentStage:
+    """A consent stage wired from settings (the HMAC key is required; see privacy)."""
+    processor = ConsentProcessor(
+        codec_for(settings.schema_registry_url),
+        pseudonymizer_from_settings(
+            settings.hmac_key, settings.hmac_key_file, settings.hmac_key_version
+        ),
+        ConsentLimits(max_clock_skew_ms=settings.max_clock_skew_ms),
+        settings.max_record_bytes,
+    )
+    return ConsentStage(settings, processor)
+
+
+def install_consents(app: faust.App, stage: ConsentStage) -> None:
+    """Run ``stage`` as part of ``app``'s worker."""
+    install_threaded_stage(app, "consents", stage)

@@ -1,0 +1,134 @@
+"""The consent stage: an exactly-once loop over every bank's subscription topic.
+
+Reads ``banks.<bank>.subscriptions`` of every bank, present and future (regex
+subscription), and per fetched batch writes, in ONE Kafka transaction with the
+consumer offsets (KIP-447): each accepted request, pseudonymized, to
+``exchange.consents`` keyed by borrower_id (so it lands on the fan-out partition that
+owns the borrower), and each refused one as a ``SUBSCRIPTION_REJECT`` on the bank's
+feed. Accepted requests are answered by the fan-out, which holds the subscriptions and
+the current profile (ack with a snapshot, ``NO_DATA_YET``, or a reject such as a REVOKE
+of nothing). Stateless: a crash re-reads the uncommitted batch, and since its outputs
+were aborted with it nothing is forwarded or answered twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+
+from streams import provision, topics
+from streams.codec import SniffingCodec
+from streams.config import KafkaConf, Settings
+from streams.consents.process import ConsentProcessor, Forward, Refusal
+from streams.schemas import FEED_RECORD
+from streams.txloop import (
+    abort,
+    next_offsets,
+    rewind,
+    stage_consumer,
+    transactional_producer,
+    usable,
+)
+
+log = logging.getLogger(__name__)
+
+#: librdkafka regex subscription (leading ^): every bank, present and future.
+SUBSCRIPTION = rf"^banks\.{topics.TENANT_RE}\.subscriptions$"
+
+
+@dataclass
+class ConsentStats:
+    """Counters since start (metrics wiring and tests read these)."""
+
+    forwarded: Counter[str] = field(default_factory=Counter)  # by bank
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)  # (bank, reason)
+    batches: int = 0
+    aborted: int = 0
+
+
+BatchHook = Callable[[list[Forward | Refusal]], None]
+
+
+class ConsentStage:
+    """Consume subscription topics, validate, and write outputs transactionally."""
+
+    def __init__(self, settings: Settings, processor: ConsentProcessor) -> None:
+        self.settings = settings
+        self.processor = processor
+        self.codec: SniffingCodec = processor.codec
+        self.stats = ConsentStats()
+        self.on_batch: BatchHook | None = None
+        self.ready = threading.Event()
+        self._stopping = threading.Event()
+        self._conf: KafkaConf = settings.kafka_client_config()
+        self._group = f"{settings.app_id}-consents"
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Block until ``stop()``; raises on fatal errors (after aborting the batch)."""
+        provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
+        consumer = stage_consumer(
+            self._conf, self._group, **{"topic.metadata.refresh.interval.ms": 5000}
+        )
+        producer = transactional_producer(self._conf, self._group)
+        consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign)
+        try:
+            while not self._stopping.is_set():
+                msgs = consumer.consume(self.settings.consent_batch_max, timeout=0.2)
+                if not self.ready.is_set() and not consumer.assignment():
+                    self.ready.set()  # no bank yet is ready too
+                batch = [m for m in msgs if usable(m)]
+                if batch:
+                    self._transact(consumer, producer, batch)
+        finally:
+            consumer.close()
+            producer.flush(10)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # A bank whose subscriptions topic exists gets its feed topic (answers go there).
+        banks = {b for tp in partitions if (b := topics.bank_of(tp.topic))}
+        for bank in sorted(banks):
+            provision.ensure_bank(self._conf, bank, self.settings.partitions)
+        self.ready.set()
+        log.info("consents assigned %d partitions of %d bank(s)", len(partitions), len(banks))
+
+    def _transact(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
+        now = int(time.time() * 1000)
+        outcomes: list[Forward | Refusal] = []
+        producer.begin_transaction()
+        try:
+            for msg in batch:
+                outcome = self.processor.handle(
+                    msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.value(), now
+                )
+                outcomes.append(outcome)
+                if isinstance(outcome, Forward):
+                    producer.produce(topics.CONSENTS, outcome.value, outcome.key)
+                else:
+                    d = outcome.delivery
+                    producer.produce(d.topic, self.codec.encode(FEED_RECORD, d.record), d.key)
+            producer.send_offsets_to_transaction(
+                next_offsets(batch), consumer.consumer_group_metadata(), 30
+            )
+            producer.commit_transaction(30)
+        except BaseException:
+            self.stats.aborted += 1
+            abort(producer)
+            rewind(consumer, batch)
+            raise
+        self.stats.batches += 1
+        for o in outcomes:
+            if isinstance(o, Forward):
+                self.stats.forwarded[o.bank] += 1
+            else:
+                self.stats.refused[(o.bank, str(o.reason))] += 1
+        if self.on_batch is not None:
+            self.on_batch(outcomes)

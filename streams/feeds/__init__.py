@@ -1,0 +1,1 @@
+"""The fan-out stage: profile updates and consents in, bank feeds and audit records out."""

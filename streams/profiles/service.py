@@ -1,0 +1,33 @@
+"""Wire the profile stage from settings and host it in the Faust worker.
+
+Same shape as ``streams.ingress.service``: the confluent-kafka calls block, so the loop
+runs in its own thread that starts and stops with the worker
+(``streams.txloop.install_threaded_stage``); a fatal error in it crashes the worker
+(non-zero exit) instead of leaving one that looks alive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import faust
+
+from streams.codec import codec_for
+from streams.config import Settings
+from streams.metrics import Metrics
+from streams.profile import DEFAULT_CONFIG
+from streams.profiles.observe import install_metrics
+from streams.profiles.stage import ProfileStage
+from streams.txloop import install_threaded_stage
+
+
+def build_stage(settings: Settings) -> ProfileStage:
+    """A profile stage wired from settings."""
+    config = replace(DEFAULT_CONFIG, spend_material_ratio=settings.profile_spend_material_ratio)
+    return ProfileStage(settings, codec_for(settings.schema_registry_url), config)
+
+
+def install_profiles(app: faust.App, stage: ProfileStage, metrics: Metrics) -> None:
+    """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
+    install_metrics(stage, metrics)
+    install_threaded_stage(app, "profiles", stage)

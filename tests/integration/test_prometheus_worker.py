@@ -1,0 +1,86 @@
+"""A real Prometheus server scrapes a real ``creditstream worker`` doing real work.
+
+The worker ingests simulated platform traffic (with bad records and re-sends), builds
+profiles, and feeds a bank that subscribed to some borrowers; Prometheus, scraping the
+worker's own ``/metrics``, must then hold every metric family ``streams.metrics``
+declares, and the counts it stores must match what was sent.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from streams import topics
+from streams.commands.simulate import SimulationConfig, run_simulation
+from streams.config import Settings
+from streams.metrics import Metrics
+from streams.provision import ensure_bank
+from streams.sdk.subscriber import BankSubscriber
+from streams.simulator import SimConfig, national_ids
+from tests.integration.kafka_helpers import consume_all, unique
+from tests.integration.test_prometheus_scrape import (
+    api,
+    expected_series_names,
+    running_prometheus,
+    wait_for_series,
+)
+from tests.integration.workers import running_worker, worker_env
+
+pytestmark = pytest.mark.slow
+
+
+def test_prometheus_sees_every_family_from_a_working_worker(
+    private_bootstrap: str, tmp_path: Path
+) -> None:
+    env = worker_env(private_bootstrap)
+    settings = Settings(bootstrap=private_bootstrap, partitions=2)
+    sim = SimConfig(
+        now_ms=int(time.time() * 1000),
+        events=1500,
+        borrowers=60,
+        bad_share=0.02,
+        seed=5,
+        platform_prefix="m" + unique("m")[-5:] + "-",
+    )
+    bank = "prombank"
+    conf = {"bootstrap.servers": private_bootstrap}
+    ensure_bank(conf, bank, 2)
+    with running_worker(env) as worker:
+        with BankSubscriber(bank, settings) as sub:
+            expires = datetime.now(UTC) + timedelta(days=30)
+            for i, national_id in enumerate(national_ids(sim, 10)):
+                sub.subscribe(national_id, f"c{i}", f"consent-{i}", "CREDIT_APPLICATION", expires)
+        # Only once the consents are in place will profile changes be delivered (and
+        # event-to-feed latency observed): wait for the ten answers on the bank's feed.
+        answers = consume_all(conf, topics.feed(bank), expected=10, timeout=60)
+        assert len(answers) == 10
+        summary = run_simulation(settings, SimulationConfig(sim=sim))
+        target = f"127.0.0.1:{env['CREDITSTREAM_WEB_PORT']}"
+        with running_prometheus(target, tmp_path) as prometheus:
+            want = expected_series_names(Metrics(CollectorRegistry()).registry)
+            seen = wait_for_series(prometheus, want, deadline_s=90)
+            assert want - seen == set(), f"missing: {sorted(want - seen)}"
+            query = "sum(creditstream_events_in_total)"
+            deadline = time.monotonic() + 60
+            while True:
+                (sample,) = api(prometheus, "/api/v1/query", query=query)["result"]
+                if float(sample["value"][1]) >= summary.good or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            assert float(sample["value"][1]) == summary.good
+            (rejects,) = api(prometheus, "/api/v1/query", query="sum(creditstream_rejects_total)")[
+                "result"
+            ]
+            assert float(rejects["value"][1]) == summary.bad
+            deliveries = api(
+                prometheus,
+                "/api/v1/query",
+                query=f'sum(creditstream_feed_deliveries_total{{bank="{bank}"}})',
+            )["result"]
+            assert deliveries and float(deliveries[0]["value"][1]) > 0
+        assert worker.alive()

@@ -1,0 +1,186 @@
+"""Pure parts of the profile stage: byte formats, per-borrower coalescing, emit decisions."""
+
+from __future__ import annotations
+
+import marshal
+from dataclasses import replace
+
+from streams.codec import codec_for
+from streams.models import ActivityKind, LoanEventType
+from streams.oracle import fold
+from streams.profile import DEFAULT_CONFIG, profile_to_avro, snapshot, state_to_bytes
+from streams.profiles.batch import process_batch
+from streams.profiles.records import (
+    PROFILE_UPDATE,
+    Entry,
+    OutputEncoder,
+    entry_from_bytes,
+    entry_to_bytes,
+    new_entry,
+    profile_to_tuple,
+)
+from streams.profiles.store import ProfileStore
+from streams.schemas import BORROWER_PROFILE
+from tests.unit.profile_factories import BORROWER, DAY, T0, activity_event, loan_event
+
+CODEC = codec_for(None)
+ENCODER = OutputEncoder(CODEC)
+NOW = T0 + 30 * DAY
+OTHER = "c" * 64
+
+
+def _loans(borrower: str = BORROWER) -> list:  # type: ignore[type-arg]
+    return [
+        loan_event("a1", T0, LoanEventType.APPLICATION, borrower=borrower),
+        loan_event("d1", T0 + DAY, LoanEventType.DISBURSEMENT, borrower=borrower),
+        loan_event("o1", T0 + 20 * DAY, LoanEventType.OVERDUE, dpd=35, borrower=borrower),
+    ]
+
+
+def test_entry_round_trips_through_bytes_with_and_without_emitted_profile() -> None:
+    entry = new_entry(BORROWER)
+    assert entry_from_bytes(entry_to_bytes(entry)) == entry
+    store = ProfileStore(10)
+    (emit,) = process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    back = entry_from_bytes(emit.state)
+    assert back.state == emit.entry.state
+    assert back.emitted == emit.entry.emitted
+    assert back.emitted is not None
+    assert back.emitted_profile() == snapshot(back.state, NOW)
+
+
+def test_entries_in_the_previous_format_are_still_read() -> None:
+    store = ProfileStore(10)
+    (emit,) = process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    profile = emit.entry.emitted_profile()
+    assert profile is not None
+    state = state_to_bytes(emit.entry.state)
+    old = b"".join(
+        (b"\x01", len(state).to_bytes(4, "big"), state, marshal.dumps(profile_to_tuple(profile)))
+    )
+    back = entry_from_bytes(old)
+    assert back.state == emit.entry.state
+    assert back.emitted == emit.entry.emitted
+    assert entry_from_bytes(entry_to_bytes(back)) == back
+
+
+def test_one_emit_per_borrower_per_batch_with_alerts_in_order_and_latest_version() -> None:
+    events = _loans() + _loans(OTHER) + [activity_event("x1", T0 + 2 * DAY)]
+    store = ProfileStore(10)
+    emits = process_batch([(1, e) for e in events], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    assert [e.borrower_id for e in emits] == [BORROWER, OTHER]
+    mine = emits[0]
+    assert mine.version == 4 and mine.partition == 1
+    kinds = [str(a.kind) for a in mine.alerts]
+    assert kinds == ["new_application", "new_loan", "delinquency_worsened"]
+    assert mine.profile is not None and mine.update is not None
+
+
+def test_emitted_profile_equals_the_oracle_and_update_wraps_it() -> None:
+    events = [*_loans(), activity_event("x1", T0 + 2 * DAY)]
+    store = ProfileStore(10)
+    (emit,) = process_batch([(0, e) for e in events], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    assert emit.profile is not None and emit.update is not None
+    expected = fold(events, DEFAULT_CONFIG, NOW)[BORROWER]
+    _, datum = CODEC.decode(emit.profile, {BORROWER_PROFILE})
+    assert datum == CODEC.decode(CODEC.encode(BORROWER_PROFILE, profile_to_avro(expected)))[1]
+    name, update = CODEC.decode(emit.update)
+    assert name == PROFILE_UPDATE
+    assert update["borrower_id"] == BORROWER
+    assert update["profile_version"] == expected.profile_version == 4
+    assert update["material"] is True
+    assert update["profile"] == datum
+    assert next(a["kind"] for a in update["alerts"]) == "new_application"
+    assert int(update["last_ingested_at"].timestamp() * 1000) == max(
+        e.ingested_at_ms for e in events
+    )
+
+
+def test_update_bytes_equal_a_plain_encode_of_the_whole_record() -> None:
+    store = ProfileStore(10)
+    (emit,) = process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    assert emit.update is not None
+    _, update = CODEC.decode(emit.update)
+    assert CODEC.encode(PROFILE_UPDATE, update) == emit.update
+
+
+def test_duplicates_and_immaterial_changes_emit_no_profile_and_no_update() -> None:
+    store = ProfileStore(10)
+    first = process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    store.commit(first)
+    again = process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    assert [(e.profile, e.update, e.version) for e in again] == [(None, None, 3)]
+    store.commit(again)
+    # Eleven purchases: the first few are material, later +1s move spend by < 20%.
+    spend = [activity_event(f"s{i}", T0 + 25 * DAY + i) for i in range(11)]
+    for ev in spend[:10]:
+        store.commit(process_batch([(0, ev)], store.get, NOW, DEFAULT_CONFIG, ENCODER))
+    (last,) = process_batch([(0, spend[10])], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    assert last.profile is None and last.update is None and last.version == 14
+    # With a zero ratio every spend move is material.
+    zero = replace(DEFAULT_CONFIG, spend_material_ratio=0.0)
+    store.abort()
+    (again_last,) = process_batch([(0, spend[10])], store.get, NOW, zero, ENCODER)
+    assert again_last.profile is not None
+
+
+def test_material_is_judged_against_the_last_emitted_profile_so_drift_adds_up() -> None:
+    store = ProfileStore(10)
+    versions = []
+    for i in range(40):
+        ev = activity_event(f"s{i}", T0 + 25 * DAY + i, ActivityKind.PURCHASE)
+        emits = process_batch([(0, ev)], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+        store.commit(emits)
+        if emits[0].profile is not None:
+            versions.append(emits[0].version)
+    # Never every event, but a 20% drift keeps emitting: 1,2,3,4,5,6,8,10,12,15,19,23,28,34
+    assert len(versions) > 8 and versions[-1] > 30
+    assert versions == sorted(versions)
+
+
+def test_abort_forgets_mutations_and_commit_keeps_them() -> None:
+    store = ProfileStore(10)
+    process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    store.abort()
+    assert store.committed(0, BORROWER) is None
+    assert store.get(0, BORROWER).state.version == 0
+    store.abort()
+    emits = process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    store.commit(emits)
+    assert store.committed(0, BORROWER) == emits[0].state
+    extra = [loan_event("r1", T0 + 21 * DAY, LoanEventType.REPAYMENT)]
+    process_batch([(0, e) for e in extra], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    store.abort()
+    assert store.get(0, BORROWER).state.version == 3  # decoded again from committed bytes
+
+
+def test_restore_is_lazy_and_rebalance_forgets_partitions() -> None:
+    source = ProfileStore(10)
+    emits = process_batch([(3, e) for e in _loans()], source.get, NOW, DEFAULT_CONFIG, ENCODER)
+    store = ProfileStore(0)
+    store.load(3, BORROWER, emits[0].state)
+    assert store.size() == 1 and store.hot() == 0
+    entry: Entry = store.get(3, BORROWER)
+    assert entry.state.version == 3 and entry.emitted is not None
+    assert snapshot(entry.state, NOW) == snapshot(emits[0].entry.state, NOW)
+    store.commit([])
+    assert store.hot() == 0  # hot cache bounded at 0
+    store.load(3, BORROWER, None)  # tombstone
+    assert store.size() == 0
+    store.load(3, BORROWER, emits[0].state)
+    store.forget([3])
+    assert store.size() == 0
+
+
+def test_touched_borrowers_are_handed_out_per_batch_so_one_batch_can_be_undone() -> None:
+    # The stage folds batch N+1 while batch N commits: undoing N+1 must not lose N.
+    store = ProfileStore(10)
+    first = process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    assert store.take_touched() == [BORROWER]  # once per batch, not per event
+    second = [loan_event("r1", T0 + 21 * DAY, LoanEventType.REPAYMENT)]
+    process_batch([(0, e) for e in second], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+    touched = store.take_touched()
+    store.commit(first)
+    store.abort(touched)
+    assert store.take_touched() == []
+    assert store.get(0, BORROWER).state.version == 3  # batch one committed, two undone

@@ -1,0 +1,153 @@
+"""The profile stage's fast paths equal the reference paths they replace.
+
+* decoding exchange.events straight into fold arguments (``profiles.events``) gives the
+  same :class:`Op` as codec decode + ``validation.from_avro``;
+* the view (``profile_view.view``) compares like ``material_change`` on profiles;
+* the hand-written Avro (``profiles.avro``) is byte-for-byte the codec's encoding of
+  ``profile_to_avro(snapshot(...))``, and ProfileUpdate bytes decode to the same datum;
+* the metrics hooks (``profiles.observe``) move the registry's series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from confluent_kafka import TopicPartition
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from streams.alerts import Alert, AlertKind
+from streams.codec import codec_for
+from streams.config import Settings
+from streams.metrics import Metrics
+from streams.models import ExchangeEvent
+from streams.profile import DEFAULT_CONFIG, apply, new_state, profile_to_avro, snapshot
+from streams.profile_view import cents, material_change, material_view, to_decimal, view
+from streams.profiles.batch import Emit
+from streams.profiles.events import EventDecoder, op_of
+from streams.profiles.observe import install_metrics
+from streams.profiles.records import PROFILE_UPDATE, OutputEncoder, new_entry
+from streams.profiles.stage import ProfileStage
+from streams.schemas import BORROWER_PROFILE, EXCHANGE_EVENT
+from streams.validation import from_avro, to_avro
+from tests.unit.profile_factories import DAY, T0, event_sets
+
+CODEC = codec_for(None)
+DECODER = EventDecoder(CODEC)
+ENCODER = OutputEncoder(CODEC)
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+READ_TIMES = st.sampled_from([T0 + 300 * DAY, T0 + 601 * DAY, T0 + 700 * DAY, T0 + 3000 * DAY])
+
+
+def _states(events: list[ExchangeEvent]) -> dict[str, object]:
+    states: dict[str, object] = {}
+    for ev in events:
+        states[ev.borrower_id] = apply(
+            states.get(ev.borrower_id) or new_state(ev.borrower_id),  # type: ignore[arg-type]
+            ev,
+        )[0]
+    return states
+
+
+@SETTINGS
+@given(event_sets(max_events=25))
+def test_fast_decode_equals_the_generic_decode(events: list[ExchangeEvent]) -> None:
+    assert DECODER._fast, "the fast path should be on for the shipped schema"
+    for ev in events:
+        encoded = CODEC.encode(EXCHANGE_EVENT, to_avro(ev))
+        generic = op_of(3, from_avro(CODEC.decode(encoded)[1]))
+        assert DECODER.decode(3, encoded) == generic
+
+
+@SETTINGS
+@given(event_sets(max_events=25), READ_TIMES)
+def test_hand_written_avro_equals_the_codec_bytes(events: list[ExchangeEvent], at: int) -> None:
+    for state in _states(events).values():
+        v = view(state, at)  # type: ignore[arg-type]
+        p = snapshot(state, at)  # type: ignore[arg-type]
+        profile = ENCODER.profile(v)
+        assert profile == CODEC.encode(BORROWER_PROFILE, profile_to_avro(p))
+        alerts = [Alert(AlertKind.DEFAULT, "loan from lender X defaulted", 1)]
+        update = ENCODER.update(p.borrower_id, v, profile, False, T0, alerts)
+        name, datum = CODEC.decode(update)
+        assert name == PROFILE_UPDATE
+        assert datum["profile"] == CODEC.decode(profile)[1]
+        assert CODEC.encode(PROFILE_UPDATE, datum) == update
+        assert (datum["profile_version"], datum["material"]) == (p.profile_version, False)
+
+
+@SETTINGS
+@given(event_sets(max_events=25), event_sets(max_events=6), READ_TIMES, st.sampled_from([0.0, 0.2]))
+def test_material_view_agrees_with_material_change(
+    events: list[ExchangeEvent], more: list[ExchangeEvent], at: int, ratio: float
+) -> None:
+    config = replace(DEFAULT_CONFIG, spend_material_ratio=ratio)
+    states = _states(events)
+    before = {b: view(s, at, config) for b, s in states.items()}  # type: ignore[arg-type]
+    for ev in more:
+        if ev.borrower_id in states:
+            apply(states[ev.borrower_id], ev, config)  # type: ignore[arg-type]
+    for b, s in states.items():
+        new = view(s, at + DAY, config)  # type: ignore[arg-type]
+        old_p, new_p = snapshot_of(b, before[b]), snapshot_of(b, new)
+        assert material_view(before[b], new, config) == material_change(old_p, new_p, config)
+    assert material_view(None, before[next(iter(states))], config) if states else True
+
+
+def snapshot_of(borrower: str, v: tuple[object, ...]) -> object:
+    from streams.profile_view import view_to_profile
+
+    return view_to_profile(borrower, v)
+
+
+def test_money_is_exact_in_cents_also_below_a_cent() -> None:
+    assert [cents(s) for s in ("0", "0.00", "10.5", "-0.05", "250")] == [0, 0, 1050, -5, 25000]
+    odd = cents("10.505")
+    assert isinstance(odd, Decimal) and to_decimal(odd + cents("0.01")) == Decimal("10.515")
+
+
+def test_metrics_hooks_move_the_registry() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    stage = ProfileStage(Settings(), CODEC, DEFAULT_CONFIG)
+    install_metrics(stage, metrics)
+    assert stage.on_batch is not None and stage.on_restore is not None
+    entry = new_entry("b" * 64)
+    stage.store.load(0, "b" * 64, b"x")
+    alerts = [Alert(AlertKind.NEW_LOAN, "r", 1), Alert(AlertKind.DEFAULT, "r", 1)]
+    emits = [
+        Emit("b" * 64, 0, b"s", b"p", b"u", 3, alerts, entry),
+        Emit("c" * 64, 0, b"s", None, None, 1, [], entry),
+        Emit("d" * 64, 1, b"s", None, b"u", 2, [Alert(AlertKind.NEW_LOAN, "r", 1)], entry),
+    ]
+    stage.on_batch(emits, 7, 0.01)
+    stage.on_restore(120, 0.5)
+    stage.on_restore(30, 1.0)
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("creditstream_profile_updates_total") == 2
+    assert value("creditstream_alerts_total", kind="new_loan") == 2
+    assert value("creditstream_alerts_total", kind="default") == 1
+    assert value("creditstream_table_entries", table="profiles") == 1
+    assert value("creditstream_recovery_restored_total", stage="profiles") == 150
+    assert value("creditstream_recovery_progress_ratio", stage="profiles") == 1.0
+    assert stage.on_tick is not None
+    stage.on_tick(_FakeConsumer())  # type: ignore[arg-type]
+    assert value("creditstream_consumer_lag_records", topic="exchange.events", partition="2") == 40
+
+
+class _FakeConsumer:
+    """What ``txloop.report_lag`` reads: assignment, positions, cached watermarks."""
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("exchange.events", 2)]
+
+    def position(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, 60) for tp in tps]
+
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool = False) -> tuple[int, int]:
+        return 0, 100
