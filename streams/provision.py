@@ -7,6 +7,7 @@ provisioned (``ensure_platform`` / ``ensure_bank``), the exchange's own at worke
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -90,7 +91,26 @@ def ensure(conf: KafkaConf, specs: list[TopicSpec], timeout: float = 30.0) -> li
             if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue
             raise BrokerError(f"could not create topic {name}: {err}") from exc
+    _await_visible(admin, [s.name for s in specs], timeout)
     return created
+
+
+def _await_visible(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """Return once every topic shows in metadata with its partitions.
+
+    Creation is acknowledged by the controller before every broker's metadata cache
+    has the topic; a client that looks right after ``ensure`` would otherwise be told
+    "unknown topic". Callers get topics they can use at once.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = admin.list_topics(timeout=timeout).topics
+        missing = [n for n in names if n not in listed or not listed[n].partitions]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise BrokerError(f"topics not visible {timeout:.0f}s after creation: {missing}")
+        time.sleep(0.1)
 
 
 def ensure_platform(conf: KafkaConf, platform: str, partitions: int) -> list[str]:

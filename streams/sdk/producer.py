@@ -156,19 +156,13 @@ class PlatformProducer:
 
     def _check_topics(self) -> None:
         """Fail fast: with auto-creation off, a missing topic would only time out later."""
-        # Just-created topics take a moment to show in metadata: look again briefly.
-        deadline = time.monotonic() + 5.0
-        while True:
-            try:
-                metadata = self._live().list_topics(timeout=10)
-            except KafkaException as exc:
-                raise BrokerError(
-                    f"cannot reach Kafka to check {self.platform}'s topics: {exc}"
-                ) from exc
-            missing = [t for t in self.topics.values() if t not in metadata.topics]
-            if not missing or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        try:
+            metadata = self._live().list_topics(timeout=10)
+        except KafkaException as exc:
+            raise BrokerError(
+                f"cannot reach Kafka to check {self.platform}'s topics: {exc}"
+            ) from exc
+        missing = [t for t in self.topics.values() if t not in metadata.topics]
         if missing:
             raise ConfigError(
                 f"topic(s) {', '.join(missing)} do not exist: provision platform "

@@ -20,6 +20,16 @@ from tests.integration.kafka_helpers import create_topics, free_port, unique
 
 pytestmark = pytest.mark.integration
 
+#: Every broker the tests started, reported at the end of the run (which Kafka it was).
+STARTED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if STARTED:
+        terminalreporter.section("real Kafka brokers used")
+        versions = sorted({line.split(" at ")[0] for line in STARTED})
+        terminalreporter.write_line(f"{len(STARTED)} broker(s) started: {', '.join(versions)}")
+
 
 def test_root() -> Path:
     """Where test brokers keep data (``./run test`` cleans it up whatever happens)."""
@@ -51,7 +61,7 @@ def bootstrap() -> Iterator[str]:
         return
     spec = broker_spec("session")
     info = start(spec)
-    print(f"\nintegration broker: Apache Kafka {info.version} at {info.bootstrap}")
+    STARTED.append(f"Apache Kafka {info.version} (KRaft, {info.mode}) at {info.bootstrap}")
     try:
         yield info.bootstrap
     finally:
@@ -64,6 +74,7 @@ def private_bootstrap() -> Iterator[str]:
     exchange topic names (so they cannot share a broker with other such modules)."""
     spec = broker_spec("private")
     info = start(spec)
+    STARTED.append(f"Apache Kafka {info.version} (KRaft, {info.mode}) at {info.bootstrap}")
     try:
         yield info.bootstrap
     finally:
