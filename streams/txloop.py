@@ -19,7 +19,8 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import faust
@@ -113,6 +114,36 @@ def abort(producer: Producer) -> None:
         producer.abort_transaction(30)
     except KafkaException as exc:
         log.error("abort_transaction failed: %s", exc)
+
+
+@contextmanager
+def batch_transaction(
+    consumer: Consumer,
+    producer: Producer,
+    batch: list[Message],
+    *,
+    offsets: list[TopicPartition] | None = None,
+    on_abort: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """One transaction for ``batch``: produce inside the ``with`` block; on leaving it
+    the batch's offsets (``offsets``, default ``next_offsets(batch)``) are sent and the
+    transaction commits. Any error inside or at commit calls ``on_abort`` (the stage
+    forgets what it staged), aborts, rewinds the consumer to the batch and re-raises."""
+    producer.begin_transaction()
+    try:
+        yield
+        producer.send_offsets_to_transaction(
+            offsets if offsets is not None else next_offsets(batch),
+            consumer.consumer_group_metadata(),
+            30,
+        )
+        producer.commit_transaction(30)
+    except BaseException:
+        if on_abort is not None:
+            on_abort()
+        abort(producer)
+        rewind(consumer, batch)
+        raise
 
 
 def replay_changelog(

@@ -28,9 +28,7 @@ from streams.config import KafkaConf, Settings
 from streams.consents.process import ConsentProcessor, Forward, Refusal
 from streams.schemas import FEED_RECORD
 from streams.txloop import (
-    abort,
-    next_offsets,
-    rewind,
+    batch_transaction,
     stage_consumer,
     transactional_producer,
     usable,
@@ -100,11 +98,13 @@ class ConsentStage:
         self.ready.set()
         log.info("consents assigned %d partitions of %d bank(s)", len(partitions), len(banks))
 
+    def _count_abort(self) -> None:
+        self.stats.aborted += 1
+
     def _transact(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
         now = int(time.time() * 1000)
         outcomes: list[Forward | Refusal] = []
-        producer.begin_transaction()
-        try:
+        with batch_transaction(consumer, producer, batch, on_abort=self._count_abort):
             for msg in batch:
                 outcome = self.processor.handle(
                     msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.value(), now
@@ -115,15 +115,6 @@ class ConsentStage:
                 else:
                     d = outcome.delivery
                     producer.produce(d.topic, self.codec.encode(FEED_RECORD, d.record), d.key)
-            producer.send_offsets_to_transaction(
-                next_offsets(batch), consumer.consumer_group_metadata(), 30
-            )
-            producer.commit_transaction(30)
-        except BaseException:
-            self.stats.aborted += 1
-            abort(producer)
-            rewind(consumer, batch)
-            raise
         self.stats.batches += 1
         for o in outcomes:
             if isinstance(o, Forward):

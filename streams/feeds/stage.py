@@ -46,10 +46,9 @@ from streams.feeds.state import FanoutStore
 from streams.profiles.records import PROFILE_UPDATE
 from streams.schemas import AUDIT_RECORD, FEED_RECORD
 from streams.txloop import (
-    abort,
+    batch_transaction,
     next_offsets,
     replay_changelog,
-    rewind,
     stage_consumer,
     transactional_producer,
     usable,
@@ -216,19 +215,15 @@ class FanoutStage:
         items = self._decode(batch)
         now = _now_ms()
         checkpoints = {p: h.checkpoint() for p, h in self.heads.items()}
-        producer.begin_transaction()
-        try:
-            outcome = process_batch(items, due, self.store.get, now)
-            self._produce(producer, outcome)
-            producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
-            producer.commit_transaction(30)
-        except BaseException:
+
+        def forget() -> None:  # the audit chains continue from their pre-batch heads
             self.stats.aborted += 1
             for p, checkpoint in checkpoints.items():
                 self.heads[p].reset(checkpoint)
-            abort(producer)
-            rewind(consumer, batch)
-            raise
+
+        with batch_transaction(consumer, producer, batch, offsets=offsets, on_abort=forget):
+            outcome = process_batch(items, due, self.store.get, now)
+            self._produce(producer, outcome)
         for bid, (p, record, expires) in outcome.states.items():
             self.store.put(p, bid, record, expires)
         s = self.stats

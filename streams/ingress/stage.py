@@ -30,10 +30,8 @@ from streams.ingress.process import (
     RejectGuard,
 )
 from streams.txloop import (
-    abort,
-    next_offsets,
+    batch_transaction,
     replay_changelog,
-    rewind,
     stage_consumer,
     transactional_producer,
     usable,
@@ -150,8 +148,7 @@ class IngressStage:
         began = time.perf_counter()
         now = _now_ms()
         outcomes: list[Accepted | Refused] = []
-        producer.begin_transaction()
-        try:
+        with batch_transaction(consumer, producer, batch, on_abort=self._forget_batch):
             for msg in batch:
                 outcome = self._one(producer, msg, now)
                 outcomes.append(outcome)
@@ -159,13 +156,6 @@ class IngressStage:
                 if not (isinstance(outcome, Refused) and outcome.reject.reason == DUPLICATE):
                     self.guard.observe(isinstance(outcome, Refused))
             self.guard.check()
-            producer.send_offsets_to_transaction(
-                next_offsets(batch), consumer.consumer_group_metadata(), 30
-            )
-            producer.commit_transaction(30)
-        except BaseException:
-            self._abort(consumer, producer, batch)
-            raise
         self.processor.dedup.commit()
         self.stats.batches += 1
         for o in outcomes:
@@ -199,9 +189,7 @@ class IngressStage:
             )
         return outcome
 
-    def _abort(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
-        """Undo a failed batch: abort, forget staged ids, rewind to the batch's start."""
+    def _forget_batch(self) -> None:
+        """A failed batch leaves no trace: its staged event_ids are forgotten."""
         self.stats.aborted += 1
         self.processor.dedup.abort()
-        abort(producer)
-        rewind(consumer, batch)
