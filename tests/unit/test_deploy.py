@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,14 +155,22 @@ def test_scrape_job_matches_alerts() -> None:
     assert any('up{job="creditstream"}' in r["expr"] for r in rules() if "alert" in r)
 
 
-def test_install_script_is_fast_when_installed() -> None:
+def test_install_script_does_nothing_when_installed(tmp_path: Path) -> None:
+    """With both binaries present the script exits 0 without touching apt at all
+    (that is what makes a warm ``./run test`` cheap)."""
     assert os.access(INSTALL, os.X_OK)
     subprocess.run(["bash", "-n", str(INSTALL)], check=True)
-    if not (shutil.which("promtool") and shutil.which("prometheus")):
-        pytest.skip("prometheus not installed: nothing to check about the fast path")
-    start = time.monotonic()
-    subprocess.run([str(INSTALL)], check=True, timeout=30)
-    assert time.monotonic() - start < 2
+    promtool()  # fails in CI, skips (saying why) elsewhere, when it is missing
+    if shutil.which("prometheus") is None:
+        pytest.fail("promtool without prometheus: run deploy/local/install-prometheus.sh")
+    marker = tmp_path / "apt-was-called"
+    for tool in ("apt-get", "sudo"):
+        stub = tmp_path / tool
+        stub.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+        stub.chmod(0o755)
+    env = dict(os.environ) | {"PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    subprocess.run([str(INSTALL)], check=True, timeout=60, env=env)
+    assert not marker.exists()
 
 
 # -- Grafana --------------------------------------------------------------------------------
