@@ -19,14 +19,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streams import topics
 from streams.audit import ChainHead
 from streams.codec import SniffingCodec, codec_for
 from streams.config import KafkaConf
-from streams.errors import BrokerError, ConfigError, DecodeError
+from streams.errors import BrokerError, DecodeError
 from streams.schemas import AUDIT_RECORD
+from streams.topicread import read_from_start
 from streams.validation import to_epoch_ms
 
 
@@ -52,48 +53,15 @@ def read_audit(
     ``partitions_out``, when given, receives every partition number of the topic (empty
     partitions yield nothing, but a verifier still wants to report them)."""
     codec = codec or codec_for(None)
-    consumer = Consumer(
-        dict(conf)
-        | {
-            "group.id": f"creditstream-audit-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        try:
-            metadata = consumer.list_topics(topic, timeout=10)
-        except KafkaException as exc:
-            raise BrokerError(f"cannot reach Kafka to read {topic}: {exc}") from exc
-        found = metadata.topics.get(topic)
-        if found is None or found.error is not None or not found.partitions:
-            raise ConfigError(f"topic {topic} does not exist: has the exchange been started?")
-        partitions = set(found.partitions)
-        if partitions_out is not None:
-            partitions_out.extend(sorted(partitions))
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
-        at_end: set[int] = set()
-        last_progress = time.monotonic()
-        while at_end != partitions:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                if time.monotonic() - last_progress > idle_timeout:
-                    raise BrokerError(f"no progress reading {topic} for {idle_timeout:.0f}s")
-                continue
-            last_progress = time.monotonic()
-            err = msg.error()
-            partition = msg.partition() or 0
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    at_end.add(partition)
-                    continue
-                raise BrokerError(f"reading {topic} failed: {err.str()}")
-            at_end.discard(partition)
-            yield AuditEntry(partition, msg.offset() or 0, _decode(codec, msg.value()))
-    finally:
-        consumer.close()
+    for msg in read_from_start(
+        conf,
+        topic,
+        "creditstream-audit",
+        missing="has the exchange been started?",
+        idle_timeout=idle_timeout,
+        partitions_out=partitions_out,
+    ):
+        yield AuditEntry(msg.partition() or 0, msg.offset() or 0, _decode(codec, msg.value()))
 
 
 def chain_heads(

@@ -14,26 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    TopicPartition,
-)
-
 from streams import topics
 from streams.config import KafkaConf, Settings
-from streams.errors import BrokerError, ConfigError
+from streams.errors import ConfigError
 from streams.rejects import Reject, from_headers
+from streams.topicread import read_from_start
 
 
 def _printable(text: str) -> str:
@@ -92,58 +83,26 @@ def read_rejects(
     Without ``follow`` it stops once every partition reported its end; ``idle_timeout``
     seconds without any progress raise :class:`BrokerError` instead of hanging.
     """
-    topic = topics.rejected(platform)
-    consumer = Consumer(
-        dict(conf)
-        | {
-            # Inside the platform's own group prefix, so its ACLs allow it (streams.acl).
-            "group.id": f"{platform}.rejects-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            # EOF events, not watermarks, mark the end: transaction markers take offsets.
-            "enable.partition.eof": True,
-        }
-    )
-    try:
+    count = 0
+    if limit is not None and limit <= 0:
+        return
+    for msg in read_from_start(
+        conf,
+        topics.rejected(platform),
+        f"{platform}.rejects",  # inside the platform's own group prefix (streams.acl)
+        missing=f"is platform {platform!r} provisioned?",
+        follow=follow,
+        idle_timeout=idle_timeout,
+    ):
         try:
-            metadata = consumer.list_topics(topic, timeout=10)
-        except KafkaException as exc:
-            raise BrokerError(f"cannot reach Kafka to read {topic}: {exc}") from exc
-        found = metadata.topics.get(topic)
-        if found is None or found.error is not None or not found.partitions:
-            raise ConfigError(
-                f"topic {topic} does not exist: is platform {platform!r} provisioned?"
-            )
-        partitions = sorted(found.partitions)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        at_end: set[int] = set()
-        count, last_progress = 0, time.monotonic()
-        while follow or at_end != set(partitions):
-            if limit is not None and count >= limit:
-                return
-            msg = consumer.poll(0.5)
-            if msg is None:
-                if not follow and time.monotonic() - last_progress > idle_timeout:
-                    raise BrokerError(f"no progress reading {topic} for {idle_timeout:.0f}s")
-                continue
-            last_progress = time.monotonic()
-            err = msg.error()
-            partition = msg.partition() or 0
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    at_end.add(partition)
-                    continue
-                raise BrokerError(f"reading {topic} failed: {err.str()}")
-            at_end.discard(partition)
-            try:
-                reject = from_headers(msg.headers(), msg.value())
-            except ValueError:
-                yield NotAReject(partition, msg.offset() or 0)
-                continue
-            count += 1
-            yield reject
-    finally:
-        consumer.close()
+            reject = from_headers(msg.headers(), msg.value())
+        except ValueError:
+            yield NotAReject(msg.partition() or 0, msg.offset() or 0)
+            continue
+        count += 1
+        yield reject
+        if limit is not None and count >= limit:
+            return  # at once: with --follow, waiting for one more record could be forever
 
 
 def cmd_rejects(args: argparse.Namespace, settings: Settings) -> int:
