@@ -88,7 +88,7 @@ def install_stages(
     install_profiles(app, profiles, metrics)
     readiness["profiles"] = profiles.ready.is_set
     consents = build_consents(settings)
-    install_consents(app, consents)
+    install_consents(app, consents, metrics)
     readiness["consents"] = consents.ready.is_set
     fanout = build_fanout(settings)
     install_fanout(app, fanout, metrics)

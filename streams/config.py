@@ -58,6 +58,24 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="Partitions of the exchange's topics.")
     web_port: int = Field(6066, ge=1, le=65535)
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server listens on.")
+    instance_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="This worker's identity across restarts (static group membership and "
+        "transactional ids); unset: kept in <state_dir>/instance-id.",
+    )
+    session_timeout_ms: int = Field(
+        10_000, ge=6_000, le=300_000, description="How soon a dead worker's partitions move."
+    )
+    transaction_timeout_ms: int = Field(
+        15_000,
+        ge=1_000,
+        le=900_000,
+        description="How soon the broker aborts a dead worker's open transaction.",
+    )
+    stage_restart_limit: int = Field(
+        10, ge=0, description="Consecutive failed restarts of a stage before the worker exits."
+    )
 
     # -- ingress ----------------------------------------------------------------------
     ingress_batch_max: int = Field(2000, ge=1, description="Records per ingress transaction.")

@@ -10,6 +10,10 @@ class CreditstreamError(Exception):
     """Root of every error raised on purpose by creditstream."""
 
 
+class StageHaltError(CreditstreamError):
+    """A stage stops on purpose and must not be restarted in place: a person must look."""
+
+
 class ConfigError(CreditstreamError):
     """Settings are missing or invalid."""
 

@@ -45,6 +45,7 @@ FAMILIES: Final = (
     "creditstream_recovery_progress_ratio",
     "creditstream_recovery_restored_total",
     "creditstream_ready",
+    "creditstream_stage_restarts_total",
     "creditstream_platform_last_event_timestamp_seconds",
     "creditstream_worker_info",
 )
@@ -139,6 +140,14 @@ class Metrics:
         )
         # 1 when a stage (ingress, profiles, fanout, ...) is serving, else 0.
         self.ready = Gauge("creditstream_ready", "Stage readiness (0/1).", ["stage"], registry=r)
+        # A stage loop failed (broker gone, fenced zombie, ...) and was restarted in place:
+        # it rebuilt its clients and state from Kafka. Steady growth means a lasting fault.
+        self.stage_restarts = Counter(
+            "creditstream_stage_restarts",
+            "Stage loops restarted after a failure.",
+            ["stage"],
+            registry=r,
+        )
         # Unix time this worker last received a record from a platform (arrival, not
         # event time): the "platform silent" alert compares it with the platform's cadence.
         self.platform_last_event = Gauge(
@@ -245,6 +254,10 @@ class Metrics:
     def set_ready(self, stage: str, ready: bool) -> None:
         """Set ``stage``'s readiness gauge to 1 or 0."""
         self.ready.labels(stage).set(1 if ready else 0)
+
+    def stage_restarted(self, stage: str) -> None:
+        """Count one in-place restart of ``stage``."""
+        self.stage_restarts.labels(stage).inc()
 
     def set_worker_info(self, *, version: str, app_id: str, worker_id: str) -> None:
         """Publish this worker's identity as ``creditstream_worker_info``."""

@@ -9,21 +9,19 @@ shared mechanics so every stage does it the same way:
 * ``next_offsets`` / ``rewind``: the offsets a batch commits, and the undo;
 * ``replay_changelog``: read compacted changelog partitions from the start to their
   end (recovery after a rebalance or restart);
-* ``install_threaded_stage``: run a blocking stage loop as a thread owned by the Faust
-  worker, crashing the worker if the loop dies.
+* ``StageIdentity``: the stable ids that let a restarted worker fence its crashed self.
+
+``streams.stagehost`` runs a stage loop inside the Faust worker and restarts it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from dataclasses import dataclass
 
-import faust
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -33,23 +31,52 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from mode import Service
 
-from streams.config import KafkaConf
+from streams.config import KafkaConf, Settings
+from streams.instance import instance_id
 
 log = logging.getLogger(__name__)
 
 
-def transactional_producer(conf: KafkaConf, group: str, **extra: str | int) -> Producer:
-    """An idempotent, transactional producer with a per-process transactional.id.
+@dataclass(frozen=True)
+class StageIdentity:
+    """Who a stage's clients are: its consumer group and this worker's stable instance.
 
-    A fresh id per process is safe because fencing of zombies comes from the consumer
+    ``group.instance.id`` and ``transactional.id`` are both ``<group>-<instance>``, so a
+    restarted worker (same instance, see ``streams.instance``) rejoins its group without
+    a rebalance and fences its crashed predecessor's producer, aborting the open
+    transaction at once. Zombies of a *different* instance (paused past the session
+    timeout while another worker took their partitions) are fenced by the consumer
     group generation checked in ``send_offsets_to_transaction`` (KIP-447).
     """
+
+    group: str
+    instance: str
+    session_timeout_ms: int
+    transaction_timeout_ms: int
+
+    @classmethod
+    def of(cls, settings: Settings, stage: str) -> StageIdentity:
+        return cls(
+            group=f"{settings.app_id}-{stage}",
+            instance=instance_id(settings),
+            session_timeout_ms=settings.session_timeout_ms,
+            transaction_timeout_ms=settings.transaction_timeout_ms,
+        )
+
+    @property
+    def member(self) -> str:
+        return f"{self.group}-{self.instance}"
+
+
+def transactional_producer(conf: KafkaConf, ident: StageIdentity, **extra: str | int) -> Producer:
+    """An idempotent, transactional producer; ``init_transactions`` fences (and aborts
+    the open transaction of) any earlier producer of the same stage and instance."""
     producer = Producer(
         conf
         | {
-            "transactional.id": f"{group}-{uuid.uuid4().hex[:12]}",
+            "transactional.id": ident.member,
+            "transaction.timeout.ms": ident.transaction_timeout_ms,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
@@ -62,12 +89,14 @@ def transactional_producer(conf: KafkaConf, group: str, **extra: str | int) -> P
     return producer
 
 
-def stage_consumer(conf: KafkaConf, group: str, **extra: str | int) -> Consumer:
-    """A consumer that reads only committed data and never commits by itself."""
+def stage_consumer(conf: KafkaConf, ident: StageIdentity, **extra: str | int) -> Consumer:
+    """A static group member that reads only committed data and never commits by itself."""
     return Consumer(
         conf
         | {
-            "group.id": group,
+            "group.id": ident.group,
+            "group.instance.id": ident.member,
+            "session.timeout.ms": ident.session_timeout_ms,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
@@ -207,52 +236,3 @@ def report_lag(consumer: Consumer, set_lag: Callable[[str, int, int], None]) -> 
             continue
         if high >= 0 and tp.offset >= 0:
             set_lag(tp.topic, tp.partition, max(0, high - tp.offset))
-
-
-class ThreadedStage(Protocol):
-    """A blocking stage loop: ``run()`` until ``stop()``; raises on fatal errors."""
-
-    def run(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class StageService(Service):
-    """Runs ``self.stage`` in a thread tied to the worker's lifecycle (see below)."""
-
-    stage: ThreadedStage
-    stage_name: str
-    app: faust.App
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._thread: threading.Thread | None = None
-
-    async def on_start(self) -> None:
-        loop = asyncio.get_running_loop()
-
-        def run() -> None:
-            try:
-                self.stage.run()
-            except BaseException as exc:
-                log.exception("%s stopped on a fatal error", self.stage_name)
-                asyncio.run_coroutine_threadsafe(self.app.crash(exc), loop)
-
-        self._thread = threading.Thread(target=run, name=self.stage_name, daemon=True)
-        self._thread.start()
-
-    async def on_stop(self) -> None:
-        self.stage.stop()
-        if self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 30)
-
-
-def install_threaded_stage(app: faust.App, name: str, stage: ThreadedStage) -> None:
-    """Run ``stage`` in a thread started and stopped with ``app``'s worker.
-
-    A fatal error in the loop crashes the worker (it exits non-zero) rather than
-    leaving a worker that looks alive but does nothing. Faust instantiates service
-    classes itself, so each stage gets a named subclass carrying it.
-    """
-    attrs = {"stage": stage, "stage_name": name, "app": app, "__module__": __name__}
-    app.service(type(f"{name.title()}Service", (StageService,), attrs))

@@ -9,8 +9,9 @@ from streams.config import Settings
 from streams.consent import ConsentLimits
 from streams.consents.process import ConsentProcessor
 from streams.consents.stage import ConsentStage
+from streams.metrics import Metrics
 from streams.privacy import pseudonymizer_from_settings
-from streams.txloop import install_threaded_stage
+from streams.stagehost import install_threaded_stage
 
 
 def build_stage(settings: Settings) -> ConsentStage:
@@ -26,6 +27,12 @@ def build_stage(settings: Settings) -> ConsentStage:
     return ConsentStage(settings, processor)
 
 
-def install_consents(app: faust.App, stage: ConsentStage) -> None:
+def install_consents(app: faust.App, stage: ConsentStage, metrics: Metrics) -> None:
     """Run ``stage`` as part of ``app``'s worker."""
-    install_threaded_stage(app, "consents", stage)
+    install_threaded_stage(
+        app,
+        "consents",
+        stage,
+        restart_limit=stage.settings.stage_restart_limit,
+        on_restart=lambda: metrics.stage_restarted("consents"),
+    )

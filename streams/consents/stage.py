@@ -28,6 +28,7 @@ from streams.config import KafkaConf, Settings
 from streams.consents.process import ConsentProcessor, Forward, Refusal
 from streams.schemas import FEED_RECORD
 from streams.txloop import (
+    StageIdentity,
     batch_transaction,
     stage_consumer,
     transactional_producer,
@@ -65,18 +66,18 @@ class ConsentStage:
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._conf: KafkaConf = settings.kafka_client_config()
-        self._group = f"{settings.app_id}-consents"
 
     def stop(self) -> None:
         self._stopping.set()
 
     def run(self) -> None:
-        """Block until ``stop()``; raises on fatal errors (after aborting the batch)."""
+        """Block until ``stop()``; raises on fatal errors (after aborting the batch).
+        Each call starts afresh from Kafka (``streams.stagehost`` restarts it)."""
+        self.ready.clear()
         provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
-        consumer = stage_consumer(
-            self._conf, self._group, **{"topic.metadata.refresh.interval.ms": 5000}
-        )
-        producer = transactional_producer(self._conf, self._group)
+        ident = StageIdentity.of(self.settings, "consents")
+        consumer = stage_consumer(self._conf, ident, **{"topic.metadata.refresh.interval.ms": 5000})
+        producer = transactional_producer(self._conf, ident)
         consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign)
         try:
             while not self._stopping.is_set():

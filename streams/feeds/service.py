@@ -20,7 +20,8 @@ from streams.config import Settings
 from streams.feeds.batch import Outcome
 from streams.feeds.stage import BatchHook, FanoutStage
 from streams.metrics import Metrics
-from streams.txloop import install_threaded_stage, report_lag
+from streams.stagehost import install_threaded_stage
+from streams.txloop import report_lag
 
 STAGE = "fanout"
 
@@ -60,4 +61,10 @@ def install_fanout(app: faust.App, stage: FanoutStage, metrics: Metrics) -> None
         metrics.set_recovery(STAGE, 1.0 if stage.ready.is_set() else 0.0)
 
     stage.on_tick = on_tick
-    install_threaded_stage(app, STAGE, stage)
+    install_threaded_stage(
+        app,
+        STAGE,
+        stage,
+        restart_limit=stage.settings.stage_restart_limit,
+        on_restart=lambda: metrics.stage_restarted(STAGE),
+    )

@@ -46,6 +46,7 @@ from streams.feeds.state import FanoutStore
 from streams.profiles.records import PROFILE_UPDATE
 from streams.schemas import AUDIT_RECORD, FEED_RECORD
 from streams.txloop import (
+    StageIdentity,
     batch_transaction,
     next_offsets,
     replay_changelog,
@@ -91,7 +92,6 @@ class FanoutStage:
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._conf: KafkaConf = settings.kafka_client_config()
-        self._group = f"{settings.app_id}-fanout"
         self._prune_s = settings.fanout_prune_interval_ms / 1000
 
     # -- lifecycle ------------------------------------------------------------------
@@ -99,14 +99,17 @@ class FanoutStage:
         self._stopping.set()
 
     def run(self) -> None:
-        """Block until ``stop()``; raises on fatal errors (after aborting the batch)."""
+        """Block until ``stop()``; raises on fatal errors (after aborting the batch).
+        Each call starts afresh from Kafka (``streams.stagehost`` restarts it)."""
+        self.ready.clear()
+        self.store, self.heads = FanoutStore(), {}
         provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
-        consumer = stage_consumer(self._conf, self._group)
-        # A crashed worker's open transaction blocks the audit chain's recovery until
-        # the broker times it out: keep that short.
-        producer = transactional_producer(
-            self._conf, self._group, **{"transaction.timeout.ms": 30000}
-        )
+        ident = StageIdentity.of(self.settings, "fanout")
+        consumer = stage_consumer(self._conf, ident)
+        # The producer fences a crashed predecessor of this instance at once; a crashed
+        # worker that does not come back holds the audit chain's recovery for at most
+        # the (short) transaction timeout.
+        producer = transactional_producer(self._conf, ident)
         consumer.subscribe(
             [topics.PROFILE_UPDATES, topics.CONSENTS],
             on_assign=self._on_assign,

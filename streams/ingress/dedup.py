@@ -72,6 +72,11 @@ class DedupMemory:
         """The batch's transaction aborted: forget what it staged."""
         self._staged.clear()
 
+    def clear(self) -> None:
+        """Forget everything (a restarted stage rebuilds its memory from the changelog)."""
+        self._seen.clear()
+        self._staged.clear()
+
     def forget(self, sources: Iterable[Source]) -> None:
         """Drop partitions this worker no longer owns (after a rebalance)."""
         for source in sources:

@@ -14,7 +14,7 @@ from typing import Final
 
 from streams import topics
 from streams.codec import SniffingCodec
-from streams.errors import CreditstreamError, DecodeError
+from streams.errors import CreditstreamError, DecodeError, StageHaltError
 from streams.ingress.dedup import DedupMemory
 from streams.privacy import Pseudonymizer
 from streams.rejects import Reject
@@ -136,7 +136,7 @@ class IngressProcessor:
         return Refused(platform, reject, event_id)
 
 
-class RejectRatioExceededError(CreditstreamError):
+class RejectRatioExceededError(StageHaltError):
     """So many recent records were refused that the code, not the data, is suspect."""
 
 

@@ -14,7 +14,8 @@ from streams.ingress.process import IngressProcessor, RejectGuard
 from streams.ingress.stage import IngressStage
 from streams.metrics import Metrics
 from streams.privacy import pseudonymizer_from_settings
-from streams.txloop import install_threaded_stage, report_lag
+from streams.stagehost import install_threaded_stage
+from streams.txloop import report_lag
 from streams.validation import ValidationLimits
 
 log = logging.getLogger(__name__)
@@ -42,4 +43,10 @@ def install_ingress(app: faust.App, stage: IngressStage, metrics: Metrics) -> No
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     stage.on_batch = metrics_hook(metrics)
     stage.on_tick = lambda consumer: report_lag(consumer, metrics.set_lag)
-    install_threaded_stage(app, "ingress", stage)
+    install_threaded_stage(
+        app,
+        "ingress",
+        stage,
+        restart_limit=stage.settings.stage_restart_limit,
+        on_restart=lambda: metrics.stage_restarted("ingress"),
+    )

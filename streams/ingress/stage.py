@@ -30,6 +30,7 @@ from streams.ingress.process import (
     RejectGuard,
 )
 from streams.txloop import (
+    StageIdentity,
     batch_transaction,
     replay_changelog,
     stage_consumer,
@@ -79,21 +80,24 @@ class IngressStage:
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._conf: KafkaConf = settings.kafka_client_config()
-        self._group = f"{settings.app_id}-ingress"
 
     # -- lifecycle ------------------------------------------------------------------
     def stop(self) -> None:
         self._stopping.set()
 
     def run(self) -> None:
-        """Block until ``stop()``; raises on fatal errors (after aborting the batch)."""
+        """Block until ``stop()``; raises on fatal errors (after aborting the batch).
+        Each call starts afresh from Kafka (``streams.stagehost`` restarts it)."""
+        self.ready.clear()
+        self.processor.dedup.clear()
         provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
+        ident = StageIdentity.of(self.settings, "ingress")
         consumer = stage_consumer(
             self._conf,
-            self._group,
+            ident,
             **{"topic.metadata.refresh.interval.ms": 5000},  # new platforms without restart
         )
-        producer = transactional_producer(self._conf, self._group)
+        producer = transactional_producer(self._conf, ident)
         consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign, on_revoke=self._on_revoke)
         next_tick = time.monotonic()
         try:

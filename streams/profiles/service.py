@@ -2,7 +2,7 @@
 
 Same shape as ``streams.ingress.service``: the confluent-kafka calls block, so the loop
 runs in its own thread that starts and stops with the worker
-(``streams.txloop.install_threaded_stage``); a fatal error in it crashes the worker
+(``streams.stagehost.install_threaded_stage``); a fatal error in it crashes the worker
 (non-zero exit) instead of leaving one that looks alive.
 """
 
@@ -18,7 +18,7 @@ from streams.metrics import Metrics
 from streams.profile import DEFAULT_CONFIG
 from streams.profiles.observe import install_metrics
 from streams.profiles.stage import ProfileStage
-from streams.txloop import install_threaded_stage
+from streams.stagehost import install_threaded_stage
 
 
 def build_stage(settings: Settings) -> ProfileStage:
@@ -30,4 +30,10 @@ def build_stage(settings: Settings) -> ProfileStage:
 def install_profiles(app: faust.App, stage: ProfileStage, metrics: Metrics) -> None:
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     install_metrics(stage, metrics)
-    install_threaded_stage(app, "profiles", stage)
+    install_threaded_stage(
+        app,
+        "profiles",
+        stage,
+        restart_limit=stage.settings.stage_restart_limit,
+        on_restart=lambda: metrics.stage_restarted("profiles"),
+    )

@@ -54,6 +54,7 @@ from streams.profiles.events import EventDecoder, Op
 from streams.profiles.records import OutputEncoder
 from streams.profiles.store import ProfileStore
 from streams.txloop import (
+    StageIdentity,
     abort,
     next_offsets,
     replay_changelog,
@@ -121,7 +122,6 @@ class ProfileStage:
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._conf: KafkaConf = settings.kafka_client_config()
-        self._group = f"{settings.app_id}-profiles"
         self._pending: _Pending | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
@@ -138,14 +138,20 @@ class ProfileStage:
         self._stopping.set()
 
     def run(self) -> None:
-        """Block until ``stop()``; raises on fatal errors (after aborting the batch)."""
+        """Block until ``stop()``; raises on fatal errors (after aborting the batch).
+        Each call starts afresh from Kafka (``streams.stagehost`` restarts it)."""
+        self.ready.clear()
+        self.store = ProfileStore(self.settings.profile_hot_states)
+        self._pending = None
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="profiles-commit")
         gc.set_threshold(*GC_THRESHOLD)
         provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
+        ident = StageIdentity.of(self.settings, "profiles")
         consumer = self._consumer = stage_consumer(
-            self._conf, self._group, **{"fetch.max.bytes": 64 * 1024 * 1024}
+            self._conf, ident, **{"fetch.max.bytes": 64 * 1024 * 1024}
         )
         producer = self._producer = transactional_producer(
-            self._conf, self._group, **{"queue.buffering.max.messages": 1_000_000}
+            self._conf, ident, **{"queue.buffering.max.messages": 1_000_000}
         )
         consumer.subscribe(
             [topics.EXCHANGE_EVENTS], on_assign=self._on_assign, on_revoke=self._on_revoke
