@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from streams import __version__
 from streams.config import Settings
+from streams.instance import instance_id
 from streams.metrics import Metrics
 from streams.web import install_web
 
@@ -56,6 +57,13 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         # Internal topics are created by the exchange; never auto-create on a typo.
         topic_allow_declare=True,
         autodiscover=False,
+        # Faust's own consumer group (it has no agents here, but joins one) must not
+        # hold a restarting worker up for a minute: static membership with this
+        # worker's identity rejoins at once, and a dead member is noticed as fast as
+        # the stages notice it.
+        consumer_group_instance_id=f"{settings.app_id}-faust-{instance_id(settings)}",
+        broker_session_timeout=settings.session_timeout_ms / 1000,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
     )
     metrics = Metrics(registry or CollectorRegistry())
     metrics.set_worker_info(

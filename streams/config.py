@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         le=900_000,
         description="How soon the broker aborts a dead worker's open transaction.",
     )
+    kafka_wait_s: float = Field(
+        120.0, ge=0, description="How long a starting worker waits for Kafka to answer."
+    )
     stage_restart_limit: int = Field(
         10, ge=0, description="Consecutive failed restarts of a stage before the worker exits."
     )

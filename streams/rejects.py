@@ -2,7 +2,10 @@
 
 A reject keeps the ORIGINAL bytes as its value, untouched, and explains itself in
 headers (UTF-8 strings). Its key is ``<source topic>:<partition>:<offset>`` so a
-platform can find the exact record it sent. The message never holds personal data.
+platform can find the exact record it sent. The one exception: a record larger than
+``streams.ingress.process.REJECT_COPY_MAX`` (512 KiB, far past the OVERSIZE limit)
+keeps its first 512 KiB, and its message gives the full size (a reject must fit one
+Kafka message; the whole record stays on the ingest topic for its retention). The message never holds personal data.
 Pure: building and reading headers needs no Kafka import.
 """
 

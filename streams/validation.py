@@ -63,6 +63,8 @@ _CURRENCY_LIST = """
 """
 DEFAULT_CURRENCIES = frozenset(_CURRENCY_LIST.split())
 _DAY_MS = 86_400_000
+#: Amounts are Avro ``decimal(18, 2)`` in every schema: 16 integer digits at most.
+AMOUNT_LIMIT = Decimal(10) ** 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,11 @@ def _amount(datum: Mapping[str, Any], name: str) -> Decimal:
         raise _fail(Reason.INVALID_FIELD, name, "must be a finite decimal")
     if value < 0:
         raise _fail(Reason.NEGATIVE_AMOUNT, name, "must not be negative")
+    if value >= AMOUNT_LIMIT:
+        # Avro does not bound a decimal's digits on the wire: the schemas' precision is
+        # for the reader to check. Past it the exchange's own writers refuse the value
+        # and, past 28 digits, so does the profiles' Decimal arithmetic: stop it here.
+        raise _fail(Reason.INVALID_FIELD, name, "does not fit decimal(18, 2)")
     return value
 
 

@@ -3,7 +3,8 @@
 No Kafka import: the stage hands in ``RawRecord``s and sends what comes back. The
 platform is derived from the topic name, never from the payload. Accepted events carry
 the encoded ``ExchangeEvent`` keyed by borrower_id; the raw national ID and the user
-key stop here. Refused records keep their original bytes untouched.
+key stop here. Refused records keep their original bytes untouched; one larger than
+``REJECT_COPY_MAX`` keeps its first ``REJECT_COPY_MAX`` (a reject is one Kafka message).
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ from streams.validation import (
 
 #: Which schema each kind of ingest topic accepts.
 EXPECTED: Final = {"loans": frozenset({LOAN_EVENT}), "activity": frozenset({ACTIVITY_EVENT})}
+
+#: The most of a refused record's bytes its reject carries. A platform can put records
+#: of many MB on its topic (the broker checks the compressed size), and one with default
+#: client settings sends ~1,000,000 bytes; but a reject, key and headers included, must
+#: fit librdkafka's default ``message.max.bytes`` (1,000,000) and the broker's default
+#: ``max.message.bytes`` (1,048,588), or the ingress transaction fails on it after every
+#: restart and ingress stops for every platform. Larger records (OVERSIZE long before
+#: this) keep their first bytes, the message says so, and the reject key still names
+#: where the whole record is.
+REJECT_COPY_MAX: Final = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +135,10 @@ class IngressProcessor:
     def _refuse(
         platform: str, rec: RawRecord, reason: str, message: str, now_ms: int, event_id: str | None
     ) -> Refused:
+        original = rec.value or b""
+        if len(original) > REJECT_COPY_MAX:
+            message += f" (the reject keeps its first {REJECT_COPY_MAX} of {len(original)} bytes)"
+            original = original[:REJECT_COPY_MAX]
         reject = Reject(
             source_topic=rec.topic,
             source_partition=rec.partition,
@@ -131,7 +146,7 @@ class IngressProcessor:
             reason=str(reason),
             message=message,
             rejected_at_ms=now_ms,
-            original=rec.value or b"",
+            original=original,
         )
         return Refused(platform, reject, event_id)
 

@@ -14,6 +14,7 @@ from streams.codec import codec_for
 from streams.errors import CreditstreamError
 from streams.ingress.dedup import DedupMemory
 from streams.ingress.process import (
+    REJECT_COPY_MAX,
     Accepted,
     IngressProcessor,
     RawRecord,
@@ -152,6 +153,22 @@ def test_random_bytes_never_raise_and_keep_their_bytes(blob: bytes) -> None:
     assert isinstance(out, Refused)
     assert out.reject.original == blob
     assert out.reject.message  # a reason a human can read
+
+
+def test_a_reject_never_outgrows_one_kafka_message() -> None:
+    # A compressed multi-MB record gets onto an ingest topic under the broker's default
+    # limit; its reject, written uncompressed with key and headers, would not fit.
+    huge = CODEC.encode(LOAN_EVENT, loan(lender="x" * 100))[:10] + bytes(range(256)) * 12_288
+    out = processor().process(rec(huge), NOW)
+    assert isinstance(out, Refused) and out.reject.reason == "OVERSIZE"
+    assert out.reject.original == huge[:REJECT_COPY_MAX]
+    assert f"record is {len(huge)} bytes" in out.reject.message
+    assert f"first {REJECT_COPY_MAX} of {len(huge)} bytes" in out.reject.message
+    assert REJECT_COPY_MAX + 2048 < 1_000_000  # librdkafka's default message.max.bytes
+    fits = b"\xc3\x01" + b"x" * (REJECT_COPY_MAX - 2)  # as large as is kept whole
+    out = processor().process(rec(fits), NOW)
+    assert isinstance(out, Refused) and out.reject.original == fits
+    assert "keeps" not in out.reject.message
 
 
 @settings(max_examples=100, deadline=None)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.config import Settings
-from streams.errors import ConfigError, StageHaltError
+from streams.errors import BrokerError, ConfigError, StageHaltError
 from streams.instance import FILE_NAME, instance_id
 from streams.stagehost import RestartPolicy, supervise
 
@@ -134,3 +134,12 @@ def test_a_deliberate_halt_or_bad_config_crashes_at_once(error: Exception) -> No
     stage = Halting(failures=0)
     restarts, crashed = run_supervised(stage)
     assert (stage.runs, restarts, crashed) == (1, 0, [str(error)])
+
+
+def test_a_worker_waits_for_kafka_then_says_clearly_that_it_is_not_there() -> None:
+    from streams.worker import wait_for_kafka
+    from tests.integration.kafka_helpers import free_port
+
+    settings = Settings(bootstrap=f"127.0.0.1:{free_port()}")  # nothing listens there
+    with pytest.raises(BrokerError, match=r"did not answer within 1s"):
+        wait_for_kafka(settings, 1.0)

@@ -221,3 +221,23 @@ def test_no_message_or_event_contains_the_input_identifiers(
         return
     shown = repr(event) + repr(to_avro(event))
     assert national_id not in shown and user_key not in shown
+
+
+@pytest.mark.parametrize(
+    ("change", "schema"),
+    [
+        ({"amount": Decimal("10000000000000000.00")}, LOAN_EVENT),
+        ({"principal_outstanding": Decimal("1" * 40 + ".00")}, LOAN_EVENT),
+        ({"amount": Decimal("1E+20")}, ACTIVITY_EVENT),
+    ],
+)
+def test_amounts_beyond_the_schemas_decimal_18_2_are_invalid(
+    change: dict[str, Any], schema: str
+) -> None:
+    # Avro carries any number of digits on the wire; past decimal(18, 2) the exchange's
+    # own encoders (and, past 28 digits, the profiles' arithmetic) fail on the value.
+    base = LOAN if schema == LOAN_EVENT else ACTIVITY
+    assert reason({**base, **change}, schema) == "INVALID_FIELD"
+    biggest = {k: Decimal("9999999999999999.99") for k in change}
+    validate_event(schema, {**base, **biggest}, NOW_MS)  # the largest value that fits
+    assert reason({**base, **{k: -v for k, v in change.items()}}, schema) == "NEGATIVE_AMOUNT"
