@@ -5,8 +5,8 @@ headers (UTF-8 strings). Its key is ``<source topic>:<partition>:<offset>`` so a
 platform can find the exact record it sent. The one exception: a record larger than
 ``streams.ingress.process.REJECT_COPY_MAX`` (512 KiB, far past the OVERSIZE limit)
 keeps its first 512 KiB, and its message gives the full size (a reject must fit one
-Kafka message; the whole record stays on the ingest topic for its retention). The message never holds personal data.
-Pure: building and reading headers needs no Kafka import.
+Kafka message; the whole record stays on the ingest topic for its retention). The
+message never holds personal data. Pure: building and reading headers needs no Kafka import.
 """
 
 from __future__ import annotations

@@ -28,7 +28,9 @@ from typing import Any, Protocol
 import faust
 from mode import Service
 
+from streams.config import Settings
 from streams.errors import ConfigError, StageHaltError
+from streams.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class ThreadedStage(Protocol):
     ``run()`` may be called again after it raised: each call starts from Kafka alone."""
 
     ready: threading.Event
+    settings: Settings
 
     def run(self) -> None: ...
 
@@ -145,21 +148,17 @@ class StageService(Service):
 
 
 def install_threaded_stage(
-    app: faust.App,
-    name: str,
-    stage: ThreadedStage,
-    *,
-    restart_limit: int,
-    on_restart: Callable[[], None] | None = None,
+    app: faust.App, name: str, stage: ThreadedStage, metrics: Metrics
 ) -> None:
     """Run ``stage`` in a thread started and stopped with ``app``'s worker, restarting
-    it in place after a failure (see the module doc). Faust instantiates service
-    classes itself, so each stage gets a named subclass carrying it."""
+    it in place after a failure (see the module doc; each restart is counted in
+    ``metrics``). Faust instantiates service classes itself, so each stage gets a
+    named subclass carrying it."""
     attrs = {
         "stage": stage,
         "stage_name": name,
-        "policy": RestartPolicy(limit=restart_limit),
-        "restart_hook": staticmethod(on_restart) if on_restart is not None else None,
+        "policy": RestartPolicy(limit=stage.settings.stage_restart_limit),
+        "restart_hook": staticmethod(lambda: metrics.stage_restarted(name)),
         "app": app,
         "__module__": __name__,
     }

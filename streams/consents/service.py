@@ -29,10 +29,4 @@ def build_stage(settings: Settings) -> ConsentStage:
 
 def install_consents(app: faust.App, stage: ConsentStage, metrics: Metrics) -> None:
     """Run ``stage`` as part of ``app``'s worker."""
-    install_threaded_stage(
-        app,
-        "consents",
-        stage,
-        restart_limit=stage.settings.stage_restart_limit,
-        on_restart=lambda: metrics.stage_restarted("consents"),
-    )
+    install_threaded_stage(app, "consents", stage, metrics)

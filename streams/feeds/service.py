@@ -61,10 +61,4 @@ def install_fanout(app: faust.App, stage: FanoutStage, metrics: Metrics) -> None
         metrics.set_recovery(STAGE, 1.0 if stage.ready.is_set() else 0.0)
 
     stage.on_tick = on_tick
-    install_threaded_stage(
-        app,
-        STAGE,
-        stage,
-        restart_limit=stage.settings.stage_restart_limit,
-        on_restart=lambda: metrics.stage_restarted(STAGE),
-    )
+    install_threaded_stage(app, STAGE, stage, metrics)

@@ -43,10 +43,4 @@ def install_ingress(app: faust.App, stage: IngressStage, metrics: Metrics) -> No
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     stage.on_batch = metrics_hook(metrics)
     stage.on_tick = lambda consumer: report_lag(consumer, metrics.set_lag)
-    install_threaded_stage(
-        app,
-        "ingress",
-        stage,
-        restart_limit=stage.settings.stage_restart_limit,
-        on_restart=lambda: metrics.stage_restarted("ingress"),
-    )
+    install_threaded_stage(app, "ingress", stage, metrics)

@@ -30,10 +30,4 @@ def build_stage(settings: Settings) -> ProfileStage:
 def install_profiles(app: faust.App, stage: ProfileStage, metrics: Metrics) -> None:
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     install_metrics(stage, metrics)
-    install_threaded_stage(
-        app,
-        "profiles",
-        stage,
-        restart_limit=stage.settings.stage_restart_limit,
-        on_restart=lambda: metrics.stage_restarted("profiles"),
-    )
+    install_threaded_stage(app, "profiles", stage, metrics)

@@ -39,7 +39,6 @@ from streams import topics
 from streams.avrojson import datum_to_json
 from streams.codec import codec_for
 from streams.ingress.process import REJECT_COPY_MAX
-from streams.localkafka import start, stop
 from streams.models import ExchangeEvent
 from streams.oracle import fold
 from streams.privacy import Pseudonymizer, normalize_national_id
@@ -50,8 +49,9 @@ from streams.rejects import Reject, from_headers, reject_key
 from streams.schemas import EXCHANGE_EVENT
 from streams.validation import from_avro, to_epoch_ms, to_exchange_event
 from tests.chaos.badinput import FAMILIES, Torture, TortureConfig, plan
-from tests.integration.conftest import STARTED, broker_spec
+from tests.integration.conftest import own_broker
 from tests.integration.kafka_helpers import create_topics, unique
+from tests.integration.test_bank_feeds import eventually
 from tests.integration.test_profile_stage import PROVENANCE, _read_all
 from tests.integration.workers import TEST_HMAC_KEY, WorkerProcess, running_worker, worker_env
 
@@ -68,13 +68,8 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 @pytest.fixture
 def torture_bootstrap() -> Iterator[str]:
     """A broker of this run's own: the worker uses the fixed exchange topic names."""
-    spec = broker_spec("torture")
-    info = start(spec)
-    STARTED.append(f"Apache Kafka {info.version} (KRaft, {info.mode}) at {info.bootstrap}")
-    try:
-        yield info.bootstrap
-    finally:
-        stop(spec)
+    with own_broker("torture") as bootstrap:
+        yield bootstrap
 
 
 # -- sending --------------------------------------------------------------------------
@@ -203,17 +198,6 @@ def scrape(worker: WorkerProcess) -> Samples:
 def metric(samples: Samples, name: str, **labels: str) -> float:
     want = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
-
-
-def eventually(what: str, check: Callable[[], str], timeout: float = 120) -> None:
-    """Wait until ``check`` returns "" (else it says what is still wrong)."""
-    deadline, why = time.monotonic() + timeout, ""
-    while time.monotonic() < deadline:
-        why = check()
-        if not why:
-            return
-        time.sleep(1)
-    raise AssertionError(f"{what}: {why}")
 
 
 # -- the test -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,17 +69,24 @@ def bootstrap() -> Iterator[str]:
         stop(spec)
 
 
-@pytest.fixture(scope="module")
-def private_bootstrap() -> Iterator[str]:
-    """A broker of the test module's own, for tests whose workers use the fixed
-    exchange topic names (so they cannot share a broker with other such modules)."""
-    spec = broker_spec("private")
+@contextmanager
+def own_broker(name: str) -> Iterator[str]:
+    """A broker of one's own on free ports (stopped afterwards); yields its bootstrap."""
+    spec = broker_spec(name)
     info = start(spec)
     STARTED.append(f"Apache Kafka {info.version} (KRaft, {info.mode}) at {info.bootstrap}")
     try:
         yield info.bootstrap
     finally:
         stop(spec)
+
+
+@pytest.fixture(scope="module")
+def private_bootstrap() -> Iterator[str]:
+    """A broker of the test module's own, for tests whose workers use the fixed
+    exchange topic names (so they cannot share a broker with other such modules)."""
+    with own_broker("private") as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="session")
