@@ -37,10 +37,12 @@ def run_and_check(plan: Plan) -> None:
     assert exits == 0, f"{exits} worker(s) exited without being killed"
 
 
+@pytest.mark.timeout(900)
 def test_short_chaos() -> None:
     run_and_check(SHORT)
 
 
 @pytest.mark.long
+@pytest.mark.timeout(2400)
 def test_long_chaos() -> None:
     run_and_check(LONG)
