@@ -39,6 +39,7 @@ FAMILIES: Final = (
     "creditstream_profile_updates_total",
     "creditstream_alerts_total",
     "creditstream_feed_deliveries_total",
+    "creditstream_consent_requests_total",
     "creditstream_audit_records_total",
     "creditstream_consumer_lag_records",
     "creditstream_table_entries",
@@ -107,6 +108,14 @@ class Metrics:
             "creditstream_feed_deliveries",
             "Feed records delivered to banks.",
             ["bank", "purpose"],
+            registry=r,
+        )
+        # Subscription requests from banks: outcome "accepted" (forwarded to the fan-out)
+        # or the refusal reason (streams.consent.ConsentReason), answered on the feed.
+        self.consent_requests = Counter(
+            "creditstream_consent_requests",
+            "Bank subscription requests, by outcome.",
+            ["bank", "outcome"],
             registry=r,
         )
         # AuditRecords written to exchange.audit (must equal deliveries over time).

@@ -7,8 +7,8 @@ import faust
 from streams.codec import codec_for
 from streams.config import Settings
 from streams.consent import ConsentLimits
-from streams.consents.process import ConsentProcessor
-from streams.consents.stage import ConsentStage
+from streams.consents.process import ConsentProcessor, Forward, Refusal
+from streams.consents.stage import BatchHook, ConsentStage
 from streams.metrics import Metrics
 from streams.privacy import pseudonymizer_from_settings
 from streams.stagehost import install_threaded_stage
@@ -27,6 +27,18 @@ def build_stage(settings: Settings) -> ConsentStage:
     return ConsentStage(settings, processor)
 
 
+def metrics_hook(metrics: Metrics) -> BatchHook:
+    """Count each request by bank and outcome ("accepted" or the refusal reason)."""
+
+    def on_batch(outcomes: list[Forward | Refusal]) -> None:
+        for o in outcomes:
+            outcome = "accepted" if isinstance(o, Forward) else str(o.reason)
+            metrics.consent_requests.labels(o.bank, outcome).inc()
+
+    return on_batch
+
+
 def install_consents(app: faust.App, stage: ConsentStage, metrics: Metrics) -> None:
-    """Run ``stage`` as part of ``app``'s worker."""
+    """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
+    stage.on_batch = metrics_hook(metrics)
     install_threaded_stage(app, "consents", stage, metrics)

@@ -57,6 +57,8 @@ def touch_every_family(m: Metrics) -> None:
     m.recovery_restored.labels("profiles").inc(42)
     m.set_ready("profiles", True)
     m.platform_seen("acme")
+    m.stage_restarted("fanout")
+    m.consent_requests.labels("bank-a", "accepted").inc()
     m.set_worker_info(version="test", app_id="creditstream", worker_id="scrape-test")
 
 

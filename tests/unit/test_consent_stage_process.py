@@ -99,3 +99,28 @@ def test_request_encoding_round_trips_a_revoke_and_refuses_other_formats() -> No
     for bad in (b"{}", b"[1]", b'{"f": 2}', b"\xff", b'{"f": 1, "bank": "x"}'):
         with pytest.raises(ValueError):
             decode_request(bad)
+
+
+def test_every_request_is_counted_by_bank_and_outcome() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from streams.consents.service import metrics_hook
+    from streams.metrics import Metrics
+
+    registry = CollectorRegistry()
+    hook = metrics_hook(Metrics(registry))
+    outcomes = [
+        PROC.handle(TOPIC, 0, 1, request(), NOW),
+        PROC.handle(TOPIC, 0, 2, request(customer_ref="c-2"), NOW),
+        PROC.handle(TOPIC, 0, 3, b"not a request", NOW),
+    ]
+    refused = outcomes[2]
+    assert isinstance(refused, Refusal)
+    hook(outcomes)
+
+    def count(outcome: str) -> float | None:
+        labels = {"bank": "bank-a", "outcome": outcome}
+        return registry.get_sample_value("creditstream_consent_requests_total", labels)
+
+    assert count("accepted") == 2
+    assert count(str(refused.reason)) == 1
