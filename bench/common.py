@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.config import Settings
-from streams.localkafka import BrokerSpec, start, stop
+from streams.localkafka import BrokerInfo, BrokerSpec, start, stop
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -55,30 +56,64 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def private_broker_info(heap: str = "1g") -> Iterator[BrokerInfo]:
+    """A fresh broker on free ports (``BrokerInfo``: bootstrap, pid, ...) for one
+    benchmark run; stopped (also on Ctrl-C or an error while starting) and wiped after."""
+    settings = Settings()
+    data = Path(tempfile.mkdtemp(prefix="cs-bench-"))
+    spec = BrokerSpec(
+        data, settings.cache_dir, settings.kafka_version, free_port(), free_port(), heap=heap
+    )
+    try:
+        yield start(spec)
+    finally:
+        stop(spec)
+        shutil.rmtree(data, ignore_errors=True)
+
+
 @contextmanager
 def private_broker() -> Iterator[str]:
     """A fresh broker on free ports for one benchmark run; stopped and wiped after."""
-    import socket
-
-    def free() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-            return port
-
-    settings = Settings()
-    data = Path(tempfile.mkdtemp(prefix="cs-bench-"))
-    spec = BrokerSpec(data, settings.cache_dir, settings.kafka_version, free(), free(), heap="1g")
-    info = start(spec)
-    try:
+    with private_broker_info() as info:
         yield info.bootstrap
-    finally:
-        stop(spec)
 
 
-def write_report(name: str, rows: list[dict[str, Any]]) -> Path:
-    """Write ``bench/results/<name>.json``: the rows plus the machine."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), "results": rows}, indent=2) + "\n")
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of another process (all its threads, and its reaped children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After "pid (comm)": fields[11..14] are utime, stime, cutime, cstime in clock ticks.
+    ticks = sum(int(f) for f in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_rss_mb(pid: int) -> float:
+    """Current resident memory of another process, MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def write_report(
+    name: str,
+    rows: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+    path: Path | None = None,
+) -> Path:
+    """Write ``bench/results/<name>.json`` (or ``path``): the rows plus the machine, and
+    ``extra``'s keys."""
+    if path is None:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report = {"machine": machine(), "results": rows} | (extra or {})
+    path.write_text(json.dumps(report, indent=2) + "\n")
     return path
