@@ -30,6 +30,7 @@ from streams.schemas import FEED_RECORD
 from streams.txloop import (
     StageIdentity,
     batch_transaction,
+    fetch_batch,
     stage_consumer,
     transactional_producer,
     usable,
@@ -81,7 +82,7 @@ class ConsentStage:
         consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign)
         try:
             while not self._stopping.is_set():
-                msgs = consumer.consume(self.settings.consent_batch_max, timeout=0.2)
+                msgs = fetch_batch(consumer, self.settings.consent_batch_max)
                 if not self.ready.is_set() and not consumer.assignment():
                     self.ready.set()  # no bank yet is ready too
                 batch = [m for m in msgs if usable(m)]

@@ -48,6 +48,7 @@ from streams.schemas import AUDIT_RECORD, FEED_RECORD
 from streams.txloop import (
     StageIdentity,
     batch_transaction,
+    fetch_batch,
     next_offsets,
     replay_changelog,
     stage_consumer,
@@ -121,7 +122,7 @@ class FanoutStage:
                 if self.on_tick is not None and time.monotonic() >= next_tick:
                     self.on_tick(consumer)
                     next_tick = time.monotonic() + self.tick_s
-                msgs = consumer.consume(self.settings.fanout_batch_max, timeout=0.2)
+                msgs = fetch_batch(consumer, self.settings.fanout_batch_max)
                 if not self.ready.is_set() and not consumer.assignment():
                     self.ready.set()  # nothing assigned yet is ready too
                 batch = [m for m in msgs if usable(m)]
@@ -140,14 +141,13 @@ class FanoutStage:
         self.ready.clear()
         parts = sorted({tp.partition for tp in partitions})
         self.store.assign(parts)
-        for p in parts:
 
-            def load(key: bytes, value: bytes | None, p: int = p) -> None:
-                self.store.load(p, key.decode(), value)
+        def load(p: int, key: bytes, value: bytes | None) -> None:
+            self.store.load(p, key.decode(), value)
 
-            self.stats.restored += replay_changelog(
-                self._conf, topics.FANOUT_STATE, [p], load, group_prefix=self.settings.app_id
-            )
+        self.stats.restored += replay_changelog(
+            self._conf, topics.FANOUT_STATE, parts, load, group_prefix=self.settings.app_id
+        )
         self.heads.update(self._chain_heads(parts))
         self.ready.set()
         log.info("fanout assigned %s: %d borrowers", parts, self.store.size())

@@ -32,6 +32,7 @@ from streams.ingress.process import (
 from streams.txloop import (
     StageIdentity,
     batch_transaction,
+    fetch_batch,
     replay_changelog,
     stage_consumer,
     transactional_producer,
@@ -105,7 +106,7 @@ class IngressStage:
                 if self.on_tick is not None and time.monotonic() >= next_tick:
                     self.on_tick(consumer)
                     next_tick = time.monotonic() + self.tick_s
-                msgs = consumer.consume(self.settings.ingress_batch_max, timeout=0.2)
+                msgs = fetch_batch(consumer, self.settings.ingress_batch_max)
                 if not self.ready.is_set() and not consumer.assignment():
                     self.ready.set()  # nothing to do yet is ready too
                 batch = [m for m in msgs if usable(m)]
@@ -135,7 +136,7 @@ class IngressStage:
         now = _now_ms()
         dedup = self.processor.dedup
 
-        def load(key: bytes, value: bytes | None) -> None:
+        def load(_partition: int, key: bytes, value: bytes | None) -> None:
             source, event_id, expiry = parse_changelog(key, value)
             if source in sources:
                 dedup.load(source, event_id, expiry, now)

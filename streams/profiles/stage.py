@@ -56,6 +56,7 @@ from streams.profiles.store import ProfileStore
 from streams.txloop import (
     StageIdentity,
     abort,
+    fetch_batch,
     next_offsets,
     replay_changelog,
     rewind,
@@ -162,7 +163,7 @@ class ProfileStage:
                 if self.on_tick is not None and time.monotonic() >= next_tick:
                     self.on_tick(consumer)
                     next_tick = time.monotonic() + self.tick_s
-                msgs = consumer.consume(self.settings.profile_batch_max, timeout=0.2)
+                msgs = fetch_batch(consumer, self.settings.profile_batch_max)
                 if not self.ready.is_set() and not consumer.assignment():
                     self.ready.set()  # nothing assigned yet is ready too
                 batch = [m for m in msgs if usable(m)]
@@ -213,22 +214,23 @@ class ProfileStage:
             self.stats.restore_total = total
         self.stats.restored = 0
         store, stats, hook = self.store, self.stats, self.on_restore
-        reported = count = 0
-        # One partition at a time: replay_changelog does not say which partition a record
-        # came from, and the store keeps bytes per partition (co-partitioned with events).
-        for p in partitions:
+        reported = 0
 
-            def on_record(key: bytes, value: bytes | None, p: int = p) -> None:
-                nonlocal reported
-                store.load(p, key.decode(), value)
-                stats.restored += 1
-                if hook is not None and stats.restored - reported >= RESTORE_REPORT_EVERY:
-                    hook(stats.restored - reported, self.restore_progress)
-                    reported = stats.restored
+        def on_record(p: int, key: bytes, value: bytes | None) -> None:
+            nonlocal reported
+            store.load(p, key.decode(), value)
+            stats.restored += 1
+            if hook is not None and stats.restored - reported >= RESTORE_REPORT_EVERY:
+                hook(stats.restored - reported, self.restore_progress)
+                reported = stats.restored
 
-            count += replay_changelog(
-                self._conf, topics.PROFILE_STATE, [p], on_record, group_prefix=self.settings.app_id
-            )
+        count = replay_changelog(
+            self._conf,
+            topics.PROFILE_STATE,
+            partitions,
+            on_record,
+            group_prefix=self.settings.app_id,
+        )
         if hook is not None:
             hook(stats.restored - reported, 1.0)
         return count

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
-from streams.txloop import batch_transaction, next_offsets
+from streams.txloop import batch_transaction, fetch_batch, next_offsets
 
 
 class FakeMessage:
@@ -84,3 +84,25 @@ def test_any_failure_forgets_aborts_and_rewinds_to_the_batch_start(fail_in: str)
     assert forgotten == [True]
     tail = [c for c in rec.calls if c[0] in {"abort", "seek", "commit"}]
     assert tail == [("abort", None), ("seek", ("t", 0, 5)), ("seek", ("t", 1, 9))]
+
+
+class QueueConsumer:
+    """librdkafka's consume(n, timeout) over a local queue: waits only when it is empty."""
+
+    def __init__(self, queued: int) -> None:
+        self.queued = [FakeMessage("t", 0, i) for i in range(queued)]
+        self.calls: list[tuple[int, float]] = []
+
+    def consume(self, n: int, timeout: float) -> list[FakeMessage]:
+        self.calls.append((n, timeout))
+        out, self.queued = self.queued[:n], self.queued[n:]
+        return out
+
+
+@pytest.mark.parametrize(("queued", "got"), [(0, 0), (1, 1), (7, 7), (5000, 2000)])
+def test_fetch_batch_waits_for_the_first_record_only(queued: int, got: int) -> None:
+    consumer = QueueConsumer(queued)
+    batch = fetch_batch(consumer, 2000, 0.2)  # type: ignore[arg-type]
+    assert [m.offset() for m in batch] == list(range(got))
+    waits = [t for _n, t in consumer.calls if t > 0]
+    assert waits == [0.2]  # never waits for a full batch
