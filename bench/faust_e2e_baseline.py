@@ -1,7 +1,7 @@
 """The obvious-Faust end-to-end baseline of ``bench_end_to_end.py`` (run by it as a subprocess).
 
 Usage: ``python bench/faust_e2e_baseline.py worker -l warn`` with BENCH_* variables in
-the env (``bench_end_to_end.py`` sets them). The exchange's path written the way the
+the env (``bench/e2e/baseline.py`` sets them). The exchange's path written the way the
 Faust documentation suggests, one Kafka message and one event at a time, calling the
 same pure functions the real stages call:
 
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import sys
 import time
@@ -50,6 +49,7 @@ import faust
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import cpu_seconds, process_rss_mb
 from streams import topics
 from streams.audit import ChainHead
 from streams.codec import codec_for
@@ -137,11 +137,6 @@ seen: dict[str, Any] = {
 }
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -150,7 +145,7 @@ def _now_ms() -> int:
 async def ingress(stream: Any) -> None:
     async for event in stream.events():
         if seen["first"] is None:
-            seen["first"], seen["cpu0"] = time.monotonic(), _cpu()
+            seen["first"], seen["cpu0"] = time.monotonic(), cpu_seconds()
         msg = event.message
         platform, kind = topics.platform_of(msg.topic) or ("", "loans")
         raw: bytes = event.value or b""
@@ -212,7 +207,7 @@ async def profiles(stream: Any) -> None:
 
 
 def _finish(wall: float, cpu: float) -> None:
-    rss = int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
+    rss = process_rss_mb(os.getpid())
     done = seen["rejected"] + seen["profiled"]
     figures = {k: v for k, v in seen.items() if k not in ("first", "cpu0")}
     OUT.write_text(
@@ -232,7 +227,7 @@ async def watch() -> None:
         return
     if seen["rejected"] + seen["profiled"] >= N or time.monotonic() - first > LIMIT:
         seen["done"] = True
-        _finish(time.monotonic() - first, _cpu() - seen["cpu0"])
+        _finish(time.monotonic() - first, cpu_seconds() - seen["cpu0"])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,174 @@
+"""The latency phase: paced load against a caught-up worker, event-to-feed latency.
+
+``run_latency`` publishes live records at a share of the measured wall rate (``paced``)
+while a ``Watcher`` (a read_committed consumer, like a bank's) collects what appears on
+exchange.events, exchange.profile-updates and every bank feed, with its arrival time and
+Kafka timestamp. Decoding waits until the phase is over (``latencies``): per point of the
+path, (ingested_at, ms since) pairs, where ingested_at is the platform record's Kafka
+timestamp. The row has p50/p95/p99/max of the bank seeing the feed record, the same
+split ``by_stage_ms``, and ``p50_ms_by_third`` (growing = the worker fell behind).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from bench.common import percentile
+from bench.e2e.data import Rec
+from bench.e2e.probe import Probe, wait_drained
+from bench.e2e.worker import Worker
+from streams import topics
+from streams.codec import codec_for
+from streams.profiles.records import PROFILE_UPDATE
+from streams.schemas import EXCHANGE_EVENT, FEED_RECORD
+from streams.sdk.producer import PlatformProducer
+from streams.validation import to_epoch_ms
+
+
+class Watcher(threading.Thread):
+    """A read_committed consumer of ``ends``' partitions from those offsets on, keeping
+    every record's topic, arrival time, Kafka timestamp (its producer's send time) and
+    bytes; decoding waits until the phase is over, so it competes with nothing."""
+
+    def __init__(self, bootstrap: str, ends: dict[tuple[str, int], int]) -> None:
+        super().__init__(daemon=True)
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"bench-watch-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        self.consumer.assign([TopicPartition(t, p, max(0, o)) for (t, p), o in ends.items()])
+        self.got: list[tuple[str, float, int, bytes]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            msgs = self.consumer.consume(1000, timeout=0.05)
+            now = time.time()
+            self.got += [
+                (m.topic() or "", now, m.timestamp()[1], m.value() or b"")
+                for m in msgs
+                if m.error() is None
+            ]
+        self.consumer.close()
+
+
+def paced(prods: dict[str, PlatformProducer], records: list[Rec], rate: float) -> tuple[int, float]:
+    """Publish ``records`` at ``rate`` records/s; returns (sent, seconds taken)."""
+    began = time.monotonic()
+    sent = 0
+    while sent < len(records):
+        due = min(len(records), int(rate * (time.monotonic() - began)))
+        for platform, kind, key, value in records[sent:due]:
+            prods[platform].send_raw(kind, key, value)  # type: ignore[arg-type]
+        sent = max(sent, due)
+        time.sleep(0.002)
+    for prod in prods.values():
+        prod.flush()
+    return sent, time.monotonic() - began
+
+
+def run_latency(
+    worker: Worker,
+    probe: Probe,
+    prods: dict[str, PlatformProducer],
+    live: Iterator[Rec],
+    bootstrap: str,
+    share: float,
+    max_rate: float,
+    seconds: float,
+) -> dict[str, Any]:
+    """Publish ``share`` x ``max_rate`` records/s for ``seconds`` to the caught-up
+    ``worker``, wait until it is through, and return the phase's latency row."""
+    rate = share * max_rate
+    # Generated before the clock starts: the simulator must not compete with the worker.
+    records = list(islice(live, round(rate * seconds)))
+    if len(records) < round(rate * seconds):
+        print(f"  (only {len(records)} live records left: a shorter phase)", flush=True)
+    watched = [topics.EXCHANGE_EVENTS, topics.PROFILE_UPDATES, *probe.feeds]
+    watcher = Watcher(bootstrap, probe.ends(watched))
+    watcher.start()
+    cpu0, t0 = worker.cpu(), time.monotonic()
+    try:
+        sent, took = paced(prods, records, rate)
+        published = time.monotonic()
+        drained = wait_drained(probe, [worker], 120 + seconds, f"latency at {share:.0%}")
+        cpu, wall = worker.cpu() - cpu0, time.monotonic() - t0
+        time.sleep(0.5)  # the last committed records reach the watcher
+    finally:
+        watcher.stopping.set()
+        watcher.join(10)
+    lat = latencies(watcher.got)
+    seen = [v for _, v in lat["visible"]]
+    row: dict[str, Any] = {
+        "stage": "end_to_end",
+        "workers": 1,
+        "load_share": share,
+        "target_events_per_s": round(rate),
+        "sent_events_per_s": round(sent / took),
+        "events": sent,
+        "seconds": round(took, 1),
+        "latency_samples": len(seen),
+        "worker_cores_used": round(cpu / wall, 2),
+        "drain_after_publish_s": round(drained - published, 2),
+        "events_per_s_per_core": None,
+    }
+    for q in (50, 95, 99):
+        row[f"p{q}_ms"] = round(percentile(seen, q / 100), 1) if seen else None
+    row["max_ms"] = round(max(seen), 1) if seen else None
+    row["by_stage_ms"] = {
+        where: {f"p{q}": round(percentile(v, q / 100)) for q in (50, 99)}
+        for where, pairs in lat.items()
+        if (v := [x for _, x in pairs])
+    }
+    ordered = sorted(lat["visible"])  # by ingest time: did latency grow during the phase?
+    thirds = [ordered[i * len(ordered) // 3 : (i + 1) * len(ordered) // 3] for i in range(3)]
+    row["p50_ms_by_third"] = [round(percentile([v for _, v in t], 0.5)) for t in thirds if t]
+    row["latency_is"] = (
+        "p50/p95/p99/max: a bank's read_committed consumer receiving the feed record - "
+        "the platform record's Kafka timestamp (FeedRecord.ingested_at), i.e. from the "
+        "platform's send to the bank seeing it. by_stage_ms: the same clock start to "
+        "each stage's output being produced (ingress: exchange.events record timestamp; "
+        "profiles: exchange.profile-updates timestamp; fanout: FeedRecord.produced_at), "
+        "before that stage's commit; visible = the bank receiving it. p50_ms_by_third: "
+        "p50 for the first, middle and last third of the phase (growing = falling behind)"
+    )
+    return row
+
+
+def latencies(got: list[tuple[str, float, int, bytes]]) -> dict[str, list[tuple[int, float]]]:
+    """(ingested_at, ms since) pairs, per point of the path, from watched records."""
+    codec = codec_for(None)
+    out: dict[str, list[tuple[int, float]]] = {
+        "ingress": [],
+        "profiles": [],
+        "fanout": [],
+        "visible": [],
+    }
+    for topic, received, stamp, value in got:
+        if topic == topics.EXCHANGE_EVENTS:
+            ingested = to_epoch_ms(codec.decode(value, {EXCHANGE_EVENT})[1]["ingested_at"])
+            out["ingress"].append((ingested, stamp - ingested))
+        elif topic == topics.PROFILE_UPDATES:
+            datum = codec.decode(value, {PROFILE_UPDATE})[1]
+            ingested = to_epoch_ms(datum["last_ingested_at"])
+            out["profiles"].append((ingested, stamp - ingested))
+        else:
+            datum = codec.decode(value, {FEED_RECORD})[1]
+            if datum.get("ingested_at") is None:
+                continue  # subscription answers carry no event time
+            ingested = to_epoch_ms(datum["ingested_at"])
+            out["fanout"].append((ingested, to_epoch_ms(datum["produced_at"]) - ingested))
+            out["visible"].append((ingested, received * 1000 - ingested))
+    return out
