@@ -154,6 +154,7 @@ def install_threaded_stage(
     it in place after a failure (see the module doc; each restart is counted in
     ``metrics``). Faust instantiates service classes itself, so each stage gets a
     named subclass carrying it."""
+    metrics.stage_restarts.labels(name)  # exported at 0 from the start: increase() works
     attrs = {
         "stage": stage,
         "stage_name": name,
