@@ -30,17 +30,14 @@ from confluent_kafka import Message
 
 from streams import topics
 from streams.audit import verify
-from streams.avrojson import datum_to_json
 from streams.codec import codec_for
 from streams.fanout import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
 from streams.models import ExchangeEvent
-from streams.oracle import fold
-from streams.profile import DEFAULT_CONFIG, profile_to_dict
 from streams.profiles.records import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
 from streams.rejects import from_headers
 from streams.schemas import AUDIT_RECORD, EXCHANGE_EVENT, FEED_RECORD
 from streams.validation import from_avro, to_epoch_ms
-from tests.integration.test_profile_stage import PROVENANCE, _read_all
+from tests.integration.test_profile_stage import _read_all, equals_oracle
 
 CODEC = codec_for(None)
 DATA_KINDS = {PROFILE_UPDATE, ALERT, SUBSCRIPTION_ACK}
@@ -154,10 +151,6 @@ def _check_profiles(
     for e in accepted:
         by_bid[e.borrower_id].append(e)
     counts.borrowers_total = len(by_bid)
-
-    def strip(d: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in d.items() if k not in PROVENANCE}
-
     for bid, events in by_bid.items():
         ups = updates.get(bid, [])
         versions = [u["profile_version"] for u in ups]
@@ -166,9 +159,7 @@ def _check_profiles(
             counts.profiles_wrong += 1
             counts.note(f"borrower {bid[:8]} has no profile update")
             continue
-        latest = ups[-1]["profile"]
-        want = fold(events, DEFAULT_CONFIG, to_epoch_ms(latest["as_of"]))[bid]
-        if strip(datum_to_json(latest)) != strip(profile_to_dict(want)):
+        if not equals_oracle(ups[-1]["profile"], bid, events):
             counts.profiles_wrong += 1
             counts.note(f"borrower {bid[:8]}: profile differs from the oracle")
     return updates

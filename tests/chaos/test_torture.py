@@ -25,34 +25,28 @@ loans topic of a platform that does not exist at all. Then, from the topics them
 from __future__ import annotations
 
 import time
-import urllib.request
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from streams import topics
-from streams.avrojson import datum_to_json
 from streams.codec import codec_for
 from streams.ingress.process import REJECT_COPY_MAX
-from streams.models import ExchangeEvent
-from streams.oracle import fold
 from streams.privacy import Pseudonymizer, normalize_national_id
-from streams.profile import DEFAULT_CONFIG, profile_to_dict
 from streams.profiles.records import PROFILE_UPDATE
 from streams.provision import ensure_platform
 from streams.rejects import Reject, from_headers, reject_key
 from streams.schemas import EXCHANGE_EVENT
-from streams.validation import from_avro, to_epoch_ms, to_exchange_event
+from streams.validation import from_avro, to_exchange_event
 from tests.chaos.badinput import FAMILIES, Torture, TortureConfig, plan
 from tests.integration.conftest import own_broker
 from tests.integration.kafka_helpers import create_topics, unique
 from tests.integration.test_bank_feeds import eventually
-from tests.integration.test_profile_stage import PROVENANCE, _read_all
+from tests.integration.test_profile_stage import _read_all, accepted_by_borrower, equals_oracle
 from tests.integration.workers import TEST_HMAC_KEY, WorkerProcess, running_worker, worker_env
 
 pytestmark = [pytest.mark.integration]
@@ -184,17 +178,6 @@ class Tail:
         self.consumer.close()
 
 
-def scrape(worker: WorkerProcess) -> Samples:
-    url = f"http://127.0.0.1:{worker.env['CREDITSTREAM_WEB_PORT']}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        text = resp.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
 def metric(samples: Samples, name: str, **labels: str) -> float:
     want = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
@@ -241,7 +224,7 @@ def test_bad_input_never_crashes_and_every_record_is_accounted_for(
             tail.until(events=len(good), rejects=len(bad), alive=worker.alive)
             assert worker.alive(), "the worker died:\n" + worker.log()[-3000:]
             check_profiles_eventually(conf, worker)
-            samples = scrape(worker)
+            samples = worker.metrics()
             exit_code = worker.stop()
             log = worker.log()
     finally:
@@ -338,27 +321,15 @@ def check_events(msgs: list[Message], good: list[Torture], now_ms: int) -> None:
 def profiles_match(conf: Conf) -> str:
     """ "" when every borrower's latest profile update equals the oracle's fold of the
     accepted events as of that update (material fields), else what differs."""
-    accepted = [
-        from_avro(CODEC.decode(m.value() or b"", {EXCHANGE_EVENT})[1])
-        for m in _read_all(conf, topics.EXCHANGE_EVENTS)
-    ]
-    by_bid: dict[str, list[ExchangeEvent]] = defaultdict(list)
-    for e in accepted:
-        by_bid[e.borrower_id].append(e)
+    by_bid = accepted_by_borrower(conf)
     latest: dict[str, dict[str, Any]] = {}
     for m in _read_all(conf, topics.PROFILE_UPDATES):
         _, datum = CODEC.decode(m.value() or b"", {PROFILE_UPDATE})
         latest[datum["borrower_id"]] = datum  # per-borrower order is partition order
     if set(latest) != set(by_bid):
         return f"{len(set(by_bid) - set(latest))} borrowers without a profile yet"
-
-    def strip(d: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in d.items() if k not in PROVENANCE}
-
     for bid, events in by_bid.items():
-        profile = latest[bid]["profile"]
-        want = fold(events, DEFAULT_CONFIG, to_epoch_ms(profile["as_of"]))[bid]
-        if strip(datum_to_json(profile)) != strip(profile_to_dict(want)):
+        if not equals_oracle(latest[bid]["profile"], bid, events):
             return f"borrower {bid[:8]} differs from the oracle"
     return ""
 

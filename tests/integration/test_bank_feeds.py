@@ -41,20 +41,21 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams import topics
 from streams.auditlog import read_audit
-from streams.avrojson import datum_to_json
 from streams.codec import codec_for
 from streams.config import Settings
 from streams.fanout import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
-from streams.models import ExchangeEvent
-from streams.oracle import fold
 from streams.privacy import Pseudonymizer
-from streams.profile import DEFAULT_CONFIG, profile_to_dict
 from streams.profiles.records import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
 from streams.provision import TopicSpec, ensure, ensure_bank, ensure_platform, exchange_topics
-from streams.schemas import AUDIT_RECORD, EXCHANGE_EVENT, FEED_RECORD, LOAN_EVENT
+from streams.schemas import AUDIT_RECORD, FEED_RECORD, LOAN_EVENT
 from streams.sdk.subscriber import BankSubscriber
-from streams.validation import from_avro, to_epoch_ms
-from tests.integration.test_profile_stage import PROVENANCE, _loan, _read_all
+from streams.validation import to_epoch_ms
+from tests.integration.test_profile_stage import (
+    _loan,
+    _read_all,
+    accepted_by_borrower,
+    equals_oracle,
+)
 from tests.integration.workers import TEST_HMAC_KEY, WorkerProcess, running_worker, worker_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -263,19 +264,9 @@ def check_entitlements(conf: Conf, before_revoke: list[int], expires_ms: int) ->
 
 def check_oracle(conf: Conf) -> None:
     ups = updates(conf)
-    accepted = [
-        from_avro(CODEC.decode(m.value() or b"", {EXCHANGE_EVENT})[1])
-        for m in _read_all(conf, topics.EXCHANGE_EVENTS)
-    ]
-    by_bid: dict[str, list[ExchangeEvent]] = defaultdict(list)
-    for e in accepted:
-        by_bid[e.borrower_id].append(e)
-    strip = lambda d: {k: v for k, v in d.items() if k not in PROVENANCE}  # noqa: E731
+    by_bid = accepted_by_borrower(conf)
     for bid in BIDS:
-        latest = ups[bid][-1]["profile"]
-        as_of = to_epoch_ms(latest["as_of"])
-        want = fold(by_bid[bid], DEFAULT_CONFIG, as_of)[bid]
-        assert strip(datum_to_json(latest)) == strip(profile_to_dict(want)), bid[:8]
+        assert equals_oracle(ups[bid][-1]["profile"], bid, by_bid[bid]), bid[:8]
 
 
 def check_audit(conf: Conf, bootstrap: str) -> int:

@@ -10,11 +10,8 @@ normalized) appears on exchange.events, in the worker's log or in its state file
 from __future__ import annotations
 
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from streams import topics
 from streams.codec import codec_for
@@ -33,21 +30,10 @@ EVENTS = 3000
 CODEC = codec_for(None)
 
 
-def _metrics(worker: WorkerProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    url = f"http://127.0.0.1:{worker.env['CREDITSTREAM_WEB_PORT']}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        text = resp.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
 def _wait_for_metric(worker: WorkerProcess, name: str, total: float, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        samples = _metrics(worker)
+        samples = worker.metrics()
         got = sum(v for (n, _), v in samples.items() if n == name)
         if got >= total or time.monotonic() > deadline:
             return samples

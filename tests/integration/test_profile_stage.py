@@ -35,7 +35,7 @@ from streams.profile import DEFAULT_CONFIG, BorrowerProfile, profile_to_dict, sn
 from streams.profiles.records import PROFILE_UPDATE, entry_from_bytes
 from streams.provision import ensure_platform
 from streams.schemas import ACTIVITY_EVENT, BORROWER_PROFILE, EXCHANGE_EVENT, LOAN_EVENT
-from streams.validation import from_avro
+from streams.validation import from_avro, to_epoch_ms
 from streams.windows import PROVENANCE_FIELDS
 from tests.integration.kafka_helpers import unique
 from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
@@ -157,10 +157,26 @@ def _latest(msgs: list[Message]) -> dict[str, Message]:
     return {(m.key() or b"").decode(): m for m in msgs}
 
 
+def accepted_by_borrower(conf: dict[str, Any]) -> dict[str, list[ExchangeEvent]]:
+    """Every committed event on exchange.events, per borrower_id, in log order."""
+    out: dict[str, list[ExchangeEvent]] = defaultdict(list)
+    for m in _read_all(conf, topics.EXCHANGE_EVENTS):
+        event = from_avro(CODEC.decode(m.value() or b"", {EXCHANGE_EVENT})[1])
+        out[event.borrower_id].append(event)
+    return out
+
+
+def equals_oracle(profile: dict[str, Any], bid: str, events: list[ExchangeEvent]) -> bool:
+    """Whether a BorrowerProfile datum equals the oracle's fold of ``events`` as of the
+    profile's own time (provenance fields aside)."""
+    want = fold(events, DEFAULT_CONFIG, to_epoch_ms(profile["as_of"]))[bid]
+    strip = lambda d: {k: v for k, v in d.items() if k not in PROVENANCE}  # noqa: E731
+    return bool(strip(datum_to_json(profile)) == strip(profile_to_dict(want)))
+
+
 def _accepted(conf: dict[str, Any], ours: set[str]) -> list[ExchangeEvent]:
-    msgs = _read_all(conf, topics.EXCHANGE_EVENTS)
-    events = [from_avro(CODEC.decode(m.value() or b"", {EXCHANGE_EVENT})[1]) for m in msgs]
-    return [e for e in events if e.borrower_id in ours]
+    by_bid = accepted_by_borrower(conf)
+    return [e for bid in ours for e in by_bid.get(bid, [])]
 
 
 def _state_matches(

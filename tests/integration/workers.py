@@ -7,9 +7,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.kafka_helpers import free_port, unique
 
@@ -41,6 +44,17 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         return self.proc.returncode
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every sample on the worker's /metrics, by (name, sorted labels)."""
+        url = f"http://127.0.0.1:{self.env['CREDITSTREAM_WEB_PORT']}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            text = resp.read().decode()
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
 
     def kill(self) -> None:
         """SIGKILL: a crash, as chaos tests need."""
