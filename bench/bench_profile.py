@@ -1,20 +1,33 @@
-"""Micro-benchmark of the pure profile stage (no broker): apply, serialize, snapshot, restore.
+"""Micro-benchmark of the pure profile stage (no broker): per-event CPU by part.
 
-Usage: ``python bench/bench_profile.py [--events 200000] [--borrowers 50000] [--out PATH]``
+Usage: ``python bench/bench_profile.py [--events 200000] [--borrowers 50000]
+[--old-events] [--rss-borrowers 1000000] [--out PATH]``
 
-Generates a synthetic event mix (activity and loan events, ~10% out of order, ~1%
-duplicates) over 90 days, then measures per event:
+Generates a synthetic event mix (55% activity, 45% loan events, ~10% out of order, ~1%
+duplicates) over the 90 days before now, so that every window is populated when read
+at the wall clock as the stage does (``--old-events``: the same mix ending in January
+2026, as the first benchmarks had it, windows mostly empty). Then measures, as CPU
+time (``time.process_time``, so other load on the machine inflates it less than wall
+time):
 
-* ``apply`` alone (p50/p99 latency of each call);
-* ``apply`` + ``state_to_bytes`` (the state written back on every event, worst case);
-* ``state_from_bytes`` + ``apply`` + ``state_to_bytes`` (no in-memory cache at all);
-* ``snapshot`` + ``profile_to_avro`` (the public read model, per event), and what the
-  stage does instead: ``view`` + the hand-written Avro body (``streams.profiles.avro``);
-* ``state_from_bytes`` over every borrower (restore rate) and bytes per state.
+* ``stage_path``: what the stage does per fetched batch of 5000, without Kafka: decode
+  the encoded records (``profiles.events``), ``profiles.batch.process_ops`` (fold,
+  view, material check, encodes, state record) into a ``ProfileStore``, commit; GC
+  time separately (``gc.callbacks``), with the stage's GC thresholds. Once with every
+  borrower kept decoded (as ``bench_profile_stage.py`` runs it), once with no hot cache
+  (``stage_path_cold``: every touch decodes the committed record, as most touches do
+  with a million borrowers per worker and the default 200 000 hot);
+* per touched borrower on the final states: view without and with its memos, the
+  profile and update encodes, the state record both ways (``parts_us``);
+* the public API per event: ``apply``; ``apply`` + ``state_to_bytes``;
+  ``snapshot`` + ``profile_to_avro``; restore rate of ``state_from_bytes``.
 
-Writes a JSON report (``stage=profile_pure``) to ``--out``. ``gc.freeze()`` after setup,
-and a high gen-0 threshold, as the worker should after recovery: a large live state
-otherwise triples GC cost.
+With ``--freeze``, ``gc.freeze()`` after every batch (not what the stage does today:
+this measures what it would save). With ``--rss-borrowers N``: N state records (the
+run's, cycled, under N keys) loaded into a ``ProfileStore`` the way restore does (bytes
+only), then the default hot cache (200 000) and then all N decoded; RSS after each.
+
+Writes a JSON report (``stage=profile_pure``) to ``--out``. ``gc.freeze()`` after setup.
 """
 
 from __future__ import annotations
@@ -27,10 +40,14 @@ import platform
 import random
 import resource
 import time
+import timeit
+import zlib
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from statistics import quantiles
 
+from streams.codec import codec_for
 from streams.models import (
     ActivityFacts,
     ActivityKind,
@@ -49,8 +66,13 @@ from streams.profile import (
     state_from_bytes,
     state_to_bytes,
 )
-from streams.profile_view import view
-from streams.profiles.avro import ProfileBodies
+from streams.profile_view import material_view, view
+from streams.profiles.batch import Emit, process_ops
+from streams.profiles.events import EventDecoder
+from streams.profiles.records import OutputEncoder, entry_from_bytes, entry_to_bytes
+from streams.profiles.store import ProfileStore
+from streams.schemas import EXCHANGE_EVENT
+from streams.validation import to_avro
 
 DAY = 86_400_000
 T0 = 1_760_000_000_000
@@ -67,14 +89,18 @@ _LOAN_TYPES = [
 _ACT_KINDS = [ActivityKind.PURCHASE, ActivityKind.RIDE, ActivityKind.FOOD_ORDER]
 
 
-def make_events(n: int, borrowers: int, seed: int = 7) -> list[ExchangeEvent]:
-    """A reproducible synthetic mix: 55% activity, 45% loan events."""
+def make_events(
+    n: int, borrowers: int, seed: int = 7, end_ms: int | None = None
+) -> list[ExchangeEvent]:
+    """A reproducible synthetic mix: 55% activity, 45% loan events, over 90 days ending
+    at ``end_ms`` (default: 90 days after ``T0``, in January 2026)."""
     rnd = random.Random(seed)
+    t0 = T0 if end_ms is None else end_ms - 90 * DAY
     bids = [f"{rnd.getrandbits(256):064x}" for _ in range(borrowers)]
     types, weights = zip(*_LOAN_TYPES, strict=True)
     out: list[ExchangeEvent] = []
     for i in range(n):
-        t = T0 + i * (90 * DAY // n)
+        t = t0 + i * (90 * DAY // n)
         if rnd.random() < 0.1:
             t -= rnd.randrange(30 * DAY)  # out of order
         bid = bids[rnd.randrange(borrowers)]
@@ -109,18 +135,177 @@ def _pct(samples: list[int]) -> tuple[float, float]:
     return q[49] / 1e6, q[98] / 1e6
 
 
-def run(n: int, borrowers: int) -> dict[str, object]:
-    events = make_events(n, borrowers)
+BATCH = 5000  # Settings.profile_batch_max
+STAGE_GC_THRESHOLD = (200_000, 20, 100)  # streams.profiles.stage.GC_THRESHOLD
+
+
+class _GcClock:
+    """CPU seconds spent in garbage collection (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._start
+
+
+def _encoded(events: list[ExchangeEvent], partitions: int = 4) -> list[tuple[int, bytes]]:
+    codec = codec_for(None)
+    return [
+        (
+            zlib.crc32(ev.borrower_id.encode()) % partitions,
+            codec.encode(EXCHANGE_EVENT, to_avro(ev)),
+        )
+        for ev in events
+    ]
+
+
+def stage_path(
+    records: list[tuple[int, bytes]], hot: int, freeze: bool = False
+) -> tuple[dict[str, float], ProfileStore]:
+    """CPU microseconds per event of the stage's pure path, by part (see module doc);
+    ``freeze``: ``gc.freeze()`` after every commit (what the stage could do)."""
+    cfg, codec = DEFAULT_CONFIG, codec_for(None)
+    decoder, encoder, store = EventDecoder(codec), OutputEncoder(codec, cfg), ProfileStore(hot)
+    clock = _GcClock()
     gc.collect()
     gc.freeze()
-    # Fewer young-generation passes over a large live state (DESIGN.md: GC cost x3).
-    gc.set_threshold(100_000, 50, 1000)
+    gc.set_threshold(*STAGE_GC_THRESHOLD)
+    gc.callbacks.append(clock)
+    cpu = time.process_time
+    decode_s = process_s = commit_s = 0.0
+    pending: list[Emit] = []
+    try:
+        for i in range(0, len(records), BATCH):
+            now = int(time.time() * 1000)
+            t0 = cpu()
+            decode = decoder.decode
+            ops = [decode(p, value) for p, value in records[i : i + BATCH]]
+            t1 = cpu()
+            emits = process_ops(ops, store.get, now, cfg, encoder)
+            t2 = cpu()
+            store.take_touched()
+            store.commit(pending)  # the stage commits a batch after folding the next
+            pending = emits
+            if freeze:
+                gc.freeze()
+            commit_s += cpu() - t2
+            decode_s, process_s = decode_s + t1 - t0, process_s + t2 - t1
+        store.commit(pending)
+    finally:
+        gc.callbacks.remove(clock)
+    n = len(records) / 1e6
+    total = decode_s + process_s + commit_s
+    return {
+        "decode": decode_s / n,
+        "process_ops": process_s / n,
+        "commit": commit_s / n,
+        "total": total / n,
+        "of_which_gc": clock.seconds / n,
+    }, store
+
+
+def parts(store: ProfileStore, sample: int = 20_000) -> dict[str, float]:
+    """CPU microseconds per touched borrower of each step, on the final states."""
+    cfg, codec = DEFAULT_CONFIG, codec_for(None)
+    encoder = OutputEncoder(codec, cfg)
+    entries = store.hot_entries()[:sample]
+    states = [e.state for e in entries]
+    now = int(time.time() * 1000)
+    blobs = [entry_to_bytes(e) for e in entries]
+    views = [view(s, now, cfg) for s in states]
+
+    def clock(f: Callable[[], object]) -> float:
+        start = time.process_time()
+        f()
+        return (time.process_time() - start) / len(entries) * 1e6
+
+    def cold_views() -> None:
+        for s in states:
+            s.credit_memo = s.activity_memo = None
+            view(s, now, cfg)
+
+    gc.disable()
+    try:
+        return {
+            "view_cold": clock(cold_views),
+            "view_memo": clock(lambda: [view(s, now, cfg) for s in states]),
+            "material": clock(
+                lambda: [
+                    material_view(e.emitted, v, cfg) for e, v in zip(entries, views, strict=True)
+                ]
+            ),
+            "profile_encode": clock(lambda: [encoder.profile(v) for v in views]),
+            "update_encode": clock(
+                lambda: [encoder.update("b" * 64, v, b"x" * 11, True, now, ()) for v in views]
+            ),
+            "state_record": clock(lambda: [entry_to_bytes(e) for e in entries]),
+            "cold_load": clock(lambda: [entry_from_bytes(b) for b in blobs]),
+        }
+    finally:
+        gc.enable()
+
+
+def rss_at(store: ProfileStore, borrowers: int, hot: int) -> dict[str, float]:
+    """RSS growth with ``borrowers`` state records (copies of the run's, cycled) loaded
+    as restore loads them (bytes only), then with the first ``hot`` of them decoded (the
+    default hot cache), then all of them decoded."""
+    records = [data for _, _, data in store.records()]
+    big = ProfileStore(borrowers)
+    gc.collect()
+    before = _rss_mb()
+    for i in range(borrowers):
+        big.load(i % 4, f"{i:064x}", bytes(memoryview(records[i % len(records)])))
+    loaded = _rss_mb()
+    keys = [(i % 4, f"{i:064x}") for i in range(borrowers)]
+    for p, key in keys[:hot]:
+        big.get(p, key)
+    hot_mb = _rss_mb()
+    for p, key in keys[hot:]:
+        big.get(p, key)
+    all_hot = _rss_mb()
+    return {
+        "rss_borrowers": borrowers,
+        "record_bytes_mean": round(sum(map(len, records)) / len(records), 1),
+        "rss_mb_process_before": before,
+        "rss_mb_records_loaded": round(loaded - before, 1),
+        f"rss_mb_plus_{hot}_decoded": round(hot_mb - loaded, 1),
+        "rss_mb_plus_all_decoded": round(all_hot - loaded, 1),
+    }
+
+
+def _calibration() -> float:
+    loop = timeit.Timer("sum(range(100))")
+    return min(loop.repeat(repeat=5, number=100_000)) / 100_000 * 1e6
+
+
+def _rss_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    return round(int(status.split("VmRSS:")[1].split()[0]) / 1024, 1)
+
+
+def run(
+    n: int, borrowers: int, old_events: bool = False, freeze: bool = False
+) -> tuple[dict[str, object], ProfileStore]:
+    end = None if old_events else int(time.time() * 1000)
+    events = make_events(n, borrowers, end_ms=end)
+    records = _encoded(events)
+    cold, _ = stage_path(records, hot=0, freeze=freeze)  # every touch decodes its record
+    gc.unfreeze()
+    path, store = stage_path(records, hot=1_000_000, freeze=freeze)
+    gc.unfreeze()
+    per_touch = parts(store)
     cfg = DEFAULT_CONFIG
     perf = time.perf_counter_ns
+    cpu = time.process_time
 
     states: dict[str, ProfileState] = {}
     lat: list[int] = []
-    start = perf()
+    start = cpu()
     for ev in events:
         st = states.get(ev.borrower_id)
         if st is None:
@@ -128,87 +313,82 @@ def run(n: int, borrowers: int) -> dict[str, object]:
         t0 = perf()
         apply(st, ev, cfg)
         lat.append(perf() - t0)
-    apply_s = (perf() - start) / 1e9
+    apply_s = cpu() - start
     p50, p99 = _pct(lat)
 
     states = {}
-    start = perf()
+    start = cpu()
     for ev in events:
         st = states.get(ev.borrower_id)
         if st is None:
             st = states[ev.borrower_id] = new_state(ev.borrower_id)
         apply(st, ev, cfg)
         state_to_bytes(st)
-    apply_ser_s = (perf() - start) / 1e9
+    apply_ser_s = cpu() - start
 
-    table: dict[str, bytes] = {}
-    start = perf()
-    for ev in events:
-        raw = table.get(ev.borrower_id)
-        st = new_state(ev.borrower_id) if raw is None else state_from_bytes(raw)
-        apply(st, ev, cfg)
-        table[ev.borrower_id] = state_to_bytes(st)
-    rmw_s = (perf() - start) / 1e9
-
-    as_of = max(e.occurred_at_ms for e in events)
-    start = perf()
-    for ev in events:
+    as_of = max(end or 0, *(e.occurred_at_ms for e in events))
+    start = cpu()
+    for ev in events[:50_000]:
         profile_to_avro(snapshot(states[ev.borrower_id], as_of, cfg))
-    snap_s = (perf() - start) / 1e9
-    bodies = ProfileBodies(cfg)
-    start = perf()
-    for ev in events:
-        bodies.body(view(states[ev.borrower_id], as_of, cfg))
-    view_s = (perf() - start) / 1e9
+    snap_us = (cpu() - start) / min(len(events), 50_000) * 1e6
 
-    blobs = list(table.values())
-    start = perf()
+    blobs = [state_to_bytes(st) for st in states.values()]
+    start = cpu()
     for blob in blobs:
         state_from_bytes(blob)
-    restore_s = (perf() - start) / 1e9
-    start = perf()
-    for st in states.values():
-        state_to_bytes(st)
-    ser_s = (perf() - start) / 1e9
+    restore_s = cpu() - start
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "stage": "profile_pure",
         "events": len(events),
         "borrowers": len(states),
-        "events_per_s_per_core": round(len(events) / apply_ser_s),
+        "event_times": "January 2026 (old)" if old_events else "the 90 days before now",
+        "events_per_s_per_core": round(1e6 / path["total"]),
+        "stage_path_us_per_event": {k: round(v, 2) for k, v in path.items()},
+        "stage_path_cold_us_per_event": {k: round(v, 2) for k, v in cold.items()},
+        "per_touched_borrower_us": {k: round(v, 2) for k, v in per_touch.items()},
         "p50_ms": round(p50, 5),
         "p99_ms": round(p99, 5),
         "rss_mb": round(rss_mb, 1),
         "restore_per_s": round(len(blobs) / restore_s),
         "apply_us_per_event": round(apply_s / len(events) * 1e6, 2),
         "apply_serialize_us_per_event": round(apply_ser_s / len(events) * 1e6, 2),
-        "read_apply_write_us_per_event": round(rmw_s / len(events) * 1e6, 2),
-        "snapshot_avro_us_per_event": round(snap_s / len(events) * 1e6, 2),
-        "view_avro_body_us_per_event": round(view_s / len(events) * 1e6, 2),
-        "serialize_per_s": round(len(states) / ser_s),
+        "snapshot_avro_us_per_event": round(snap_us, 2),
         "bytes_per_state_mean": round(sum(map(len, blobs)) / len(blobs), 1),
         "bytes_per_state_max": max(map(len, blobs)),
+        "cpu_time": "time.process_time (CPU of this process)",
+        "gc_freeze_every_batch": freeze,
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
             "processor": platform.processor() or platform.machine(),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+            # The VM's speed drifts (host contention): this reference loop, ~0.5 us
+            # when it is fast, scales every other figure.
+            "calibration_us_sum_range_100": round(_calibration(), 3),
         },
-    }
+    }, store
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--borrowers", type=int, default=50_000)
+    parser.add_argument("--old-events", action="store_true", help="events ending Jan 2026")
+    parser.add_argument("--rss-borrowers", type=int, default=0, help="e.g. 1000000")
+    parser.add_argument("--hot", type=int, default=200_000, help="hot cache for --rss-*")
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() every batch")
     parser.add_argument("--out", default="bench/results/profile_pure.json")
     args = parser.parse_args()
-    report = run(args.events, args.borrowers)
+    report, store = run(args.events, args.borrowers, args.old_events, args.freeze)
+    if args.rss_borrowers:
+        report |= rss_at(store, args.rss_borrowers, args.hot)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"profile_pure: {report['events_per_s_per_core']} events/s per core (apply+serialize)")
+    print(f"profile_pure: {report['events_per_s_per_core']} events/s per core (stage path)")
     print(json.dumps(report, indent=2))
 
 

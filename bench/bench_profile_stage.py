@@ -1,16 +1,20 @@
 """End-to-end benchmark of the profile stage on a real broker it starts itself.
 
 Usage: ``python bench/bench_profile_stage.py [--events 300000] [--borrowers 100000]
-[--faust-seconds 60] [--out bench/results/profile_stage.json]``
+[--old-events] [--faust-seconds 60] [--skip-faust] [--out PATH]``
 
 1. Starts a private KRaft broker (``streams.localkafka``) under a temp dir.
 2. Pre-loads ``--events`` encoded ExchangeEvents (the synthetic mix of
-   ``bench_profile.py``: 55% activity, 45% loan, ~10% out of order, ~1% duplicates)
-   onto exchange.events, keyed by borrower_id.
+   ``bench_profile.py``: 55% activity, 45% loan, ~10% out of order, ~1% duplicates, over
+   the 90 days before now so that windows are populated when the stage reads them;
+   ``--old-events``: ending in January 2026, as the first runs had it) onto
+   exchange.events, keyed by borrower_id.
 3. ``profile_stage``: runs ``streams.profiles.stage.ProfileStage`` in this process until
    every event is consumed, transformed and committed; events/s per core = events /
    (wall s x 1 core: one Python process), CPU seconds from getrusage (librdkafka's
-   threads included); p50/p99 of the per-batch transaction time; RSS; borrowers held.
+   threads included) and per event (``cpu_us_per_event``: less sensitive than wall time
+   to other load on the machine; the broker is another process); p50/p99 of the
+   per-batch transaction time; RSS; borrowers held.
    Then a fresh stage with the same group restores the state from
    exchange.profile-state: restore_per_s = changelog records replayed per second.
 4. ``faust_obvious`` and ``faust_take``: the Faust baselines (``faust_baseline.py``),
@@ -33,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+import timeit
 from pathlib import Path
 from statistics import quantiles
 from typing import Any
@@ -87,9 +92,12 @@ def machine() -> dict[str, Any]:
     }
 
 
-def preload(bootstrap: str, n: int, borrowers: int) -> int:
+def preload(bootstrap: str, n: int, borrowers: int, old_events: bool = False) -> int:
     codec = codec_for(None)
-    events = make_events(n, borrowers)
+    # By default the events span the 90 days before now: the stage reads profiles at
+    # the wall clock, so every window is populated (with --old-events, as the first
+    # runs had it, they ended in January 2026 and most windows were empty).
+    events = make_events(n, borrowers, end_ms=None if old_events else int(time.time() * 1000))
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 20}  # aiokafka lacks lz4 here
         | {"partitioner": "murmur2_random", "queue.buffering.max.messages": 2_000_000}
@@ -151,6 +159,12 @@ def run_stage(settings: Settings, total: int) -> dict[str, Any]:
         "hot_states": settings.profile_hot_states,
         "profiles_out": stage.stats.profiles,
         "updates_out": stage.stats.updates,
+        "cpu_us_per_event": round(cpu / stage.stats.events * 1e6, 1),
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+        # The VM's speed drifts (host contention): ~0.5 us when it is fast.
+        "calibration_us_sum_range_100": round(
+            min(timeit.Timer("sum(range(100))").repeat(5, 100_000)) / 100_000 * 1e6, 3
+        ),
     }
 
 
@@ -223,6 +237,7 @@ def main() -> None:
     parser.add_argument("--faust-seconds", type=float, default=60)
     parser.add_argument("--skip-faust", action="store_true")
     parser.add_argument("--hot", type=int, default=1_000_000, help="profile_hot_states")
+    parser.add_argument("--old-events", action="store_true", help="events ending Jan 2026")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile_stage.json")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-profile-stage-"))
@@ -241,7 +256,7 @@ def main() -> None:
         provision.ensure(conf, provision.exchange_topics(PARTITIONS))
         # The Faust baselines' output topic (the broker does not auto-create topics).
         provision.ensure(conf, [provision.TopicSpec("bench.faust-profiles", PARTITIONS, {})])
-        total = preload(info.bootstrap, args.events, args.borrowers)
+        total = preload(info.bootstrap, args.events, args.borrowers, args.old_events)
         print(f"pre-loaded {total} events on Apache Kafka {info.version}", flush=True)
         settings = settings_for(info.bootstrap, "bench-stage", tmp / "state", args.hot)
         gc.collect()

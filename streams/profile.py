@@ -46,6 +46,7 @@ from streams.alerts import (
 )
 from streams.models import ActivityKind, ExchangeEvent
 from streams.profile_state import (
+    APPLICATION,
     CORRECTION,
     DISBURSEMENT,
     L_FIRST_DISB,
@@ -121,21 +122,16 @@ def apply(
         eid,
         t,
         T_CODE[facts.type],
-        (facts.loan_id, facts.lender, facts.currency, str(facts.principal_outstanding)),
+        facts.loan_id,
+        facts.lender,
+        facts.currency,
+        str(facts.principal_outstanding),
         facts.days_past_due,
         due,
         facts.corrects_event_id,
         config,
     )
     return state, alerts
-
-
-def _provenance(state: ProfileState, platform: str, t: int) -> None:
-    """Idempotent, commutative provenance folds: taken even from stale or duplicate events."""
-    if state.first_seen < 0 or t < state.first_seen:
-        state.first_seen = t
-    if state.platforms.get(platform, -1) < t:
-        state.platforms[platform] = t
 
 
 def apply_activity(
@@ -153,7 +149,12 @@ def apply_activity(
     ``kind`` is an ``ActivityKind`` symbol, ``amount`` a ``Decimal`` or its ``str``
     (state keeps sums as exact decimal strings). The caller checks the borrower.
     """
-    _provenance(state, platform, t)
+    state.activity_memo = None  # the activity side may change
+    # Provenance: idempotent and commutative, so taken even from stale or duplicates.
+    if t < state.first_seen or state.first_seen < 0:
+        state.first_seen = t
+    if state.platforms.get(platform, -1) < t:
+        state.platforms[platform] = t
     ekey = f"{platform}\0{event_id}"
     wm = state.watermark
     day = t // DAY_MS
@@ -163,10 +164,11 @@ def apply_activity(
         return NO_ALERTS  # the same identity already used by a loan event
     bucket = state.act_days.get(day)
     if bucket is None:
-        bucket = state.act_days[day] = [0, {}, 0, set()]
+        state.act_days[day] = bucket = [0, {}, 0, {ekey}]
     elif ekey in bucket[3]:
         return NO_ALERTS  # duplicate
-    bucket[3].add(ekey)
+    else:
+        bucket[3].add(ekey)
     if kind != _SPEND_EXCLUDED:
         bucket[0] += 1
         sums = bucket[1]
@@ -176,17 +178,34 @@ def apply_activity(
             bucket[2] += 1
     if state.act_platforms.get(platform, -1) < t:
         state.act_platforms[platform] = t
-    _applied(state, t, config)
+    state.version += 1
+    if t > wm:
+        state.watermark = t
+        _maybe_prune(state, config)
     return NO_ALERTS
+
+
+_TWO_DECIMALS: dict[str, int] = {}  # non-negative "digits.dd" -> its cents
+
+
+def _two_decimals(s: str) -> int | None:
+    got = _TWO_DECIMALS.get(s)
+    if got is None and _CENTS.fullmatch(s):
+        if len(_TWO_DECIMALS) > 100_000:  # a safety valve
+            _TWO_DECIMALS.clear()
+        got = _TWO_DECIMALS[s] = int(s.replace(".", ""))
+    return got
 
 
 def add_decimal_str(a: str, b: Decimal | str) -> str:
     """``str(Decimal(a) + Decimal(b))``, exactly, with integer arithmetic when both are
     non-negative with exactly two decimals (every amount off the wire is): the same
-    string, ~5x cheaper than two Decimal parses and a Decimal add."""
-    if isinstance(b, str) and _CENTS.fullmatch(a) and _CENTS.fullmatch(b):
-        q, r = divmod(int(a.replace(".", "")) + int(b.replace(".", "")), 100)
-        return f"{q}.{r:02d}"
+    string, several times cheaper than two Decimal parses and a Decimal add."""
+    if isinstance(b, str):
+        ca, cb = _two_decimals(a), _two_decimals(b)
+        if ca is not None and cb is not None:
+            q, r = divmod(ca + cb, 100)
+            return f"{q}.{r:02d}"
     return str(Decimal(a) + Decimal(b))
 
 
@@ -196,7 +215,10 @@ def apply_loan(
     event_id: str,
     t: int,
     typ: int,
-    facts: tuple[str, str, str, str],
+    loan_id: str,
+    lender: str,
+    currency: str,
+    principal: str,
     dpd: int,
     due_day: int,
     corrects_event_id: str | None,
@@ -204,10 +226,14 @@ def apply_loan(
 ) -> tuple[Alert, ...]:
     """:func:`apply` of a loan event given as its parts (the stage's decoded form).
 
-    ``typ`` is a ``T_CODE``; ``facts`` is ``(loan_id, lender, currency, principal as
-    decimal str)``; ``due_day`` the due date as days since epoch, -1 when unknown.
+    ``typ`` is a ``T_CODE``; ``principal`` the outstanding principal as a decimal str;
+    ``due_day`` the due date as days since epoch, -1 when unknown.
     """
-    _provenance(state, platform, t)
+    state.credit_memo = None  # the loan side may change
+    if t < state.first_seen or state.first_seen < 0:  # provenance, as in apply_activity
+        state.first_seen = t
+    if state.platforms.get(platform, -1) < t:
+        state.platforms[platform] = t
     ekey = f"{platform}\0{event_id}"
     wm = state.watermark
     if wm >= 0 and t < wm - config.loan_horizon_ms:
@@ -215,18 +241,19 @@ def apply_loan(
     same_day = state.act_days.get(t // DAY_MS)
     if same_day is not None and ekey in same_day[3]:
         return NO_ALERTS  # the same identity already used by an activity event
-    loan_id, lender, cur, principal = facts
     # Interned: shared in memory and as marshal refs.
-    new: Pending = (t, ekey, loan_id, sys.intern(lender), sys.intern(cur), principal, dpd, due_day)
+    lender, currency = sys.intern(lender), sys.intern(currency)
     if typ == CORRECTION:
+        new: Pending = (t, ekey, loan_id, lender, currency, principal, dpd, due_day)
         return _apply_correction(state, ekey, t, platform, new, corrects_event_id, config)
     if ekey in state.lidx or ekey in state.cseen:
         return NO_ALERTS  # duplicate
-    pend = state.pending.pop(ekey, None)
+    pend = state.pending.pop(ekey, None) if state.pending else None
     if pend is None:
-        pend = (-1, "", *new[2:])
-    ct, ckey, loan_id, lender, cur, principal, dpd, due = pend
-    rec: Record = (t, ekey, typ, lender, cur, principal, dpd, due, ct, ckey)
+        rec: Record = (t, ekey, typ, lender, currency, principal, dpd, due_day, -1, "")
+    else:
+        ct, ckey, loan_id, lender, currency, principal, dpd, due = pend
+        rec = (t, ekey, typ, lender, currency, principal, dpd, due, ct, ckey)
     return _mutate(state, None, (f"{platform}\0{loan_id}", rec), t, config)
 
 
@@ -269,33 +296,25 @@ def _mutate(
     config: ProfileConfig,
 ) -> tuple[Alert, ...]:
     """Replace/insert one effective record; compute the alerts of the transition."""
+    if remove is None:
+        return _insert(state, add[0], add[1], t, config)
     akey, rec = add
-    keys = {akey} if remove is None else {akey, remove[0]}
+    keys = {akey, remove[0]}
     before = {k: summarize(state.loans.get(k)) for k in keys}
     types = {rec[R_TYPE]}
     wbefore = window_counts(state, types, config)
     loans = state.loans
-    if remove is not None and remove[0] == akey:  # same loan: same (t, key), same slot
+    if remove[0] == akey:  # same loan: same (t, key), same slot
         recs = loans[akey][L_RECS]
         recs[recs.index(remove[1])] = rec
     else:
-        if remove is not None:
-            old_loan = loans[remove[0]]
-            old_loan[L_RECS].remove(remove[1])
-            if old_loan[L_RECS]:
-                rebuild_loan(old_loan)
-            else:
-                del loans[remove[0]]
-        loan = loans.get(akey)
-        if loan is None:
-            loan = loans[akey] = [0, -1, []]
-        insort(loan[L_RECS], rec)
-        loan[L_MASK] |= 1 << rec[R_TYPE]
-        if rec[R_TYPE] == DISBURSEMENT and (
-            loan[L_FIRST_DISB] < 0 or rec[R_T] < loan[L_FIRST_DISB]
-        ):
-            loan[L_FIRST_DISB] = rec[R_T]
-        state.lidx[rec[R_KEY]] = akey
+        old_loan = loans[remove[0]]
+        old_loan[L_RECS].remove(remove[1])
+        if old_loan[L_RECS]:
+            rebuild_loan(old_loan)
+        else:
+            del loans[remove[0]]
+        _add_record(state, akey, rec)
     state.version += 1
     state.watermark = max(state.watermark, t)
     after = {k: summarize(loans.get(k)) for k in keys}
@@ -312,6 +331,48 @@ def _mutate(
     return tuple(alerts) if alerts else NO_ALERTS
 
 
+_WINDOW_TYPES = frozenset({DISBURSEMENT, APPLICATION})  # what window_counts can see
+
+
+def _insert(
+    state: ProfileState, akey: str, rec: Record, t: int, config: ProfileConfig
+) -> tuple[Alert, ...]:
+    """:func:`_mutate` of a new record (no correction): the common case, with one loan."""
+    before = summarize(state.loans.get(akey))
+    typ = rec[R_TYPE]
+    windowed = typ in _WINDOW_TYPES
+    if windowed:
+        types = {typ}
+        wbefore = window_counts(state, types, config)
+    _add_record(state, akey, rec)
+    state.version += 1
+    state.watermark = max(state.watermark, t)
+    after = summarize(state.loans[akey])
+    alerts: list[Alert] = []
+    if after != before:
+        alerts = loan_alerts(state, akey, before, after, t)
+        if after[2] > before[2]:
+            others = max_open_dpd(state, {akey})
+            old_dpd, new_dpd = max(others, before[2]), max(others, after[2])
+            alerts += delinquency_alert(old_dpd, new_dpd, t, config.delinquency_step_days)
+    if windowed:
+        alerts += window_alerts(wbefore, window_counts(state, types, config), t, config)
+    _maybe_prune(state, config)
+    return tuple(alerts) if alerts else NO_ALERTS
+
+
+def _add_record(state: ProfileState, akey: str, rec: Record) -> None:
+    loan = state.loans.get(akey)
+    if loan is None:
+        state.loans[akey] = loan = [0, -1, [rec]]
+    else:
+        insort(loan[L_RECS], rec)
+    loan[L_MASK] |= 1 << rec[R_TYPE]
+    if rec[R_TYPE] == DISBURSEMENT and (loan[L_FIRST_DISB] < 0 or rec[R_T] < loan[L_FIRST_DISB]):
+        loan[L_FIRST_DISB] = rec[R_T]
+    state.lidx[rec[R_KEY]] = akey
+
+
 def _applied(state: ProfileState, t: int, config: ProfileConfig) -> None:
     """Book-keeping of every applied event: version, newest time, periodic pruning."""
     state.version += 1
@@ -321,10 +382,22 @@ def _applied(state: ProfileState, t: int, config: ProfileConfig) -> None:
 
 
 def _maybe_prune(state: ProfileState, config: ProfileConfig) -> None:
-    if state.watermark // DAY_MS >= state.prune_day + PRUNE_EVERY_DAYS or state.prune_day < 0:
-        prune(
-            state,
-            config.loan_horizon_ms,
-            config.activity_horizon_days,
-            config.negative_retention_days * DAY_MS,
-        )
+    wm = state.watermark
+    day = wm // DAY_MS
+    if day < state.prune_day + PRUNE_EVERY_DAYS and state.prune_day >= 0:
+        return
+    # Nothing is older than the oldest event ever seen: when that is inside every
+    # horizon, a pass would drop nothing (the common case, and cheap to know).
+    first = state.first_seen
+    if (
+        first >= wm - config.loan_horizon_ms
+        and first // DAY_MS >= day - config.activity_horizon_days
+    ):
+        state.prune_day = day
+        return
+    prune(
+        state,
+        config.loan_horizon_ms,
+        config.activity_horizon_days,
+        config.negative_retention_days * DAY_MS,
+    )

@@ -44,6 +44,8 @@ CLOSURE = T_CODE[LoanEventType.CLOSURE]
 CORRECTION = T_CODE[LoanEventType.CORRECTION]
 # Types that are not reports on a running account (no payment status).
 NON_SERVICING = frozenset({APPLICATION, APPROVAL, DECLINE})
+# Latest-record types that leave a loan open whatever its principal (see loan_status).
+OPEN_TYPES = frozenset({DISBURSEMENT, OVERDUE, DEFAULT})
 NEGATIVE_MASK = (1 << DEFAULT) | (1 << WRITE_OFF)
 
 # Effective loan record: (t, ekey, type, lender, currency, principal, dpd, due_day,
@@ -90,16 +92,27 @@ _FIELDS = (
 
 
 class ProfileState:
-    """Mutable per-borrower fold state. Create with :func:`new_state`."""
+    """Mutable per-borrower fold state. Create with :func:`new_state`.
+
+    Three slots are not state but what was derived from it, neither persisted nor
+    compared: ``streams.profile_view`` memoizes reads of the loan side in
+    ``credit_memo`` and of the activity side in ``activity_memo`` (both for the config
+    in ``memo_config``); whatever may change a side (``streams.profile``'s
+    ``apply_loan`` / ``apply_activity``, :func:`prune`) sets that side's memo to None
+    first.
+    """
 
     __slots__ = (
         "act_days",
         "act_platforms",
+        "activity_memo",
         "borrower_id",
+        "credit_memo",
         "cseen",
         "first_seen",
         "lidx",
         "loans",
+        "memo_config",
         "pending",
         "platforms",
         "prune_day",
@@ -118,9 +131,13 @@ class ProfileState:
     lidx: dict[str, str]  # base-event dedup key -> loan key
     cseen: dict[str, int]  # correction dedup key -> occurred_at_ms
     pending: dict[str, Pending]  # target dedup key -> best correction so far
+    credit_memo: tuple[Any, ...] | None
+    activity_memo: tuple[Any, ...] | None
+    memo_config: object
 
     def __init__(self, values: tuple[Any, ...]) -> None:
         """Build from the persisted field tuple (order of ``_FIELDS``)."""
+        self.credit_memo = self.activity_memo = self.memo_config = None
         (
             self.borrower_id,
             self.version,
@@ -138,7 +155,7 @@ class ProfileState:
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The fields in persisted order."""
-        return tuple(getattr(self, name) for name in _FIELDS)
+        return state_fields(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ProfileState) and self.as_tuple() == other.as_tuple()
@@ -153,41 +170,57 @@ def new_state(borrower_id: str) -> ProfileState:
 
 def state_to_bytes(state: ProfileState) -> bytes:
     """Compact bytes of ``state`` (format byte + marshal); see :func:`state_from_bytes`."""
-    return _FORMAT_BYTE + marshal.dumps(
-        (
-            state.borrower_id,
-            state.version,
-            state.watermark,
-            state.first_seen,
-            state.prune_day,
-            state.platforms,
-            state.act_platforms,
-            state.act_days,
-            state.loans,
-            state.lidx,
-            state.cseen,
-            state.pending,
-        ),
-        4,
+    return _FORMAT_BYTE + marshal.dumps(state_fields(state), 4)
+
+
+def state_fields(state: ProfileState) -> tuple[Any, ...]:
+    """The persisted fields of ``state`` in ``_FIELDS`` order (what
+    :class:`ProfileState` is built from)."""
+    return (
+        state.borrower_id,
+        state.version,
+        state.watermark,
+        state.first_seen,
+        state.prune_day,
+        state.platforms,
+        state.act_platforms,
+        state.act_days,
+        state.loans,
+        state.lidx,
+        state.cseen,
+        state.pending,
     )
 
 
-def state_from_bytes(data: bytes) -> ProfileState:
+def state_from_bytes(data: bytes | memoryview) -> ProfileState:
     """Inverse of :func:`state_to_bytes`; raises ``ValueError`` on an unknown format."""
     if not data or data[0] != FORMAT:
-        raise ValueError(f"unknown profile state format {data[:1]!r}")
+        raise ValueError(f"unknown profile state format {bytes(data[:1])!r}")
     return ProfileState(marshal.loads(memoryview(data)[1:]))
+
+
+_ZERO: dict[str, bool] = {}
+
+
+def is_zero(amount: str) -> bool:
+    """Whether a decimal string is zero (cached: principals repeat a lot)."""
+    got = _ZERO.get(amount)
+    if got is None:
+        if len(_ZERO) > 100_000:  # a safety valve
+            _ZERO.clear()
+        got = _ZERO[amount] = Decimal(amount) == 0
+    return got
 
 
 def loan_status(rec: Record) -> int:
     """Status of a loan whose latest (by event time) effective record is ``rec``."""
     typ = rec[R_TYPE]
-    if typ in (DISBURSEMENT, OVERDUE, DEFAULT):
+    if typ in OPEN_TYPES:
         return OPEN
     if typ == REPAYMENT:
-        return PAID if Decimal(rec[R_PRINCIPAL]) == 0 else OPEN
+        return PAID if is_zero(rec[R_PRINCIPAL]) else OPEN
     if typ == CLOSURE:
-        return PAID if Decimal(rec[R_PRINCIPAL]) == 0 else CLOSED
+        return PAID if is_zero(rec[R_PRINCIPAL]) else CLOSED
     if typ == WRITE_OFF:
         return WRITTEN_OFF
     if typ == DECLINE:
@@ -221,19 +254,23 @@ def prune(state: ProfileState, loan_horizon_ms: int, act_days: int, retention_ms
     Open loans and their latest record are always kept; negative records are kept until
     the loan's retention ends (``last event + retention``).
     """
+    state.credit_memo = state.activity_memo = None
     wm = state.watermark
     cut = wm - loan_horizon_ms
     day_cut = wm // 86_400_000 - act_days
-    for d in [d for d in state.act_days if d < day_cut]:
-        del state.act_days[d]
-    for key in [k for k, t in state.cseen.items() if t < cut]:
-        del state.cseen[key]
-    for key in [k for k, p in state.pending.items() if p[0] < cut]:
-        del state.pending[key]
-    for lkey, loan in list(state.loans.items()):
+    days = state.act_days
+    if days:
+        for d in [d for d in days if d < day_cut]:
+            del days[d]
+    if state.cseen:
+        for key in [k for k, t in state.cseen.items() if t < cut]:
+            del state.cseen[key]
+    if state.pending:
+        for key in [k for k, p in state.pending.items() if p[0] < cut]:
+            del state.pending[key]
+    old = [(k, loan) for k, loan in state.loans.items() if loan[L_RECS][0][R_T] < cut]
+    for lkey, loan in old:
         recs: list[Record] = loan[L_RECS]
-        if recs[0][R_T] >= cut:
-            continue
         latest = recs[-1]
         is_open = loan_status(latest) == OPEN
         # Negative data ages out `retention` after the loan's last event; never while open.
@@ -250,6 +287,7 @@ def prune(state: ProfileState, loan_horizon_ms: int, act_days: int, retention_ms
                 state.lidx.pop(rec[R_KEY], None)
             else:
                 keep.append(rec)
-        keep.append(latest)
-        loan[L_RECS] = keep
+        if len(keep) < len(recs) - 1:
+            keep.append(latest)
+            loan[L_RECS] = keep
     state.prune_day = wm // 86_400_000

@@ -67,6 +67,13 @@ class ProfileConfig:
     lender_labels: tuple[str, ...] = field(init=False, repr=False, compare=False)
     dpd_labels: tuple[str, ...] = field(init=False, repr=False, compare=False)
     spend_labels: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # Derived once for the read path (streams.profile_view): the longest count, lender
+    # and spend windows, how many months back any month feature looks, retention in ms.
+    count_max: int = field(init=False, repr=False, compare=False)
+    lender_max: int = field(init=False, repr=False, compare=False)
+    spend_max: int = field(init=False, repr=False, compare=False)
+    months_back: int = field(init=False, repr=False, compare=False)
+    retention_ms: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         months = max(self.history_months, self.repayment_window_months, *self.dpd_windows_months)
@@ -86,21 +93,28 @@ class ProfileConfig:
         object.__setattr__(self, "lender_labels", window_labels(self.lender_windows_days, "d"))
         object.__setattr__(self, "dpd_labels", window_labels(self.dpd_windows_months, "m"))
         object.__setattr__(self, "spend_labels", window_labels(self.spend_windows_days, "d"))
+        object.__setattr__(self, "count_max", max(self.count_windows_days, default=0))
+        object.__setattr__(self, "lender_max", max(self.lender_windows_days, default=0))
+        object.__setattr__(self, "spend_max", max(self.spend_windows_days, default=0))
+        back = max((self.history_months, *self.dpd_windows_months))
+        object.__setattr__(self, "months_back", back)
+        object.__setattr__(self, "retention_ms", self.negative_retention_days * DAY_MS)
 
 
-# day index -> month index (year * 12 + month - 1); bounded by the days ever seen.
-_MONTH_OF_DAY: dict[int, int] = {}
+# day index -> month index (year * 12 + month - 1); bounded by the days ever seen. Hot
+# loops may read it directly (a miss: call month_of_day), but only month_of_day writes.
+MONTH_OF_DAY: dict[int, int] = {}
 
 
 def month_of_day(day: int) -> int:
     """UTC calendar month index (``year * 12 + month - 1``) of a day index since epoch."""
-    m = _MONTH_OF_DAY.get(day)
+    m = MONTH_OF_DAY.get(day)
     if m is None:
         d = date.fromordinal(day + _EPOCH_ORDINAL)
         m = d.year * 12 + d.month - 1
-        if len(_MONTH_OF_DAY) > 200_000:  # a safety valve, never reached by real dates
-            _MONTH_OF_DAY.clear()
-        _MONTH_OF_DAY[day] = m
+        if len(MONTH_OF_DAY) > 200_000:  # a safety valve, never reached by real dates
+            MONTH_OF_DAY.clear()
+        MONTH_OF_DAY[day] = m
     return m
 
 

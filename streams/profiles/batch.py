@@ -1,11 +1,12 @@
 """One batch of events through the profile fold, coalesced per borrower (pure).
 
-No Kafka import: the stage hands in decoded events (:class:`~streams.profiles.events.Op`,
+No Kafka import: the stage hands in decoded events (:data:`~streams.profiles.events.Op`,
 with their input partition) and a way to load a borrower's entry; this returns what to
 write. Per borrower per batch:
 
 * every event is applied in arrival order (``streams.profile.apply_*``: dedup,
   corrections and out-of-order are its business), alerts are collected in that order;
+  a borrower is taken start to finish (fold, view, encodes) before the next one;
 * ONE view as of ``now_ms`` (the read time: windows end there) decides the emits;
 * the state record is always written (even duplicates can move provenance);
 * the profile goes to ``exchange.profiles`` when it is the first or materially changed
@@ -19,8 +20,8 @@ only grow per borrower. Coalescing is what amortizes the view and the encodes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from streams.alerts import Alert
 from streams.models import ExchangeEvent
@@ -29,16 +30,7 @@ from streams.profile_view import material_view, view
 from streams.profiles.events import Op, op_of
 from streams.profiles.records import Entry, OutputEncoder, entry_to_bytes
 
-
-@dataclass(slots=True)
-class Touched:
-    """A borrower changed in this batch."""
-
-    entry: Entry
-    partition: int
-    alerts: list[Alert] = field(default_factory=list)
-    last_ingested_ms: int = 0
-    events: int = 0
+NO_ALERTS: tuple[Alert, ...] = ()
 
 
 @dataclass(slots=True)
@@ -51,70 +43,82 @@ class Emit:
     profile: bytes | None
     update: bytes | None
     version: int
-    alerts: list[Alert]
+    alerts: Sequence[Alert]
     entry: Entry  # the entry after the batch (the store keeps it once committed)
 
 
 Loader = Callable[[int, str], Entry]
 
 
-def fold_ops(ops: Iterable[Op], load: Loader, config: ProfileConfig) -> dict[str, Touched]:
-    """Apply decoded events to their borrowers' entries (mutated in place)."""
-    touched: dict[str, Touched] = {}
-    for partition, bid, ingested, is_loan, args in ops:
-        t = touched.get(bid)
-        if t is None:
-            t = touched[bid] = Touched(load(partition, bid), partition)
-        # Op.args are the positional parameters between state and config (see events).
-        if is_loan:
-            alerts = apply_loan(t.entry.state, *args, config=config)  # type: ignore[misc]
-            if alerts:
-                t.alerts.extend(alerts)
+def group_ops(ops: Iterable[Op]) -> dict[str, Op | list[Op]]:
+    """Events per borrower in arrival order, borrowers in order of first appearance (a
+    borrower's only event is kept as is: most borrowers have one per batch)."""
+    groups: dict[str, Op | list[Op]] = {}
+    for op in ops:
+        bid = op[1]
+        got = groups.get(bid)
+        if got is None:
+            groups[bid] = op
+        elif isinstance(got, list):
+            got.append(op)
+        else:
+            groups[bid] = [got, op]
+    return groups
+
+
+def fold(entry: Entry, ops: list[Op], config: ProfileConfig) -> tuple[list[Alert], int]:
+    """Apply ``ops`` (one borrower's) to ``entry`` in order; returns the alerts raised,
+    in order, and the newest ingestion time."""
+    state = entry.state
+    alerts: list[Alert] = []
+    ingested = 0
+    for op in ops:
+        # Op: (partition, borrower, ingested, is_loan, *args), args as events.Op says.
+        if op[3]:
+            raised = apply_loan(
+                state, op[4], op[5], op[6], op[7], op[8], op[9], op[10], op[11], op[12],
+                op[13], op[14], config,
+            )  # fmt: skip
+            if raised:
+                alerts += raised
         else:  # activity never raises alerts
-            apply_activity(t.entry.state, *args, config=config)  # type: ignore[misc]
-        t.last_ingested_ms = max(t.last_ingested_ms, ingested)
-        t.events += 1
-    return touched
-
-
-def decide(
-    touched: dict[str, Touched], now_ms: int, config: ProfileConfig, encoder: OutputEncoder
-) -> list[Emit]:
-    """The outputs of every touched borrower, as of ``now_ms``."""
-    out: list[Emit] = []
-    for bid, t in touched.items():
-        entry = t.entry
-        v = view(entry.state, now_ms, config)
-        material = material_view(entry.emitted, v, config)
-        profile_bytes = update = None
-        if material or t.alerts:
-            profile_bytes = encoder.profile(v)
-            update = encoder.update(bid, v, profile_bytes, material, t.last_ingested_ms, t.alerts)
-            if material:
-                entry.emit(v, encoder.body_of(profile_bytes))
-            else:
-                profile_bytes = None  # only material changes go to the compacted topic
-        out.append(
-            Emit(
-                bid,
-                t.partition,
-                entry_to_bytes(entry),
-                profile_bytes,
-                update,
-                v[4],
-                t.alerts,
-                entry,
-            )
-        )
-    return out
+            apply_activity(state, op[4], op[5], op[6], op[7], op[8], op[9], config)
+        ingested = max(ingested, op[2])
+    return alerts, ingested
 
 
 def process_ops(
     ops: Iterable[Op], load: Loader, now_ms: int, config: ProfileConfig, encoder: OutputEncoder
 ) -> list[Emit]:
-    """Fold a batch and decide its outputs (the entries are mutated: on an aborted
-    transaction the caller must drop them and reload from committed bytes)."""
-    return decide(fold_ops(ops, load, config), now_ms, config, encoder)
+    """Fold a batch and decide its outputs, one borrower at a time, start to finish
+    (its state stays in the CPU caches). The entries are mutated: on an aborted
+    transaction the caller must drop them and reload from committed bytes."""
+    out: list[Emit] = []
+    append = out.append
+    for bid, group in group_ops(ops).items():
+        its = group if isinstance(group, list) else [group]
+        partition = its[0][0]
+        entry = load(partition, bid)
+        state = entry.state
+        if len(its) == 1 and not its[0][3]:  # one activity event: no alerts
+            op = its[0]
+            apply_activity(state, op[4], op[5], op[6], op[7], op[8], op[9], config)
+            alerts: Sequence[Alert] = NO_ALERTS
+            ingested = op[2]
+        else:
+            alerts, ingested = fold(entry, its, config)
+        v = view(state, now_ms, config)
+        material = material_view(entry.emitted, v, config)
+        profile = update = None
+        if material or alerts:
+            profile = encoder.profile(v)
+            update = encoder.update(bid, v, profile, material, ingested, alerts)
+            if material:
+                entry.emit(v)
+            else:
+                profile = None  # only material changes go to the compacted topic
+        append(Emit(bid, partition, entry_to_bytes(entry), profile, update, v[4], alerts, entry))
+    return out
 
 
 def process_batch(

@@ -1,14 +1,16 @@
 """Byte formats of the profile stage (pure): the per-borrower state record, the outputs.
 
-* State record (value on ``exchange.profile-state``, key borrower_id): format byte, the
-  4-byte big-endian length of the fold state (``streams.profile.state_to_bytes``), that
-  state, then the last profile written to ``exchange.profiles``. Keeping the last
-  *emitted* profile makes "material" mean "differs from what banks were last told", so
-  slow drifts add up instead of never emitting. Format 2 keeps it as the Avro body it
-  was written to ``exchange.profiles`` with (already encoded, so free to keep; empty
-  before the first), read back into a :data:`streams.profile_view.View` on a cold load;
-  format 1 (still read) kept a marshalled :class:`BorrowerProfile` tuple. Like the fold
-  state, the changelog is written only by the exchange: trusted input.
+* State record (value on ``exchange.profile-state``, key borrower_id): the fold state
+  and the last profile written to ``exchange.profiles``. Keeping the last *emitted*
+  profile makes "material" mean "differs from what banks were last told", so slow
+  drifts add up instead of never emitting. Format 3: format byte, then one marshal of
+  ``(state fields, emitted View or None)`` (``streams.profile_state.state_fields``,
+  :data:`streams.profile_model.View`), so a cold load is one ``marshal.loads`` (it
+  happens for every borrower beyond the hot cache). Still read: formats 1 and 2 (format
+  byte, the 4-byte big-endian length of ``streams.profile.state_to_bytes``, that state,
+  then the profile: a marshalled :class:`BorrowerProfile` tuple in 1, the Avro body
+  written to ``exchange.profiles`` in 2, decoded with fastavro: ~10x slower). Like the
+  fold state, the changelog is written only by the exchange: trusted input.
 * ``exchange.profiles`` value: the codec-encoded ``io.creditstream.BorrowerProfile``.
 * ``exchange.profile-updates`` value: a codec-encoded ``io.creditstream.ProfileUpdate``.
   Its last field is the profile, and an Avro record body is the concatenation of its
@@ -20,16 +22,16 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import marshal
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
 from streams.alerts import Alert, AlertKind
-from streams.codec import SINGLE_OBJECT_MAGIC, SniffingCodec, codec_for
+from streams.codec import SINGLE_OBJECT_MAGIC, SniffingCodec
 from streams.profile import (
     DEFAULT_CONFIG,
     BorrowerProfile,
@@ -38,16 +40,27 @@ from streams.profile import (
     new_state,
     profile_to_avro,
     state_from_bytes,
-    state_to_bytes,
 )
-from streams.profile_view import View, profile_to_view, view_to_profile
-from streams.profiles.avro import ProfileBodies, read_body, update_head
+from streams.profile_model import (
+    Money,
+    MoneyPairs,
+    View,
+    profile_to_view,
+    view_to_profile,
+)
+from streams.profile_state import state_fields
+from streams.profiles import avro
+from streams.profiles.avro import ProfileBodies, read_body
 from streams.schemas import BORROWER_PROFILE, NAMESPACE
 
 log = logging.getLogger(__name__)
 PROFILE_UPDATE = f"{NAMESPACE}.ProfileUpdate"
-FORMAT = 2
+FORMAT = 3
 _FORMAT_BYTE = bytes([FORMAT])
+# Format 3 with the emitted view's money as strings: money is cents as int, or a
+# Decimal below a cent (never off the wire, but exact), which marshal cannot hold.
+_DECIMALS = bytes([4])
+_READS = frozenset({1, 2, FORMAT, _DECIMALS[0]})
 _LEN = struct.Struct(">I")
 _NAMES = tuple(f.name for f in fields(BorrowerProfile))
 # Fields holding Decimals (marshal cannot), by nesting depth of the Decimal in the map.
@@ -56,24 +69,36 @@ _DECIMAL_DEPTH = {"outstanding_principal": 1, "spend_sum": 2}
 
 @dataclass(slots=True)
 class Entry:
-    """One borrower as the stage holds it: fold state and the last emitted profile.
-
-    Set the profile with :meth:`emit`, with the body it was written with: that is what
-    the state record keeps, so an entry is re-serialized at the cost of its state alone.
-    """
+    """One borrower as the stage holds it: fold state and the last emitted profile."""
 
     state: ProfileState
     emitted: View | None = None
-    emitted_blob: bytes = b""
 
-    def emit(self, v: View, body: bytes) -> None:
+    def emit(self, v: View, body: bytes = b"") -> None:
+        """``v`` went out (``body``, its Avro body, is not kept since format 3)."""
+        del body
         self.emitted = v
-        self.emitted_blob = body
 
     def emitted_profile(self, config: ProfileConfig = DEFAULT_CONFIG) -> BorrowerProfile | None:
         """The last emitted profile as a :class:`BorrowerProfile` (None before any)."""
         e = self.emitted
         return None if e is None else view_to_profile(self.state.borrower_id, e, config)
+
+
+def _cents_of(amount: str) -> Money:
+    d = Decimal(amount)
+    return int(d) if d == d.to_integral_value() else d
+
+
+def _money_as(v: View, conv: Callable[[Any], Any]) -> View:
+    """``v`` with ``conv`` applied to every amount of its money pairs."""
+
+    def pairs(ps: MoneyPairs) -> MoneyPairs:
+        return tuple((cur, conv(amount)) for cur, amount in ps)
+
+    (credit, *act), s_counts, s_sums, *rest = v
+    credit = (credit[0], pairs(credit[1]), *credit[2:])
+    return ((credit, *act), s_counts, tuple(pairs(p) for p in s_sums), *rest)
 
 
 def new_entry(borrower_id: str) -> Entry:
@@ -112,33 +137,37 @@ def profile_from_tuple(values: tuple[Any, ...]) -> BorrowerProfile:
 
 def entry_to_bytes(entry: Entry) -> bytes:
     """The state record of ``entry`` (see module docstring)."""
-    state = state_to_bytes(entry.state)
-    return b"".join((_FORMAT_BYTE, _LEN.pack(len(state)), state, entry.emitted_blob))
+    fields = state_fields(entry.state)
+    try:
+        return _FORMAT_BYTE + marshal.dumps((fields, entry.emitted), 4)
+    except ValueError:  # a Decimal amount: see _DECIMALS
+        emitted = _money_as(entry.emitted, str) if entry.emitted is not None else None
+        return _DECIMALS + marshal.dumps((fields, emitted), 4)
 
 
 def entry_from_bytes(data: bytes) -> Entry:
-    """Inverse of :func:`entry_to_bytes` (also reads format 1); ``ValueError`` on an
-    unknown format."""
-    if not data or data[0] not in (1, FORMAT):
+    """Inverse of :func:`entry_to_bytes` (also reads formats 1 and 2); ``ValueError`` on
+    an unknown format."""
+    if not data or data[0] not in _READS:
         raise ValueError(f"unknown profile entry format {data[:1]!r}")
-    (n,) = _LEN.unpack_from(data, 1)
     view = memoryview(data)
-    state = state_from_bytes(bytes(view[5 : 5 + n]))
-    blob = bytes(view[5 + n :])
     if data[0] == FORMAT:
-        return Entry(state, read_body(blob) if blob else None, blob)
+        fields, emitted = marshal.loads(view[1:])
+        return Entry(ProfileState(fields), emitted)
+    if data[0] == _DECIMALS[0]:
+        fields, emitted = marshal.loads(view[1:])
+        return Entry(ProfileState(fields), emitted and _money_as(emitted, _cents_of))
+    (n,) = _LEN.unpack_from(data, 1)  # formats 1 and 2: [format][u32 n][state n][profile]
+    entry = Entry(state_from_bytes(view[5 : 5 + n]))
+    blob = bytes(view[5 + n :])
+    if data[0] == 2:
+        if blob:
+            entry.emit(read_body(blob))
+        return entry
     old = marshal.loads(blob)
-    entry = Entry(state)
     if old is not None:
-        profile = profile_from_tuple(old)
-        body = _codec().encode(BORROWER_PROFILE, profile_to_avro(profile))
-        entry.emit(profile_to_view(profile), body[_header_len(body) :])
+        entry.emit(profile_to_view(profile_from_tuple(old)))
     return entry
-
-
-@functools.cache
-def _codec() -> SniffingCodec:
-    return codec_for(None)
 
 
 class OutputEncoder:
@@ -159,10 +188,14 @@ class OutputEncoder:
         self._profile_header = full[: _header_len(full)]
         upd = self._codec_update("b" * 64, sample, full, True, 1_700_000_000_123, alerts)
         self._update_header = upd[: _header_len(upd)]
-        # The hand-written bodies are used only if they equal the codec's bytes.
+        # The hand-written bodies are used only if they equal the codec's bytes, for
+        # large values (field by field) and small ones (avro's templates) alike.
         self.hand_written = True
-        self.hand_written = self.profile(sample) == full and (
-            self.update("b" * 64, sample, full, True, 1_700_000_000_123, alerts) == upd
+        small = _sample_view(config, large=False)
+        self.hand_written = (
+            self.profile(sample) == full
+            and self.update("b" * 64, sample, full, True, 1_700_000_000_123, alerts) == upd
+            and self.profile(small) == self._codec_profile(small)
         )
         if not self.hand_written:
             log.warning("profile schemas differ from streams.profiles.avro: using the codec")
@@ -184,7 +217,7 @@ class OutputEncoder:
         profile_bytes: bytes,
         material: bool,
         last_ingested_ms: int,
-        alerts: list[Alert],
+        alerts: Sequence[Alert],
     ) -> bytes:
         """Encoded ``io.creditstream.ProfileUpdate`` around ``profile_bytes`` (from
         :meth:`profile` of the same ``v``)."""
@@ -192,13 +225,16 @@ class OutputEncoder:
             return self._codec_update(
                 borrower_id, v, profile_bytes, material, last_ingested_ms, alerts
             )
-        head = update_head(borrower_id, v[4], material, last_ingested_ms, alerts)
         body = memoryview(profile_bytes)[len(self._profile_header) :]
-        return b"".join((self._update_header, head, body))
+        return avro.update(
+            self._update_header, borrower_id, v[4], material, last_ingested_ms, alerts, body
+        )
 
     # -- the codec's own encoding (reference and fallback) -------------------------------
     def _codec_profile(self, v: View) -> bytes:
-        return self.codec.encode(BORROWER_PROFILE, profile_to_avro(view_to_profile("", v)))
+        return self.codec.encode(
+            BORROWER_PROFILE, profile_to_avro(view_to_profile("", v, self.config))
+        )
 
     def _codec_update(
         self,
@@ -207,7 +243,7 @@ class OutputEncoder:
         profile_bytes: bytes,
         material: bool,
         last_ingested_ms: int,
-        alerts: list[Alert],
+        alerts: Sequence[Alert],
     ) -> bytes:
         del profile_bytes  # re-encoded from v
         datum = {
@@ -221,18 +257,20 @@ class OutputEncoder:
         return self.codec.encode(PROFILE_UPDATE, datum)
 
 
-def _sample_view(config: ProfileConfig) -> View:
-    """A view exercising every field kind (negative, multi-byte and sub-cent amounts)."""
+def _sample_view(config: ProfileConfig, large: bool = True) -> View:
+    """A view exercising every field kind (negative, multi-byte and sub-cent amounts),
+    with ``large`` counts (4096 and more are encoded field by field) or only small."""
     nc, nl = len(config.count_windows_days), len(config.lender_windows_days)
     nd, ns = len(config.dpd_windows_months), len(config.spend_windows_days)
     money = (("EUR", 12_345_678), ("JPY", -128), ("USD", Decimal("1050.5")))
-    core = (
+    many = 70_000 if large else 63
+    credit = (
         3,
         money,
         tuple(range(1, nc + 1)),
         (200,) * nc,
         (0,) * nl,
-        (70_000,) * nl,
+        (many,) * nl,
         45,
         (1,) * nd,
         "0123456" + "-" * max(0, config.history_months - 7),
@@ -241,10 +279,8 @@ def _sample_view(config: ProfileConfig) -> View:
         1,
         0,
         1_600_000_000_000,
-        2,
-        1,
-        None,
     )
+    core = (credit, 2, 1, None)
     return (core, (9,) * ns, (money,) * ns, 1_700_000_000_000, 10**6, ("p1", "p\u00e9"), None)
 
 

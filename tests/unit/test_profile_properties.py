@@ -19,7 +19,7 @@ from streams.profile import (
     state_from_bytes,
     state_to_bytes,
 )
-from tests.unit.profile_factories import DAY, T0, event_sets, loan_event
+from tests.unit.profile_factories import DAY, HOUR, T0, event_sets, loan_event
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -165,3 +165,47 @@ def test_alerts_fire_once_per_transition(events: list[ExchangeEvent], rnd: rando
     corrected = any(e.loan is not None and e.loan.type is LoanEventType.CORRECTION for e in events)
     if not corrected:  # a correction may legitimately move an event to another loan
         assert all(n == 1 for n in fired.values()), fired
+
+
+_READ_OFFSETS = st.sampled_from([0, 1, HOUR, DAY - 1, DAY, 7 * DAY, 95 * DAY, 800 * DAY])
+
+
+@SETTINGS
+@given(event_sets(), st.randoms(use_true_random=False), st.lists(_READ_OFFSETS, min_size=1))
+def test_reads_between_events_equal_reads_of_a_fresh_copy(
+    events: list[ExchangeEvent], rnd: random.Random, offsets: list[int]
+) -> None:
+    """A state memoizes what it derived for a read (profile_view); reads interleaved with
+    events, at read times moving both ways, equal reads of a copy without the memo."""
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    newest = max(e.occurred_at_ms for e in events)
+    states: dict[str, ProfileState] = {}
+    for i, ev in enumerate(shuffled):
+        state = states.setdefault(ev.borrower_id, new_state(ev.borrower_id))
+        apply(state, ev, DEFAULT_CONFIG)
+        for at in (newest + offsets[i % len(offsets)], newest + offsets[-1 - i % len(offsets)]):
+            fresh = state_from_bytes(state_to_bytes(state))
+            assert snapshot(state, at, DEFAULT_CONFIG) == snapshot(fresh, at, DEFAULT_CONFIG)
+    for state in states.values():
+        for at in (newest, newest + 7 * DAY, newest + 45 * DAY, newest + 800 * DAY):
+            fresh = state_from_bytes(state_to_bytes(state))
+            assert snapshot(state, at, DEFAULT_CONFIG) == snapshot(fresh, at, DEFAULT_CONFIG)
+
+
+@SETTINGS
+@given(event_sets(), st.randoms(use_true_random=False), st.integers(0, 1))
+def test_state_bytes_decode_to_the_state_after_every_event(
+    events: list[ExchangeEvent], rnd: random.Random, reload: int
+) -> None:
+    """After every event, on a live state (with its read memos) or a reloaded one."""
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    states: dict[str, ProfileState] = {}
+    for ev in shuffled:
+        state = states.setdefault(ev.borrower_id, new_state(ev.borrower_id))
+        apply(state, ev, DEFAULT_CONFIG)
+        data = state_to_bytes(state)
+        assert state_from_bytes(data) == state
+        if reload:
+            states[ev.borrower_id] = state_from_bytes(data)

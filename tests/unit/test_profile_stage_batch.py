@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import marshal
 from dataclasses import replace
+from decimal import Decimal
 
 from streams.codec import codec_for
 from streams.models import ActivityKind, LoanEventType
 from streams.oracle import fold
-from streams.profile import DEFAULT_CONFIG, profile_to_avro, snapshot, state_to_bytes
+from streams.profile import DEFAULT_CONFIG, apply, profile_to_avro, snapshot, state_to_bytes
+from streams.profile_view import view
 from streams.profiles.batch import process_batch
 from streams.profiles.records import (
     PROFILE_UPDATE,
@@ -49,19 +51,35 @@ def test_entry_round_trips_through_bytes_with_and_without_emitted_profile() -> N
     assert back.emitted_profile() == snapshot(back.state, NOW)
 
 
-def test_entries_in_the_previous_format_are_still_read() -> None:
+def test_entries_in_the_previous_formats_are_still_read() -> None:
     store = ProfileStore(10)
     (emit,) = process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
     profile = emit.entry.emitted_profile()
     assert profile is not None
     state = state_to_bytes(emit.entry.state)
-    old = b"".join(
-        (b"\x01", len(state).to_bytes(4, "big"), state, marshal.dumps(profile_to_tuple(profile)))
-    )
-    back = entry_from_bytes(old)
-    assert back.state == emit.entry.state
-    assert back.emitted == emit.entry.emitted
-    assert entry_from_bytes(entry_to_bytes(back)) == back
+    head = len(state).to_bytes(4, "big") + state
+    body = ENCODER.body_of(ENCODER.profile(emit.entry.emitted or ()))
+    for old in (
+        b"\x01" + head + marshal.dumps(profile_to_tuple(profile)),  # format 1
+        b"\x02" + head + body,  # format 2: the Avro body of the emitted profile
+        b"\x02" + head,  # format 2, nothing emitted yet
+    ):
+        back = entry_from_bytes(old)
+        assert back.state == emit.entry.state
+        assert back.emitted == (emit.entry.emitted if len(old) > 5 + len(state) else None)
+        assert entry_from_bytes(entry_to_bytes(back)) == back
+
+
+def test_an_emitted_amount_below_a_cent_survives_the_state_record() -> None:
+    entry = new_entry(BORROWER)
+    apply(entry.state, activity_event("s1", T0, amount="10.505"))
+    v = view(entry.state, NOW)
+    assert isinstance(v[2][1][0][1], Decimal)  # spend sum 90d, in cents: 1050.5
+    entry.emit(v)
+    data = entry_to_bytes(entry)
+    assert data[0] == 4
+    back = entry_from_bytes(data)
+    assert back == entry and back.emitted == v
 
 
 def test_one_emit_per_borrower_per_batch_with_alerts_in_order_and_latest_version() -> None:
@@ -184,3 +202,19 @@ def test_touched_borrowers_are_handed_out_per_batch_so_one_batch_can_be_undone()
     store.abort(touched)
     assert store.take_touched() == []
     assert store.get(0, BORROWER).state.version == 3  # batch one committed, two undone
+
+
+def test_a_small_hot_cache_keeps_what_the_next_batch_folded_on_until_it_commits() -> None:
+    # The stage folds batch N+1, then commits batch N (which trims the hot cache), then
+    # commits N+1: trimming must not drop N+1's entries, the only place its events live.
+    store = ProfileStore(0)
+    events = [loan_event(f"r{i}", T0 + i * DAY, LoanEventType.REPAYMENT) for i in range(4)]
+    previous: list = []  # type: ignore[type-arg]
+    for ev in events:
+        emits = process_batch([(0, ev)], store.get, NOW, DEFAULT_CONFIG, ENCODER)
+        store.take_touched()
+        store.commit(previous)
+        previous = emits
+    store.commit(previous)
+    assert entry_from_bytes(store.committed(0, BORROWER) or b"").state.version == len(events)
+    assert store.hot() == 1  # the last batch handed out is kept until the next one

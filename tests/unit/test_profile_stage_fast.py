@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from confluent_kafka import TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from streams.alerts import Alert, AlertKind
 from streams.codec import codec_for
 from streams.config import Settings
+from streams.errors import DecodeError
 from streams.metrics import Metrics
 from streams.models import ExchangeEvent
 from streams.profile import DEFAULT_CONFIG, apply, new_state, profile_to_avro, snapshot
@@ -61,6 +64,35 @@ def test_fast_decode_equals_the_generic_decode(events: list[ExchangeEvent]) -> N
         assert DECODER.decode(3, encoded) == generic
 
 
+UNDECODABLE = (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError)
+
+
+@SETTINGS
+@given(event_sets(max_events=6), st.data())
+def test_fast_decode_refuses_what_the_generic_decode_refuses(
+    events: list[ExchangeEvent], data: st.DataObject
+) -> None:
+    """Truncated, extended or corrupted records: the fast path raises (what the stage
+    counts as undecodable) or reads exactly what the generic path reads."""
+    for ev in events:
+        encoded = CODEC.encode(EXCHANGE_EVENT, to_avro(ev))
+        cut = data.draw(st.integers(11, len(encoded) - 1))
+        for bad in (encoded[:cut], encoded + b"\x00"):
+            with pytest.raises(UNDECODABLE):
+                DECODER.decode(0, bad)
+        at = data.draw(st.integers(10, len(encoded) - 1))
+        flipped = encoded[:at] + bytes([data.draw(st.integers(0, 255))]) + encoded[at + 1 :]
+        try:
+            generic = op_of(0, from_avro(CODEC.decode(flipped)[1]))
+        except UNDECODABLE:
+            generic = None
+        try:
+            fast = DECODER.decode(0, flipped)
+        except UNDECODABLE:
+            fast = None
+        assert fast is None or fast == generic
+
+
 @SETTINGS
 @given(event_sets(max_events=25), READ_TIMES)
 def test_hand_written_avro_equals_the_codec_bytes(events: list[ExchangeEvent], at: int) -> None:
@@ -76,6 +108,30 @@ def test_hand_written_avro_equals_the_codec_bytes(events: list[ExchangeEvent], a
         assert datum["profile"] == CODEC.decode(profile)[1]
         assert CODEC.encode(PROFILE_UPDATE, datum) == update
         assert (datum["profile_version"], datum["material"]) == (p.profile_version, False)
+
+
+SHORT = replace(DEFAULT_CONFIG, count_windows_days=(7, 30), spend_windows_days=(30,))
+SHORT_ENCODER = OutputEncoder(CODEC, SHORT)
+
+
+@SETTINGS
+@given(event_sets(max_events=25), READ_TIMES, st.lists(st.booleans(), min_size=1))
+def test_hand_written_avro_of_memoized_reads_equals_the_codec_bytes(
+    events: list[ExchangeEvent], at: int, short: list[bool]
+) -> None:
+    """Event by event, reads (which reuse what the state memoized) encode to the codec's
+    bytes, also when two configs alternate on one state."""
+    states: dict[str, Any] = {}
+    for i, ev in enumerate(events):
+        state = states.setdefault(ev.borrower_id, new_state(ev.borrower_id))
+        apply(state, ev)
+        for config, encoder in [(DEFAULT_CONFIG, ENCODER), (SHORT, SHORT_ENCODER)][
+            : 1 + short[i % len(short)]
+        ]:
+            for read in (at, at + DAY // 2):
+                p = snapshot(state, read, config)
+                got = encoder.profile(view(state, read, config))
+                assert got == CODEC.encode(BORROWER_PROFILE, profile_to_avro(p))
 
 
 @SETTINGS
