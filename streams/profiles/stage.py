@@ -10,10 +10,11 @@ changelog sends are paid per event. So it is built like ingress: a confluent-kaf
 in a thread of the Faust worker (``streams.txloop``) where each fetched batch is ONE
 transaction holding the state changelog records, the profiles, the updates and the
 consumer offsets (KIP-447). Where the time goes (per event, ~1 borrower per event in a
-batch, bench/bench_profile_stage.py: ~18 k events/s, was 8.4 k): decode ~6 us
-(``events``), fold ~5 us, view ~10 us (more with full windows), material check ~2 us,
-hand-written Avro of profile + update ~6 us (``avro``), state record ~5 us, GC ~3 us,
-produce/consume ~5 us; the broker shares the machine's two cores.
+batch, event times in the last 90 days so windows are full; bench/bench_profile_stage.py:
+~18 k events/s per core): decode ~3.5 us (``events``), fold ~9 us, view ~7 us (memoized
+across events of a day), material check ~1 us, hand-written Avro of profile + update
+~10 us (``avro``), state record ~5 us, GC ~6 us, produce/consume and transactions
+~12-15 us (~2.7 records written per event); the broker shares the machine's two cores.
 
 Pipelining: a batch's commit (``send_offsets_to_transaction`` + ``commit_transaction``,
 a broker round trip that releases the GIL) runs in a helper thread while this thread
