@@ -44,7 +44,7 @@ from streams.alerts import (
     window_alerts,
     window_counts,
 )
-from streams.models import ActivityKind, ExchangeEvent
+from streams.models import ActivityKind, ExchangeEvent, LoanFacts
 from streams.profile_state import (
     APPLICATION,
     CORRECTION,
@@ -101,6 +101,25 @@ _TRAVEL = ActivityKind.TRAVEL_BOOKING
 _CENTS = re.compile(r"[0-9]+\.[0-9][0-9]")
 
 
+LoanArgs = tuple[int, str, str, str, str, int, int, str | None]
+
+
+def loan_args(facts: LoanFacts) -> LoanArgs:
+    """The loan parameters of :func:`apply_loan` after ``(state, platform, event_id,
+    time)`` and before the config, from decoded facts (one mapping for every caller)."""
+    due = facts.due_date.toordinal() - _EPOCH_ORDINAL if facts.due_date is not None else -1
+    return (
+        T_CODE[facts.type],
+        facts.loan_id,
+        facts.lender,
+        facts.currency,
+        str(facts.principal_outstanding),
+        facts.days_past_due,
+        due,
+        facts.corrects_event_id,
+    )
+
+
 def apply(
     state: ProfileState, event: ExchangeEvent, config: ProfileConfig = DEFAULT_CONFIG
 ) -> tuple[ProfileState, tuple[Alert, ...]]:
@@ -115,23 +134,7 @@ def apply(
     facts = event.loan
     if facts is None:
         raise ValueError("event carries neither loan nor activity facts")
-    due = facts.due_date.toordinal() - _EPOCH_ORDINAL if facts.due_date is not None else -1
-    alerts = apply_loan(
-        state,
-        platform,
-        eid,
-        t,
-        T_CODE[facts.type],
-        facts.loan_id,
-        facts.lender,
-        facts.currency,
-        str(facts.principal_outstanding),
-        facts.days_past_due,
-        due,
-        facts.corrects_event_id,
-        config,
-    )
-    return state, alerts
+    return state, apply_loan(state, platform, eid, t, *loan_args(facts), config)
 
 
 def apply_activity(

@@ -31,13 +31,13 @@ from streams.models import (
     LoanFacts,
     Product,
 )
+from streams.profile import loan_args
 from streams.profile_state import T_CODE
 from streams.schemas import EXCHANGE_EVENT
 from streams.validation import from_avro, to_avro
 
 log = logging.getLogger(__name__)
 EXPECTED = frozenset({EXCHANGE_EVENT})
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _intern = sys.intern
 
 
@@ -57,22 +57,7 @@ def op_of(partition: int, ev: ExchangeEvent) -> Op:
         return (*head, False, plat, ev.event_id, t, str(act.kind), act.currency, str(act.amount))
     if facts is None:
         raise ValueError("event carries neither loan nor activity facts")
-    due = facts.due_date.toordinal() - _EPOCH_ORDINAL if facts.due_date is not None else -1
-    return (
-        *head,
-        True,
-        plat,
-        ev.event_id,
-        t,
-        T_CODE[facts.type],
-        facts.loan_id,
-        facts.lender,
-        facts.currency,
-        str(facts.principal_outstanding),
-        facts.days_past_due,
-        due,
-        facts.corrects_event_id,
-    )
+    return (*head, True, plat, ev.event_id, t, *loan_args(facts))
 
 
 _DEC_CACHE: dict[bytes, str] = {}
