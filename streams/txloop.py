@@ -17,6 +17,8 @@ shared mechanics so every stage does it the same way:
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +34,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from streams import provision
 from streams.config import KafkaConf, Settings
 from streams.instance import instance_id
 
@@ -69,7 +72,9 @@ class StageIdentity:
         return f"{self.group}-{self.instance}"
 
 
-def transactional_producer(conf: KafkaConf, ident: StageIdentity, **extra: str | int) -> Producer:
+def transactional_producer(
+    conf: KafkaConf, ident: StageIdentity, **extra: str | int | float | bool
+) -> Producer:
     """An idempotent, transactional producer; ``init_transactions`` fences (and aborts
     the open transaction of) any earlier producer of the same stage and instance."""
     producer = Producer(
@@ -89,7 +94,9 @@ def transactional_producer(conf: KafkaConf, ident: StageIdentity, **extra: str |
     return producer
 
 
-def stage_consumer(conf: KafkaConf, ident: StageIdentity, **extra: str | int) -> Consumer:
+def stage_consumer(
+    conf: KafkaConf, ident: StageIdentity, **extra: str | int | float | bool
+) -> Consumer:
     """A static group member that reads only committed data and never commits by itself."""
     return Consumer(
         conf
@@ -119,6 +126,51 @@ def fetch_batch(consumer: Consumer, max_messages: int, timeout: float = 0.2) -> 
     if not first or max_messages <= 1:
         return first
     return first + consumer.consume(max_messages - 1, 0)
+
+
+@contextmanager
+def stage_clients(
+    conf: KafkaConf,
+    settings: Settings,
+    stage: str,
+    consumer_extra: KafkaConf | None = None,
+    producer_extra: KafkaConf | None = None,
+) -> Iterator[tuple[Consumer, Producer]]:
+    """A stage's consumer and transactional producer (identity ``StageIdentity.of``),
+    once the exchange's topics exist; closed and flushed on the way out, however."""
+    provision.ensure(conf, provision.exchange_topics(settings.partitions))
+    ident = StageIdentity.of(settings, stage)
+    consumer = stage_consumer(conf, ident, **(consumer_extra or {}))
+    producer = transactional_producer(conf, ident, **(producer_extra or {}))
+    try:
+        yield consumer, producer
+    finally:
+        consumer.close()
+        producer.flush(10)
+
+
+def batches(
+    consumer: Consumer,
+    max_messages: int,
+    *,
+    stopping: threading.Event,
+    ready: threading.Event,
+    on_tick: Callable[[Consumer], None] | None = None,
+    tick_s: float = 5.0,
+) -> Iterator[list[Message]]:
+    """Each fetched batch of data messages until ``stopping`` is set; an empty one when
+    nothing came (stages use the pause for their timers). Calls ``on_tick(consumer)``
+    every ``tick_s``, and sets ``ready`` while nothing is assigned (idle is ready too;
+    assignment callbacks clear and set it around their recovery)."""
+    next_tick = time.monotonic()
+    while not stopping.is_set():
+        if on_tick is not None and time.monotonic() >= next_tick:
+            on_tick(consumer)
+            next_tick = time.monotonic() + tick_s
+        msgs = fetch_batch(consumer, max_messages)
+        if not ready.is_set() and not consumer.assignment():
+            ready.set()
+        yield [m for m in msgs if usable(m)]
 
 
 def usable(msg: Message) -> bool:

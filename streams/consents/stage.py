@@ -28,12 +28,9 @@ from streams.config import KafkaConf, Settings
 from streams.consents.process import ConsentProcessor, Forward, Refusal
 from streams.schemas import FEED_RECORD
 from streams.txloop import (
-    StageIdentity,
     batch_transaction,
-    fetch_batch,
-    stage_consumer,
-    transactional_producer,
-    usable,
+    batches,
+    stage_clients,
 )
 
 log = logging.getLogger(__name__)
@@ -75,22 +72,17 @@ class ConsentStage:
         """Block until ``stop()``; raises on fatal errors (after aborting the batch).
         Each call starts afresh from Kafka (``streams.stagehost`` restarts it)."""
         self.ready.clear()
-        provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
-        ident = StageIdentity.of(self.settings, "consents")
-        consumer = stage_consumer(self._conf, ident, **{"topic.metadata.refresh.interval.ms": 5000})
-        producer = transactional_producer(self._conf, ident)
-        consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign)
-        try:
-            while not self._stopping.is_set():
-                msgs = fetch_batch(consumer, self.settings.consent_batch_max)
-                if not self.ready.is_set() and not consumer.assignment():
-                    self.ready.set()  # no bank yet is ready too
-                batch = [m for m in msgs if usable(m)]
+        extra: KafkaConf = {"topic.metadata.refresh.interval.ms": 5000}  # new banks
+        with stage_clients(self._conf, self.settings, "consents", extra) as (consumer, producer):
+            consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign)
+            for batch in batches(
+                consumer,
+                self.settings.consent_batch_max,
+                stopping=self._stopping,
+                ready=self.ready,
+            ):
                 if batch:
                     self._transact(consumer, producer, batch)
-        finally:
-            consumer.close()
-            producer.flush(10)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # A bank whose subscriptions topic exists gets its feed topic (answers go there).

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from streams import provision, topics
+from streams import topics
 from streams.audit import ChainHead
 from streams.auditlog import chain_heads
 from streams.codec import SniffingCodec
@@ -46,14 +46,11 @@ from streams.feeds.state import FanoutStore
 from streams.profiles.records import PROFILE_UPDATE
 from streams.schemas import AUDIT_RECORD, FEED_RECORD
 from streams.txloop import (
-    StageIdentity,
     batch_transaction,
-    fetch_batch,
+    batches,
     next_offsets,
     replay_changelog,
-    stage_consumer,
-    transactional_producer,
-    usable,
+    stage_clients,
 )
 
 log = logging.getLogger(__name__)
@@ -104,37 +101,30 @@ class FanoutStage:
         Each call starts afresh from Kafka (``streams.stagehost`` restarts it)."""
         self.ready.clear()
         self.store, self.heads = FanoutStore(), {}
-        provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
-        ident = StageIdentity.of(self.settings, "fanout")
-        consumer = stage_consumer(self._conf, ident)
         # The producer fences a crashed predecessor of this instance at once; a crashed
         # worker that does not come back holds the audit chain's recovery for at most
         # the (short) transaction timeout.
-        producer = transactional_producer(self._conf, ident)
-        consumer.subscribe(
-            [topics.PROFILE_UPDATES, topics.CONSENTS],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-        )
-        next_tick = next_prune = time.monotonic()
-        try:
-            while not self._stopping.is_set():
-                if self.on_tick is not None and time.monotonic() >= next_tick:
-                    self.on_tick(consumer)
-                    next_tick = time.monotonic() + self.tick_s
-                msgs = fetch_batch(consumer, self.settings.fanout_batch_max)
-                if not self.ready.is_set() and not consumer.assignment():
-                    self.ready.set()  # nothing assigned yet is ready too
-                batch = [m for m in msgs if usable(m)]
+        with stage_clients(self._conf, self.settings, "fanout") as (consumer, producer):
+            consumer.subscribe(
+                [topics.PROFILE_UPDATES, topics.CONSENTS],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+            )
+            next_prune = time.monotonic()
+            for batch in batches(
+                consumer,
+                self.settings.fanout_batch_max,
+                stopping=self._stopping,
+                ready=self.ready,
+                on_tick=self.on_tick,
+                tick_s=self.tick_s,
+            ):
                 due: list[tuple[int, str]] = []
                 if time.monotonic() >= next_prune:
                     due = self.store.due(_now_ms())
                     next_prune = time.monotonic() + self._prune_s
                 if batch or due:
                     self._transact(consumer, producer, batch, due)
-        finally:
-            consumer.close()
-            producer.flush(10)
 
     # -- rebalance ------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -30,13 +30,10 @@ from streams.ingress.process import (
     RejectGuard,
 )
 from streams.txloop import (
-    StageIdentity,
     batch_transaction,
-    fetch_batch,
+    batches,
     replay_changelog,
-    stage_consumer,
-    transactional_producer,
-    usable,
+    stage_clients,
 )
 from streams.validation import Reason
 
@@ -91,30 +88,20 @@ class IngressStage:
         Each call starts afresh from Kafka (``streams.stagehost`` restarts it)."""
         self.ready.clear()
         self.processor.dedup.clear()
-        provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
-        ident = StageIdentity.of(self.settings, "ingress")
-        consumer = stage_consumer(
-            self._conf,
-            ident,
-            **{"topic.metadata.refresh.interval.ms": 5000},  # new platforms without restart
-        )
-        producer = transactional_producer(self._conf, ident)
-        consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        next_tick = time.monotonic()
-        try:
-            while not self._stopping.is_set():
-                if self.on_tick is not None and time.monotonic() >= next_tick:
-                    self.on_tick(consumer)
-                    next_tick = time.monotonic() + self.tick_s
-                msgs = fetch_batch(consumer, self.settings.ingress_batch_max)
-                if not self.ready.is_set() and not consumer.assignment():
-                    self.ready.set()  # nothing to do yet is ready too
-                batch = [m for m in msgs if usable(m)]
+        # New platforms' topics are picked up without a restart.
+        extra: KafkaConf = {"topic.metadata.refresh.interval.ms": 5000}
+        with stage_clients(self._conf, self.settings, "ingress", extra) as (consumer, producer):
+            consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign, on_revoke=self._on_revoke)
+            for batch in batches(
+                consumer,
+                self.settings.ingress_batch_max,
+                stopping=self._stopping,
+                ready=self.ready,
+                on_tick=self.on_tick,
+                tick_s=self.tick_s,
+            ):
                 if batch:
                     self._transact(consumer, producer, batch)
-        finally:
-            consumer.close()
-            producer.flush(10)
 
     # -- rebalance ------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

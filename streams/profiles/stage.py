@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from streams import provision, topics
+from streams import topics
 from streams.codec import SniffingCodec
 from streams.config import KafkaConf, Settings
 from streams.errors import DecodeError
@@ -55,15 +55,12 @@ from streams.profiles.events import EventDecoder, Op
 from streams.profiles.records import OutputEncoder
 from streams.profiles.store import ProfileStore
 from streams.txloop import (
-    StageIdentity,
     abort,
-    fetch_batch,
+    batches,
     next_offsets,
     replay_changelog,
     rewind,
-    stage_consumer,
-    transactional_producer,
-    usable,
+    stage_clients,
 )
 
 log = logging.getLogger(__name__)
@@ -147,36 +144,32 @@ class ProfileStage:
         self._pending = None
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="profiles-commit")
         gc.set_threshold(*GC_THRESHOLD)
-        provision.ensure(self._conf, provision.exchange_topics(self.settings.partitions))
-        ident = StageIdentity.of(self.settings, "profiles")
-        consumer = self._consumer = stage_consumer(
-            self._conf, ident, **{"fetch.max.bytes": 64 * 1024 * 1024}
+        consumer_extra: KafkaConf = {"fetch.max.bytes": 64 * 1024 * 1024}
+        producer_extra: KafkaConf = {"queue.buffering.max.messages": 1_000_000}
+        clients = stage_clients(
+            self._conf, self.settings, "profiles", consumer_extra, producer_extra
         )
-        producer = self._producer = transactional_producer(
-            self._conf, ident, **{"queue.buffering.max.messages": 1_000_000}
-        )
-        consumer.subscribe(
-            [topics.EXCHANGE_EVENTS], on_assign=self._on_assign, on_revoke=self._on_revoke
-        )
-        next_tick = time.monotonic()
-        try:
-            while not self._stopping.is_set():
-                if self.on_tick is not None and time.monotonic() >= next_tick:
-                    self.on_tick(consumer)
-                    next_tick = time.monotonic() + self.tick_s
-                msgs = fetch_batch(consumer, self.settings.profile_batch_max)
-                if not self.ready.is_set() and not consumer.assignment():
-                    self.ready.set()  # nothing assigned yet is ready too
-                batch = [m for m in msgs if usable(m)]
-                if batch:
-                    self._stage_batch(batch)
-                elif self._pending is not None:
-                    self._settle()
-            self._settle()
-        finally:
-            self._committer.shutdown(wait=True)
-            consumer.close()
-            producer.flush(10)
+        with clients as (consumer, producer):
+            self._consumer, self._producer = consumer, producer
+            consumer.subscribe(
+                [topics.EXCHANGE_EVENTS], on_assign=self._on_assign, on_revoke=self._on_revoke
+            )
+            try:
+                for batch in batches(
+                    consumer,
+                    self.settings.profile_batch_max,
+                    stopping=self._stopping,
+                    ready=self.ready,
+                    on_tick=self.on_tick,
+                    tick_s=self.tick_s,
+                ):
+                    if batch:
+                        self._stage_batch(batch)
+                    elif self._pending is not None:
+                        self._settle()
+                self._settle()
+            finally:
+                self._committer.shutdown(wait=True)
 
     # -- rebalance ------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
