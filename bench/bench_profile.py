@@ -22,10 +22,14 @@ time):
 * the public API per event: ``apply``; ``apply`` + ``state_to_bytes``;
   ``snapshot`` + ``profile_to_avro``; restore rate of ``state_from_bytes``.
 
-With ``--freeze``, ``gc.freeze()`` after every batch (not what the stage does today:
-this measures what it would save). With ``--rss-borrowers N``: N state records (the
-run's, cycled, under N keys) loaded into a ``ProfileStore`` the way restore does (bytes
-only), then the default hot cache (200 000) and then all N decoded; RSS after each.
+The garbage collector follows the stage's policy (``streams.gcpolicy.FreezingGc``:
+large gen-0 threshold, ``gc.freeze()`` after every committed batch); ``--no-freeze``
+measures the threshold alone (the policy before it). ``full_collect_ms``: one full
+collection (the policy's periodic pause) with every borrower of the run decoded.
+
+With ``--rss-borrowers N``: N state records (the run's, cycled, under N keys) loaded
+into a ``ProfileStore`` the way restore does (bytes only), then the default hot cache
+(200 000) and then all N decoded; RSS after each.
 
 Writes a JSON report (``stage=profile_pure``) to ``--out``. ``gc.freeze()`` after setup.
 """
@@ -48,6 +52,7 @@ from pathlib import Path
 from statistics import quantiles
 
 from streams.codec import codec_for
+from streams.gcpolicy import FreezingGc
 from streams.models import (
     ActivityFacts,
     ActivityKind,
@@ -136,7 +141,6 @@ def _pct(samples: list[int]) -> tuple[float, float]:
 
 
 BATCH = 5000  # Settings.profile_batch_max
-STAGE_GC_THRESHOLD = (200_000, 20, 100)  # streams.profiles.stage.GC_THRESHOLD
 
 
 class _GcClock:
@@ -165,16 +169,15 @@ def _encoded(events: list[ExchangeEvent], partitions: int = 4) -> list[tuple[int
 
 
 def stage_path(
-    records: list[tuple[int, bytes]], hot: int, freeze: bool = False
+    records: list[tuple[int, bytes]], hot: int, freeze: bool = True
 ) -> tuple[dict[str, float], ProfileStore]:
     """CPU microseconds per event of the stage's pure path, by part (see module doc);
-    ``freeze``: ``gc.freeze()`` after every commit (what the stage could do)."""
+    ``freeze``: the stage's GC policy, else only its threshold."""
     cfg, codec = DEFAULT_CONFIG, codec_for(None)
     decoder, encoder, store = EventDecoder(codec), OutputEncoder(codec, cfg), ProfileStore(hot)
     clock = _GcClock()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*STAGE_GC_THRESHOLD)
+    policy = FreezingGc(full_every_s=float("inf"))
+    policy.start()
     gc.callbacks.append(clock)
     cpu = time.process_time
     decode_s = process_s = commit_s = 0.0
@@ -192,7 +195,7 @@ def stage_path(
             store.commit(pending)  # the stage commits a batch after folding the next
             pending = emits
             if freeze:
-                gc.freeze()
+                policy.committed()
             commit_s += cpu() - t2
             decode_s, process_s = decode_s + t1 - t0, process_s + t2 - t1
         store.commit(pending)
@@ -289,7 +292,7 @@ def _rss_mb() -> float:
 
 
 def run(
-    n: int, borrowers: int, old_events: bool = False, freeze: bool = False
+    n: int, borrowers: int, old_events: bool = False, freeze: bool = True
 ) -> tuple[dict[str, object], ProfileStore]:
     end = None if old_events else int(time.time() * 1000)
     events = make_events(n, borrowers, end_ms=end)
@@ -297,6 +300,7 @@ def run(
     cold, _ = stage_path(records, hot=0, freeze=freeze)  # every touch decodes its record
     gc.unfreeze()
     path, store = stage_path(records, hot=1_000_000, freeze=freeze)
+    full_collect_ms = FreezingGc().full() * 1000  # every borrower decoded, in `store`
     gc.unfreeze()
     per_touch = parts(store)
     cfg = DEFAULT_CONFIG
@@ -359,6 +363,7 @@ def run(
         "bytes_per_state_max": max(map(len, blobs)),
         "cpu_time": "time.process_time (CPU of this process)",
         "gc_freeze_every_batch": freeze,
+        "full_collect_ms": round(full_collect_ms, 1),
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -379,7 +384,9 @@ def main() -> None:
     parser.add_argument("--old-events", action="store_true", help="events ending Jan 2026")
     parser.add_argument("--rss-borrowers", type=int, default=0, help="e.g. 1000000")
     parser.add_argument("--hot", type=int, default=200_000, help="hot cache for --rss-*")
-    parser.add_argument("--freeze", action="store_true", help="gc.freeze() every batch")
+    parser.add_argument(
+        "--no-freeze", dest="freeze", action="store_false", help="GC threshold only"
+    )
     parser.add_argument("--out", default="bench/results/profile_pure.json")
     args = parser.parse_args()
     report, store = run(args.events, args.borrowers, args.old_events, args.freeze)

@@ -27,7 +27,6 @@ Writes a list of dicts (one per stage) plus the machine to ``--out``. Never asse
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -123,6 +122,24 @@ def settings_for(bootstrap: str, app_id: str, state_dir: Path, hot: int) -> Sett
     )
 
 
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds of this process's threads so far, by kind: ``python`` (the stage loop
+    and its commit helper; the main thread sleeps) and ``librdkafka`` (its ``rdk:``
+    threads: compression, protocol, network). Linux ``/proc``; empty elsewhere."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        utime, stime = stat[stat.rindex(")") + 2 :].split()[11:13]
+        kind = "librdkafka" if comm.startswith("rdk:") else "python"
+        out[kind] = out.get(kind, 0.0) + (int(utime) + int(stime)) / tick
+    return out
+
+
 def run_stage(settings: Settings, total: int) -> dict[str, Any]:
     stage = ProfileStage(settings, codec_for(None), DEFAULT_CONFIG)
     lat: list[float] = []
@@ -134,12 +151,14 @@ def run_stage(settings: Settings, total: int) -> dict[str, Any]:
 
     stage.on_batch = hook
     thread = threading.Thread(target=stage.run, daemon=True)
-    cpu0 = cpu_s()
+    cpu0, threads0 = cpu_s(), thread_cpu_s()
     thread.start()
     while stage.stats.events < total and thread.is_alive():
         time.sleep(0.05)
     end = time.perf_counter()
     cpu = cpu_s() - cpu0
+    threads = thread_cpu_s()
+    by_kind = {k: round(v - threads0.get(k, 0.0), 2) for k, v in threads.items()}
     borrowers, rss = stage.store.size(), rss_mb()
     stage.stop()
     thread.join(30)
@@ -160,6 +179,7 @@ def run_stage(settings: Settings, total: int) -> dict[str, Any]:
         "profiles_out": stage.stats.profiles,
         "updates_out": stage.stats.updates,
         "cpu_us_per_event": round(cpu / stage.stats.events * 1e6, 1),
+        "cpu_s_by_thread": by_kind,
         "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
         # The VM's speed drifts (host contention): ~0.5 us when it is fast.
         "calibration_us_sum_range_100": round(
@@ -259,8 +279,6 @@ def main() -> None:
         total = preload(info.bootstrap, args.events, args.borrowers, args.old_events)
         print(f"pre-loaded {total} events on Apache Kafka {info.version}", flush=True)
         settings = settings_for(info.bootstrap, "bench-stage", tmp / "state", args.hot)
-        gc.collect()
-        gc.freeze()
         row = run_stage(settings, total)
         row |= run_restore(settings)
         print(row, flush=True)

@@ -13,8 +13,10 @@ consumer offsets (KIP-447). Where the time goes (per event, ~1 borrower per even
 batch, event times in the last 90 days so windows are full; bench/bench_profile_stage.py:
 ~18 k events/s per core): decode ~3.5 us (``events``), fold ~9 us, view ~7 us (memoized
 across events of a day), material check ~1 us, hand-written Avro of profile + update
-~10 us (``avro``), state record ~5 us, GC ~6 us, produce/consume and transactions
-~12-15 us (~2.7 records written per event); the broker shares the machine's two cores.
+~10 us (``avro``), state record ~5-10 us, produce/consume and transactions ~12-15 us
+(~2.7 records written per event); the broker shares the machine's two cores. Garbage
+collection cost 6-8 us more until the heap was frozen after each commit
+(``streams.gcpolicy``).
 
 Pipelining: a batch's commit (``send_offsets_to_transaction`` + ``commit_transaction``,
 a broker round trip that releases the GIL) runs in a helper thread while this thread
@@ -34,7 +36,6 @@ co-partitioned with exchange.events) before any event is read.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -49,6 +50,7 @@ from streams import topics
 from streams.codec import SniffingCodec
 from streams.config import KafkaConf, Settings
 from streams.errors import DecodeError
+from streams.gcpolicy import FreezingGc
 from streams.profile import ProfileConfig
 from streams.profiles.batch import Emit, process_ops
 from streams.profiles.events import EventDecoder, Op
@@ -64,9 +66,6 @@ from streams.txloop import (
 )
 
 log = logging.getLogger(__name__)
-#: Gen-0 threshold while running: the live state is large and mostly long-lived, and
-#: default thresholds made GC cost x3 (DESIGN.md).
-GC_THRESHOLD = (200_000, 20, 100)
 RESTORE_REPORT_EVERY = 50_000  # records between on_restore calls
 
 
@@ -125,6 +124,7 @@ class ProfileStage:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="profiles-commit")
+        self.gc = FreezingGc()
 
     @property
     def restore_progress(self) -> float:
@@ -143,7 +143,7 @@ class ProfileStage:
         self.store = ProfileStore(self.settings.profile_hot_states)
         self._pending = None
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="profiles-commit")
-        gc.set_threshold(*GC_THRESHOLD)
+        self.gc.start()
         consumer_extra: KafkaConf = {"fetch.max.bytes": 64 * 1024 * 1024}
         producer_extra: KafkaConf = {"queue.buffering.max.messages": 1_000_000}
         clients = stage_clients(
@@ -181,8 +181,7 @@ class ProfileStage:
         restored = self.restore(parts, consumer)
         self.stats.restore_seconds = time.perf_counter() - began
         # Restored bytes live as long as the worker: move them out of the GC's sight.
-        gc.collect()
-        gc.freeze()
+        self.gc.full()
         self.ready.set()
         log.info(
             "profiles assigned %s: restored %d records in %.1fs",
@@ -297,6 +296,7 @@ class ProfileStage:
             self._fail(pending.batch + (staged or []), pending.touched + (touched or []))
             raise
         self.store.commit(pending.emits)
+        self.gc.committed()  # the committed states are long-lived: freeze (gcpolicy)
         self._count(pending.emits, pending.events)
         if self.on_batch is not None:
             # Fetched to committed (not to this call, which waited for the next batch).
