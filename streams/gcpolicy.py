@@ -29,10 +29,12 @@ profile stage's).
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from collections.abc import Callable
 
+log = logging.getLogger(__name__)
 #: Gen-0 threshold while running: the live state is large and mostly long-lived.
 GC_THRESHOLD = (200_000, 20, 100)
 #: Seconds between full collections (reclaiming cycles that were frozen alive).
@@ -77,4 +79,6 @@ class FreezingGc:
             self._last_full = self._clock()
             self.full_collections += 1
             self.full_seconds += spent
-            return spent
+        if spent > 0.5:  # the whole worker waits for it (the GIL): say so
+            log.info("full garbage collection paused the worker %.2fs", spent)
+        return spent
