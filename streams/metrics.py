@@ -37,6 +37,7 @@ FAMILIES: Final = (
     "creditstream_event_to_feed_latency_seconds",
     "creditstream_ingress_batch_duration_seconds",
     "creditstream_profile_updates_total",
+    "creditstream_profile_amounts_saturated_total",
     "creditstream_alerts_total",
     "creditstream_feed_deliveries_total",
     "creditstream_consent_requests_total",
@@ -100,6 +101,13 @@ class Metrics:
         # Borrower profiles changed (one per applied event that changed a profile).
         self.profile_updates = Counter(
             "creditstream_profile_updates", "Borrower profile updates.", registry=r
+        )
+        # Profiles published with an aggregate amount clamped to decimal(18, 2)'s maximum
+        # (streams.profiles.batch): the feed keeps going, someone must look.
+        self.profile_amounts_saturated = Counter(
+            "creditstream_profile_amounts_saturated",
+            "Profiles published with an amount clamped to the schema's maximum.",
+            registry=r,
         )
         # Alerts raised on profile transitions, by alert kind (streams.alerts.AlertKind).
         self.alerts = Counter("creditstream_alerts", "Alerts raised.", ["kind"], registry=r)

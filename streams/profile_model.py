@@ -9,9 +9,10 @@ hand-written Avro (``streams.profiles.avro``), share the types defined here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from streams.windows import DEFAULT_CONFIG, ProfileConfig
 
@@ -168,3 +169,36 @@ def decimal_cents(amount: Decimal) -> Money:
 def to_decimal(c: Money) -> Decimal:
     """Cents back to a ``Decimal`` amount (exact)."""
     return (c if isinstance(c, Decimal) else Decimal(c)).scaleb(-2)
+
+
+#: The largest amount every schema can carry, in cents: ``decimal(18, 2)`` holds 18
+#: digits, so 9 999 999 999 999 999.99. Single amounts past it are refused at ingress;
+#: an aggregate (outstanding principal, spend sums) can still add up past it.
+MAX_CENTS: Final = 10**18 - 1
+
+
+def map_money(v: View, conv: Callable[[Any], Any]) -> View:
+    """``v`` with ``conv`` applied to every amount of its money pairs."""
+
+    def pairs(ps: MoneyPairs) -> MoneyPairs:
+        return tuple((cur, conv(amount)) for cur, amount in ps)
+
+    (credit, *act), s_counts, s_sums, *rest = v
+    credit = (credit[0], pairs(credit[1]), *credit[2:])
+    return ((credit, *act), s_counts, tuple(pairs(p) for p in s_sums), *rest)
+
+
+def _saturate(c: Money) -> Money:
+    return MAX_CENTS if c > MAX_CENTS else -MAX_CENTS if c < -MAX_CENTS else c
+
+
+def saturate_money(v: View) -> View:
+    """``v`` with every amount beyond :data:`MAX_CENTS` clamped to it (sign kept): what
+    the exchange publishes when an aggregate outgrows the schemas (counted, alerted)."""
+    return map_money(v, _saturate)
+
+
+def money_fits(v: View) -> bool:
+    """Whether every amount of ``v`` fits ``decimal(18, 2)`` (see :data:`MAX_CENTS`)."""
+    amounts = [c for _, c in v[0][0][1]] + [c for pairs in v[2] for _, c in pairs]
+    return all(-MAX_CENTS <= c <= MAX_CENTS for c in amounts)

@@ -25,12 +25,19 @@ from typing import Any, TypeVar
 from fastavro import parse_schema, schemaless_reader
 
 from streams.alerts import Alert
-from streams.profile_model import Credit, Money, MoneyPairs, View
+from streams.profile_model import MAX_CENTS, Credit, Money, MoneyPairs, View
 from streams.schemas import BORROWER_PROFILE, load_schemas
 from streams.windows import ProfileConfig
 
 _SMALL = 4096
-_MAX_UNSCALED = 10**18  # decimal(18, 2): fastavro refuses more digits, so do we
+_MAX_UNSCALED = MAX_CENTS + 1  # decimal(18, 2): fastavro refuses more digits, so do we
+
+
+class AmountOverflowError(ValueError):
+    """An amount beyond ``decimal(18, 2)`` (see ``profile_model.MAX_CENTS``): the caller
+    publishes the saturated view instead (``profiles.batch``)."""
+
+
 _ONE = Decimal(1)
 _EMPTY = b"\x00"  # an empty map/array block (the terminator), or union branch null
 _SOME = b"\x02"  # union branch 1 (the value) of ["null", ...]
@@ -93,7 +100,7 @@ def decimal2(c: Money) -> bytes:
     """An Avro ``decimal(18, 2)`` (bytes) of an amount in cents."""
     n = c if isinstance(c, int) else int(c.quantize(_ONE, rounding=ROUND_HALF_EVEN))
     if not -_MAX_UNSCALED < n < _MAX_UNSCALED:
-        raise ValueError("amount exceeds decimal(18, 2)")
+        raise AmountOverflowError("amount exceeds decimal(18, 2)")
     raw = n.to_bytes((abs(n).bit_length() + 8) // 8, "big", signed=True)
     return _SMALL_LONGS[len(raw)] + raw
 

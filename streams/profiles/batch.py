@@ -14,6 +14,11 @@ write. Per borrower per batch:
 * a ``ProfileUpdate`` goes to ``exchange.profile-updates`` when the profile went out or
   alerts were raised, so an alert never depends on the compacted topic.
 
+* an aggregate amount that outgrew the schemas' ``decimal(18, 2)`` (two valid
+  disbursements can) is published clamped to the largest value (``saturate_money``) and
+  flagged on the :class:`Emit`, to be counted and alerted: one borrower's numbers must
+  not stop every bank's feed. The fold state keeps the exact sums.
+
 Versions on the updates are the state's ``profile_version`` after the batch, so they
 only grow per borrower. Coalescing is what amortizes the view and the encodes.
 """
@@ -26,7 +31,9 @@ from dataclasses import dataclass
 from streams.alerts import Alert
 from streams.models import ExchangeEvent
 from streams.profile import ProfileConfig, apply_activity, apply_loan
+from streams.profile_model import saturate_money
 from streams.profile_view import material_view, view
+from streams.profiles.avro import AmountOverflowError
 from streams.profiles.events import Op, op_of
 from streams.profiles.records import Entry, OutputEncoder, entry_to_bytes
 
@@ -45,6 +52,7 @@ class Emit:
     version: int
     alerts: Sequence[Alert]
     entry: Entry  # the entry after the batch (the store keeps it once committed)
+    saturated: bool = False  # an amount outgrew decimal(18, 2): published clamped
 
 
 Loader = Callable[[int, str], Entry]
@@ -110,14 +118,20 @@ def process_ops(
         v = view(state, now_ms, config)
         material = material_view(entry.emitted, v, config)
         profile = update = None
+        saturated = False
         if material or alerts:
-            profile = encoder.profile(v)
+            try:
+                profile = encoder.profile(v)
+            except AmountOverflowError:
+                v, saturated = saturate_money(v), True
+                profile = encoder.profile(v)
             update = encoder.update(bid, v, profile, material, ingested, alerts)
             if material:
                 entry.emit(v)
             else:
                 profile = None  # only material changes go to the compacted topic
-        append(Emit(bid, partition, entry_to_bytes(entry), profile, update, v[4], alerts, entry))
+        record = entry_to_bytes(entry)
+        append(Emit(bid, partition, record, profile, update, v[4], alerts, entry, saturated))
     return out
 
 

@@ -2,9 +2,11 @@
 
 Like ``streams.ingress.observe``: counting after the transaction commits means an
 aborted (and redone) batch is never counted twice. Per batch: ProfileUpdate records
-written (``creditstream_profile_updates_total``), alerts by kind, the borrowers held
-(``creditstream_table_entries{table="profiles"}``); per recovery: records replayed and
-progress (stage ``profiles``); every tick: consumer lag of exchange.events.
+written (``creditstream_profile_updates_total``), profiles published with a clamped
+amount (``creditstream_profile_amounts_saturated_total``), alerts by kind, the
+borrowers held (``creditstream_table_entries{table="profiles"}``); per recovery:
+records replayed and progress (stage ``profiles``); every tick: consumer lag of
+exchange.events.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ TABLE = "profiles"
 def batch_hook(metrics: Metrics, stage: ProfileStage) -> BatchHook:
     """Counts updates and alerts of a committed batch; sets the table size."""
     updates_total = metrics.profile_updates  # no labels: bound once
+    saturated_total = metrics.profile_amounts_saturated
 
     def on_batch(emits: list[Emit], events: int, seconds: float) -> None:
-        updates = 0
+        updates = saturated = 0
         for e in emits:
             updates += e.update is not None
+            saturated += e.saturated
             for a in e.alerts:
                 metrics.alerts_for(a.kind.value).inc()
         if updates:
             updates_total.inc(updates)
+        if saturated:
+            saturated_total.inc(saturated)
         metrics.set_table_entries(TABLE, stage.store.size())
 
     return on_batch

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import marshal
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
@@ -43,8 +43,9 @@ from streams.profile import (
 )
 from streams.profile_model import (
     Money,
-    MoneyPairs,
     View,
+    map_money,
+    money_fits,
     profile_to_view,
     view_to_profile,
 )
@@ -90,17 +91,6 @@ def _cents_of(amount: str) -> Money:
     return int(d) if d == d.to_integral_value() else d
 
 
-def _money_as(v: View, conv: Callable[[Any], Any]) -> View:
-    """``v`` with ``conv`` applied to every amount of its money pairs."""
-
-    def pairs(ps: MoneyPairs) -> MoneyPairs:
-        return tuple((cur, conv(amount)) for cur, amount in ps)
-
-    (credit, *act), s_counts, s_sums, *rest = v
-    credit = (credit[0], pairs(credit[1]), *credit[2:])
-    return ((credit, *act), s_counts, tuple(pairs(p) for p in s_sums), *rest)
-
-
 def new_entry(borrower_id: str) -> Entry:
     return Entry(new_state(borrower_id))
 
@@ -141,7 +131,7 @@ def entry_to_bytes(entry: Entry) -> bytes:
     try:
         return _FORMAT_BYTE + marshal.dumps((fields, entry.emitted), 4)
     except ValueError:  # a Decimal amount: see _DECIMALS
-        emitted = _money_as(entry.emitted, str) if entry.emitted is not None else None
+        emitted = map_money(entry.emitted, str) if entry.emitted is not None else None
         return _DECIMALS + marshal.dumps((fields, emitted), 4)
 
 
@@ -156,7 +146,7 @@ def entry_from_bytes(data: bytes) -> Entry:
         return Entry(ProfileState(fields), emitted)
     if data[0] == _DECIMALS[0]:
         fields, emitted = marshal.loads(view[1:])
-        return Entry(ProfileState(fields), emitted and _money_as(emitted, _cents_of))
+        return Entry(ProfileState(fields), emitted and map_money(emitted, _cents_of))
     (n,) = _LEN.unpack_from(data, 1)  # formats 1 and 2: [format][u32 n][state n][profile]
     entry = Entry(state_from_bytes(view[5 : 5 + n]))
     blob = bytes(view[5 + n :])
@@ -201,8 +191,12 @@ class OutputEncoder:
             log.warning("profile schemas differ from streams.profiles.avro: using the codec")
 
     def profile(self, v: View) -> bytes:
-        """Encoded ``io.creditstream.BorrowerProfile`` of ``v``."""
+        """Encoded ``io.creditstream.BorrowerProfile`` of ``v``; raises
+        :class:`~streams.profiles.avro.AmountOverflowError` if an amount does not fit
+        the schema (either path)."""
         if not self.hand_written:
+            if not money_fits(v):
+                raise avro.AmountOverflowError("amount exceeds decimal(18, 2)")
             return self._codec_profile(v)
         return self._profile_header + self._bodies.body(v)
 

@@ -79,6 +79,7 @@ class ProfileStats:
     undecodable: int = 0
     profiles: int = 0  # records written to exchange.profiles
     updates: int = 0  # records written to exchange.profile-updates
+    saturated: int = 0  # emits with an amount clamped to decimal(18, 2) (profiles.batch)
     alerts: Counter[str] = field(default_factory=Counter)  # by alert kind
     restored: int = 0  # changelog records replayed (all recoveries)
     restore_total: int = 0  # changelog records the current/last recovery had to replay
@@ -319,6 +320,7 @@ class ProfileStage:
         for e in emits:
             s.profiles += e.profile is not None
             s.updates += e.update is not None
+            s.saturated += e.saturated
             for a in e.alerts:
                 s.alerts[a.kind.value] += 1
 

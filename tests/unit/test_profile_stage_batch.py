@@ -218,3 +218,45 @@ def test_a_small_hot_cache_keeps_what_the_next_batch_folded_on_until_it_commits(
     store.commit(previous)
     assert entry_from_bytes(store.committed(0, BORROWER) or b"").state.version == len(events)
     assert store.hot() == 1  # the last batch handed out is kept until the next one
+
+
+MAX_AMOUNT = Decimal("9999999999999999.99")  # decimal(18, 2)'s largest
+HUGE = "9000000000000000.00"  # valid alone (ingress accepts it), not twice
+
+
+def _decoded_profile(encoded: bytes) -> dict:  # type: ignore[type-arg]
+    return CODEC.decode(encoded, BORROWER_PROFILE)[1]  # type: ignore[no-any-return]
+
+
+def test_an_aggregate_past_the_schema_is_published_clamped_and_flagged() -> None:
+    """Two valid disbursements whose sum no schema can carry: the borrower's profile
+    goes out with the largest amount, flagged; the exact sum stays in the state; the
+    batch (and every other borrower in it) is not held up."""
+    events = [
+        loan_event("d1", T0, LoanEventType.DISBURSEMENT, loan_id="L1", principal=HUGE),
+        loan_event("d2", T0 + DAY, LoanEventType.DISBURSEMENT, loan_id="L2", principal=HUGE),
+        activity_event("s1", T0, amount=HUGE, borrower=OTHER),
+        activity_event("s2", T0 + DAY, amount=HUGE, borrower=OTHER),
+        loan_event("d3", T0, LoanEventType.DISBURSEMENT, borrower="d" * 64),
+    ]
+    codec_only = OutputEncoder(CODEC)
+    codec_only.hand_written = False  # the reference path clamps the same way
+    for encoder in (ENCODER, codec_only):
+        store = ProfileStore(10)
+        emits = {
+            e.borrower_id: e
+            for e in process_batch(
+                [(0, e) for e in events], store.get, NOW, DEFAULT_CONFIG, encoder
+            )
+        }
+        loans, spend, fine = emits[BORROWER], emits[OTHER], emits["d" * 64]
+        assert loans.saturated and spend.saturated and not fine.saturated
+        assert loans.profile is not None and spend.profile is not None
+        assert _decoded_profile(loans.profile)["outstanding_principal"] == {"EUR": MAX_AMOUNT}
+        assert set(_decoded_profile(spend.profile)["spend_sum"]["90d"].values()) == {MAX_AMOUNT}
+        update = CODEC.decode(loans.update or b"", PROFILE_UPDATE)[1]
+        assert update["profile"]["outstanding_principal"] == {"EUR": MAX_AMOUNT}
+        exact = snapshot(loans.entry.state, NOW).outstanding_principal
+        assert exact == {"EUR": Decimal(HUGE) * 2}
+        # What was published is what later changes are judged against.
+        assert entry_from_bytes(loans.state).emitted == loans.entry.emitted

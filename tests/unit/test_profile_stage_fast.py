@@ -177,6 +177,7 @@ def test_metrics_hooks_move_the_registry() -> None:
         Emit("b" * 64, 0, b"s", b"p", b"u", 3, alerts, entry),
         Emit("c" * 64, 0, b"s", None, None, 1, [], entry),
         Emit("d" * 64, 1, b"s", None, b"u", 2, [Alert(AlertKind.NEW_LOAN, "r", 1)], entry),
+        Emit("e" * 64, 1, b"s", b"p", b"u", 1, [], entry, saturated=True),
     ]
     stage.on_batch(emits, 7, 0.01)
     stage.on_restore(120, 0.5)
@@ -185,7 +186,8 @@ def test_metrics_hooks_move_the_registry() -> None:
     def value(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
 
-    assert value("creditstream_profile_updates_total") == 2
+    assert value("creditstream_profile_updates_total") == 3
+    assert value("creditstream_profile_amounts_saturated_total") == 1
     assert value("creditstream_alerts_total", kind="new_loan") == 2
     assert value("creditstream_alerts_total", kind="default") == 1
     assert value("creditstream_table_entries", table="profiles") == 1
