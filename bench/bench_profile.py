@@ -268,9 +268,13 @@ def rss_at(store: ProfileStore, borrowers: int, hot: int) -> dict[str, float]:
     for p, key in keys[:hot]:
         big.get(p, key)
     hot_mb = _rss_mb()
+    # The GC policy's periodic pause (streams.gcpolicy) with the default hot cache, then
+    # with everything decoded: a walk of every tracked object of the process.
+    pause_hot = FreezingGc().full() * 1000
     for p, key in keys[hot:]:
         big.get(p, key)
     all_hot = _rss_mb()
+    pause_all = FreezingGc().full() * 1000
     return {
         "rss_borrowers": borrowers,
         "record_bytes_mean": round(sum(map(len, records)) / len(records), 1),
@@ -278,6 +282,8 @@ def rss_at(store: ProfileStore, borrowers: int, hot: int) -> dict[str, float]:
         "rss_mb_records_loaded": round(loaded - before, 1),
         f"rss_mb_plus_{hot}_decoded": round(hot_mb - loaded, 1),
         "rss_mb_plus_all_decoded": round(all_hot - loaded, 1),
+        f"full_collect_ms_{hot}_decoded": round(pause_hot, 1),
+        "full_collect_ms_all_decoded": round(pause_all, 1),
     }
 
 

@@ -8,6 +8,10 @@ Public API (what the profile agent and the feed fan-out call)::
     if material_change(previous_profile, profile, config): emit(profile_to_avro(profile))
     table[borrower_id] = state_to_bytes(state)
 
+The loan side's record keeping (corrections, replacing records, the transitions'
+alerts, pruning) is in ``streams.profile_loans``; the read model in
+``streams.profile_view``.
+
 Contract of :func:`apply`:
 
 * it updates ``state`` in place and returns it (ownership passes to the call: keep no
@@ -31,39 +35,18 @@ from __future__ import annotations
 
 import re
 import sys
-from bisect import insort
 from decimal import Decimal
 
-from streams.alerts import (
-    Alert,
-    AlertKind,
-    delinquency_alert,
-    loan_alerts,
-    max_open_dpd,
-    summarize,
-    window_alerts,
-    window_counts,
-)
+from streams.alerts import Alert, AlertKind
 from streams.models import ActivityKind, ExchangeEvent, LoanFacts
+from streams.profile_loans import NO_ALERTS, apply_correction, maybe_prune, replace_record
 from streams.profile_state import (
-    APPLICATION,
     CORRECTION,
-    DISBURSEMENT,
-    L_FIRST_DISB,
-    L_MASK,
-    L_RECS,
-    R_CKEY,
-    R_CT,
-    R_KEY,
-    R_T,
-    R_TYPE,
     T_CODE,
     Pending,
     ProfileState,
     Record,
     new_state,
-    prune,
-    rebuild_loan,
     state_from_bytes,
     state_to_bytes,
 )
@@ -93,8 +76,6 @@ __all__ = [
     "state_to_bytes",
 ]
 
-NO_ALERTS: tuple[Alert, ...] = ()
-PRUNE_EVERY_DAYS = 7  # pruning only bounds size; doing it weekly keeps apply cheap
 _EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
 _SPEND_EXCLUDED = ActivityKind.ACCOUNT_CHANGE
 _TRAVEL = ActivityKind.TRAVEL_BOOKING
@@ -184,7 +165,7 @@ def apply_activity(
     state.version += 1
     if t > wm:
         state.watermark = t
-        _maybe_prune(state, config)
+        maybe_prune(state, config)
     return NO_ALERTS
 
 
@@ -248,7 +229,7 @@ def apply_loan(
     lender, currency = sys.intern(lender), sys.intern(currency)
     if typ == CORRECTION:
         new: Pending = (t, ekey, loan_id, lender, currency, principal, dpd, due_day)
-        return _apply_correction(state, ekey, t, platform, new, corrects_event_id, config)
+        return apply_correction(state, ekey, t, platform, new, corrects_event_id, config)
     if ekey in state.lidx or ekey in state.cseen:
         return NO_ALERTS  # duplicate
     pend = state.pending.pop(ekey, None) if state.pending else None
@@ -257,150 +238,4 @@ def apply_loan(
     else:
         ct, ckey, loan_id, lender, currency, principal, dpd, due = pend
         rec = (t, ekey, typ, lender, currency, principal, dpd, due, ct, ckey)
-    return _mutate(state, None, (f"{platform}\0{loan_id}", rec), t, config)
-
-
-def _apply_correction(
-    state: ProfileState,
-    ekey: str,
-    t: int,
-    platform: str,
-    new: Pending,
-    corrects_event_id: str | None,
-    cfg: ProfileConfig,
-) -> tuple[Alert, ...]:
-    if ekey in state.cseen or ekey in state.lidx:
-        return NO_ALERTS  # duplicate
-    state.cseen[ekey] = t
-    if corrects_event_id is None:
-        _applied(state, t, cfg)
-        return NO_ALERTS
-    target = f"{platform}\0{corrects_event_id}"
-    lkey = state.lidx.get(target)
-    if lkey is None:  # target not here (yet): keep the best correction for it
-        best = state.pending.get(target)
-        if best is None or (t, ekey) > (best[0], best[1]):
-            state.pending[target] = new
-        _applied(state, t, cfg)
-        return NO_ALERTS
-    old = next(r for r in state.loans[lkey][L_RECS] if r[R_KEY] == target)
-    if (t, ekey) <= (old[R_CT], old[R_CKEY]):  # a later correction already won
-        _applied(state, t, cfg)
-        return NO_ALERTS
-    rec: Record = (old[R_T], target, old[R_TYPE], *new[3:], t, ekey)
-    return _mutate(state, (lkey, old), (f"{platform}\0{new[2]}", rec), t, cfg)
-
-
-def _mutate(
-    state: ProfileState,
-    remove: tuple[str, Record] | None,
-    add: tuple[str, Record],
-    t: int,
-    config: ProfileConfig,
-) -> tuple[Alert, ...]:
-    """Replace/insert one effective record; compute the alerts of the transition."""
-    if remove is None:
-        return _insert(state, add[0], add[1], t, config)
-    akey, rec = add
-    keys = {akey, remove[0]}
-    before = {k: summarize(state.loans.get(k)) for k in keys}
-    types = {rec[R_TYPE]}
-    wbefore = window_counts(state, types, config)
-    loans = state.loans
-    if remove[0] == akey:  # same loan: same (t, key), same slot
-        recs = loans[akey][L_RECS]
-        recs[recs.index(remove[1])] = rec
-    else:
-        old_loan = loans[remove[0]]
-        old_loan[L_RECS].remove(remove[1])
-        if old_loan[L_RECS]:
-            rebuild_loan(old_loan)
-        else:
-            del loans[remove[0]]
-        _add_record(state, akey, rec)
-    state.version += 1
-    state.watermark = max(state.watermark, t)
-    after = {k: summarize(loans.get(k)) for k in keys}
-    alerts: list[Alert] = []
-    for k in sorted(keys):
-        alerts += loan_alerts(state, k, before[k], after[k], t)
-    if any(after[k][2] > before[k][2] for k in keys):
-        others = max_open_dpd(state, keys)
-        old_dpd = max(others, *(b[2] for b in before.values()))
-        new_dpd = max(others, *(a[2] for a in after.values()))
-        alerts += delinquency_alert(old_dpd, new_dpd, t, config.delinquency_step_days)
-    alerts += window_alerts(wbefore, window_counts(state, types, config), t, config)
-    _maybe_prune(state, config)
-    return tuple(alerts) if alerts else NO_ALERTS
-
-
-_WINDOW_TYPES = frozenset({DISBURSEMENT, APPLICATION})  # what window_counts can see
-
-
-def _insert(
-    state: ProfileState, akey: str, rec: Record, t: int, config: ProfileConfig
-) -> tuple[Alert, ...]:
-    """:func:`_mutate` of a new record (no correction): the common case, with one loan."""
-    before = summarize(state.loans.get(akey))
-    typ = rec[R_TYPE]
-    windowed = typ in _WINDOW_TYPES
-    if windowed:
-        types = {typ}
-        wbefore = window_counts(state, types, config)
-    _add_record(state, akey, rec)
-    state.version += 1
-    state.watermark = max(state.watermark, t)
-    after = summarize(state.loans[akey])
-    alerts: list[Alert] = []
-    if after != before:
-        alerts = loan_alerts(state, akey, before, after, t)
-        if after[2] > before[2]:
-            others = max_open_dpd(state, {akey})
-            old_dpd, new_dpd = max(others, before[2]), max(others, after[2])
-            alerts += delinquency_alert(old_dpd, new_dpd, t, config.delinquency_step_days)
-    if windowed:
-        alerts += window_alerts(wbefore, window_counts(state, types, config), t, config)
-    _maybe_prune(state, config)
-    return tuple(alerts) if alerts else NO_ALERTS
-
-
-def _add_record(state: ProfileState, akey: str, rec: Record) -> None:
-    loan = state.loans.get(akey)
-    if loan is None:
-        state.loans[akey] = loan = [0, -1, [rec]]
-    else:
-        insort(loan[L_RECS], rec)
-    loan[L_MASK] |= 1 << rec[R_TYPE]
-    if rec[R_TYPE] == DISBURSEMENT and (loan[L_FIRST_DISB] < 0 or rec[R_T] < loan[L_FIRST_DISB]):
-        loan[L_FIRST_DISB] = rec[R_T]
-    state.lidx[rec[R_KEY]] = akey
-
-
-def _applied(state: ProfileState, t: int, config: ProfileConfig) -> None:
-    """Book-keeping of every applied event: version, newest time, periodic pruning."""
-    state.version += 1
-    if t > state.watermark:
-        state.watermark = t
-        _maybe_prune(state, config)
-
-
-def _maybe_prune(state: ProfileState, config: ProfileConfig) -> None:
-    wm = state.watermark
-    day = wm // DAY_MS
-    if day < state.prune_day + PRUNE_EVERY_DAYS and state.prune_day >= 0:
-        return
-    # Nothing is older than the oldest event ever seen: when that is inside every
-    # horizon, a pass would drop nothing (the common case, and cheap to know).
-    first = state.first_seen
-    if (
-        first >= wm - config.loan_horizon_ms
-        and first // DAY_MS >= day - config.activity_horizon_days
-    ):
-        state.prune_day = day
-        return
-    prune(
-        state,
-        config.loan_horizon_ms,
-        config.activity_horizon_days,
-        config.negative_retention_days * DAY_MS,
-    )
+    return replace_record(state, None, (f"{platform}\0{loan_id}", rec), t, config)

@@ -12,8 +12,7 @@ write. Per borrower per batch:
 * the profile goes to ``exchange.profiles`` when it is the first or materially changed
   (``material_view``) versus the last *emitted* one;
 * a ``ProfileUpdate`` goes to ``exchange.profile-updates`` when the profile went out or
-  alerts were raised, so an alert never depends on the compacted topic.
-
+  alerts were raised, so an alert never depends on the compacted topic;
 * an aggregate amount that outgrew the schemas' ``decimal(18, 2)`` (two valid
   disbursements can) is published clamped to the largest value (``saturate_money``) and
   flagged on the :class:`Emit`, to be counted and alerted: one borrower's numbers must
