@@ -7,7 +7,7 @@ dispatches on type names for every field). Records written with the current
 ``io.creditstream.ExchangeEvent`` schema (recognised by their header: single-object
 fingerprint, or the Confluent id this codec encodes with) are read here by hand
 (:func:`_read_event`, ~2 us): the record's binary layout is fixed by that schema, and
-the decoder is used only when the schema has exactly the shape it reads (``_SHAPE``)
+the decoder is used only when the schema has exactly the shape it reads (``event_check.SHAPE``)
 and it reads start-up samples exactly as the generic path does. The result is the
 arguments of ``streams.profile.apply_activity`` / ``apply_loan``. Any other header (an
 older writer schema, another registry id) takes the generic path, which resolves
@@ -18,21 +18,20 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from streams.codec import SINGLE_OBJECT_MAGIC, SniffingCodec
-from streams.models import (
-    ActivityFacts,
-    ActivityKind,
-    ExchangeEvent,
-    LoanEventType,
-    LoanFacts,
-    Product,
-)
+from streams.models import ExchangeEvent, LoanEventType
 from streams.profile import loan_args
 from streams.profile_state import T_CODE
+from streams.profiles.event_check import (
+    SHAPE,
+    enum_symbols,
+    sample_activity,
+    sample_loan,
+    sample_long,
+    shape,
+)
 from streams.schemas import EXCHANGE_EVENT
 from streams.validation import from_avro, to_avro
 
@@ -75,40 +74,6 @@ def decimal_str(unscaled: bytes) -> str:
             _DEC_CACHE.clear()
         _DEC_CACHE[unscaled] = got
     return got
-
-
-#: What :func:`_read_event` reads, in order (``shape`` of the stripped schema): the
-#: decoder is used only for a schema of exactly this shape.
-_SHAPE = (
-    "{string string string int long:timestamp-millis long:timestamp-millis "
-    "[null {string string enum enum bytes:decimal/2 string bytes:decimal/2 int "
-    "[null int:date] [null int] [null string]}] "
-    "[null {enum bytes:decimal/2 string string}]}"
-)
-
-
-def shape(schema: Any) -> str:
-    """The Avro types of a resolved schema in binary-encoding order, with their logical
-    types (names, docs and defaults left out)."""
-    if isinstance(schema, list):
-        return "[" + " ".join(shape(s) for s in schema) + "]"
-    if isinstance(schema, dict):
-        typ = schema["type"]
-        if typ == "record":
-            return "{" + " ".join(shape(f["type"]) for f in schema["fields"]) + "}"
-        if typ in ("enum", "fixed"):
-            return str(typ)
-        logical = schema.get("logicalType")
-        if logical == "decimal":
-            logical = f"decimal/{schema.get('scale', 0)}"
-        return shape(typ) + (f":{logical}" if logical else "")
-    return str(schema)
-
-
-def _enum_symbols(schema: Any, field: str) -> tuple[str, ...]:
-    """Symbols of the enum ``field`` of the record in the second branch of ``schema``."""
-    (f,) = (f for f in schema[1]["fields"] if f["name"] == field)
-    return tuple(f["type"]["symbols"])
 
 
 _HIGH: dict[bytes, int] = {}  # bytes 3..5 of a 6-byte varint -> their share of the value
@@ -164,7 +129,7 @@ def _read_event(
     products: tuple[str, ...],
     kinds: tuple[str, ...],
 ) -> Op:
-    """The :data:`Op` of the ExchangeEvent body at ``data[pos:]`` (schema: ``_SHAPE``);
+    """The :data:`Op` of the ExchangeEvent body at ``data[pos:]`` (schema: ``event_check.SHAPE``);
     ``types`` are the ``T_CODE`` of the LoanEventType symbols, ``products`` and ``kinds``
     the Product and ActivityKind symbols. Raises ValueError/IndexError on anything but
     one whole valid record.
@@ -316,16 +281,16 @@ class EventDecoder:
         schema = codec.single.schemas.info(EXCHANGE_EVENT).resolved
         self._fast: dict[bytes, int] = {}  # header -> its length
         fields = {f["name"]: f["type"] for f in schema["fields"]}
-        if shape(schema) != _SHAPE:
+        if shape(schema) != SHAPE:
             log.warning("ExchangeEvent differs from what profiles.events reads: generic path")
             return
-        types = _enum_symbols(fields["loan"], "type")
+        types = enum_symbols(fields["loan"], "type")
         self._enums = (
             tuple(T_CODE[LoanEventType(symbol)] for symbol in types),
-            _enum_symbols(fields["loan"], "product"),
-            _enum_symbols(fields["activity"], "kind"),
+            enum_symbols(fields["loan"], "product"),
+            enum_symbols(fields["activity"], "kind"),
         )
-        sample = _sample()
+        sample = sample_loan()
         for encoded in (
             codec.single.encode(EXCHANGE_EVENT, to_avro(sample)),
             codec.encode(EXCHANGE_EVENT, to_avro(sample)),
@@ -333,7 +298,7 @@ class EventDecoder:
             n = 10 if encoded.startswith(SINGLE_OBJECT_MAGIC) else 5
             self._fast[encoded[:n]] = n
         # The fast path is kept only if it reads samples exactly as the generic one does.
-        for ev in (sample, _sample_activity(), _sample_long()):
+        for ev in (sample, sample_activity(), sample_long()):
             encoded = codec.encode(EXCHANGE_EVENT, to_avro(ev))
             if self.decode(0, encoded) != op_of(0, from_avro(codec.decode(encoded)[1])):
                 log.warning("profiles.events misreads ExchangeEvent: generic path")
@@ -345,43 +310,3 @@ class EventDecoder:
             types, products, kinds = self._enums
             return _read_event(value, n, partition, types, products, kinds)
         return op_of(partition, from_avro(self.codec.decode(value, EXPECTED)[1]))
-
-
-def _sample() -> ExchangeEvent:
-    facts = LoanFacts(
-        "L1",
-        "Lender \u00e9",
-        Product.BNPL,
-        LoanEventType.CORRECTION,
-        Decimal("1.00"),
-        "EUR",
-        Decimal("-1234567.89"),
-        12,
-        date(2024, 2, 29),
-        6,
-        "e0",
-    )
-    return ExchangeEvent("e1", "p1", "b" * 64, 1, 1_700_000_000_123, 1_700_000_000_456, facts)
-
-
-def _sample_activity() -> ExchangeEvent:
-    act = ActivityFacts(ActivityKind.TRAVEL_BOOKING, Decimal("0.05"), "JPY", "x")
-    return ExchangeEvent("e2", "p2", "c" * 64, 2, -1, 0, activity=act)
-
-
-def _sample_long() -> ExchangeEvent:
-    """Multi-byte lengths and numbers everywhere they can be."""
-    facts = LoanFacts(
-        "L" * 200,
-        "\u00e9" * 70,
-        Product.SME,
-        LoanEventType.REPAYMENT,
-        Decimal("9999999999999999.99"),
-        "EUR",
-        Decimal("-9999999999999999.99"),
-        100_000,
-        date(2300, 1, 1),
-        600,
-        "c" * 300,
-    )
-    return ExchangeEvent("e" * 100, "p" * 80, "d" * 64, 70_000, 1 << 44, -(1 << 44), facts)
