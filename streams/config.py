@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.errors import ConfigError
+from streams.gcpolicy import FULL_COLLECT_EVERY_S
 
 #: The Apache Kafka release the local broker runs (see deploy/local/README.md for why).
 KAFKA_VERSION = "4.3.1"
@@ -94,6 +95,14 @@ class Settings(BaseSettings):
     profile_batch_max: int = Field(5000, ge=1, description="Events per profile transaction.")
     profile_hot_states: int = Field(
         200_000, ge=0, description="Decoded profile states kept in memory (the rest as bytes)."
+    )
+    gc_full_collect_every_s: float = Field(
+        FULL_COLLECT_EVERY_S,
+        gt=0,
+        description=(
+            "Seconds between full garbage collections (the worker pauses for each: ~3 s"
+            " at 200 000 decoded states; see streams.gcpolicy)."
+        ),
     )
     profile_spend_material_ratio: float = Field(
         0.2, ge=0, description="Relative spend move that makes a profile change material."

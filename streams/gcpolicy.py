@@ -15,11 +15,14 @@ The policy (:class:`FreezingGc`):
   generation, which no automatic collection walks. Freezing is O(1) (a list splice).
   Reference counting still frees frozen objects as soon as they are unreferenced, so
   memory is not held by it; only *cyclic* garbage among frozen objects waits;
-* every ``full_every_s`` seconds, and on demand (after a restore), ``gc.unfreeze()``,
-  a full collection and a new freeze: that reclaims such cycles, so memory stays
-  bounded whatever the other stages allocate. The pause is a walk of everything
-  (measured in the benchmark: ``full_collect_ms``), paid once per period instead of
-  spread over every event.
+* every ``full_every_s`` seconds (setting ``gc_full_collect_every_s``), and on demand
+  (after a restore), ``gc.unfreeze()``, a full collection and a new freeze: that
+  reclaims such cycles, so memory stays bounded whatever the other stages allocate.
+  The pause is a walk of everything, paid once per period instead of spread over every
+  event: ``bench/bench_profile.py --rss-borrowers 1000000`` measured 3.0 s with the
+  default 200 000 decoded states and 12.7 s with a million (then raise the period, and
+  keep the transaction timeout above the pause: the profile stage collects between
+  transactions, the worker's other stages may be inside one).
 
 The collector settings are process-wide: one policy object per process is enough, and
 it also serves the worker's other stages (their young objects are frozen with the
@@ -37,8 +40,11 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 #: Gen-0 threshold while running: the live state is large and mostly long-lived.
 GC_THRESHOLD = (200_000, 20, 100)
-#: Seconds between full collections (reclaiming cycles that were frozen alive).
-FULL_COLLECT_EVERY_S = 600.0
+#: Seconds between full collections (reclaiming cycles that were frozen alive). A
+#: worker under load left ~30 unreachable objects a second waiting (the end-to-end
+#: benchmark with the period at 15 s: 52, 838, 444 per collection), so half an hour
+#: holds a few MB; each collection pauses the worker (see the module docstring).
+FULL_COLLECT_EVERY_S = 1800.0
 
 
 class FreezingGc:
@@ -73,12 +79,13 @@ class FreezingGc:
         with self._lock:
             began = time.perf_counter()
             gc.unfreeze()
-            gc.collect()
+            found = gc.collect()
             gc.freeze()
             spent = time.perf_counter() - began
             self._last_full = self._clock()
             self.full_collections += 1
             self.full_seconds += spent
-        if spent > 0.5:  # the whole worker waits for it (the GIL): say so
-            log.info("full garbage collection paused the worker %.2fs", spent)
+        # The whole worker waits for it (the GIL); what it found is what waited frozen:
+        # the figures to tune the period by (setting gc_full_collect_every_s).
+        log.info("full garbage collection: %d unreachable objects, %.2fs", found, spent)
         return spent

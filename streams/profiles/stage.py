@@ -125,7 +125,7 @@ class ProfileStage:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="profiles-commit")
-        self.gc = FreezingGc()
+        self.gc = FreezingGc(settings.gc_full_collect_every_s)
 
     @property
     def restore_progress(self) -> float:
@@ -297,7 +297,9 @@ class ProfileStage:
             self._fail(pending.batch + (staged or []), pending.touched + (touched or []))
             raise
         self.store.commit(pending.emits)
-        self.gc.committed()  # the committed states are long-lived: freeze (gcpolicy)
+        # The committed states are long-lived: freeze them (gcpolicy). No transaction of
+        # this stage is open here, so a periodic full collection cannot outlast one.
+        self.gc.committed()
         self._count(pending.emits, pending.events)
         if self.on_batch is not None:
             # Fetched to committed (not to this call, which waited for the next batch).

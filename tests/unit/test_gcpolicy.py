@@ -91,3 +91,13 @@ def test_acyclic_objects_are_freed_while_frozen() -> None:
     policy.committed()
     del node
     assert ref() is None
+
+
+def test_the_profile_stage_takes_its_period_from_the_settings() -> None:
+    from streams.codec import codec_for
+    from streams.config import Settings
+    from streams.profile import DEFAULT_CONFIG
+    from streams.profiles.stage import ProfileStage
+
+    stage = ProfileStage(Settings(gc_full_collect_every_s=42), codec_for(None), DEFAULT_CONFIG)
+    assert stage.gc.full_every_s == 42
