@@ -185,7 +185,7 @@ async def profiles(stream: Any) -> None:
         material = material_view(entry.emitted, v, config)
         if material:
             profile = ENCODER.profile(v)
-            entry.emit(v, ENCODER.body_of(profile))
+            entry.emit(v)
             await profiles_topic.send(key=key, value=profile)
             seen["profiles_out"] += 1
         profiles_table[key] = entry_to_bytes(entry)

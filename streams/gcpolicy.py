@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -48,7 +47,8 @@ FULL_COLLECT_EVERY_S = 1800.0
 
 
 class FreezingGc:
-    """Apply the module's policy; thread-safe (stages call it from their threads)."""
+    """Apply the module's policy. Called from one thread (the profile stage's: its
+    batches and its rebalance callbacks both run there)."""
 
     def __init__(
         self,
@@ -57,7 +57,6 @@ class FreezingGc:
     ) -> None:
         self.full_every_s = full_every_s
         self._clock = clock
-        self._lock = threading.Lock()
         self._last_full = clock()
         self.full_collections = 0
         self.full_seconds = 0.0  # time spent in full collections so far
@@ -76,15 +75,14 @@ class FreezingGc:
 
     def full(self) -> float:
         """Unfreeze, collect every generation, freeze again; returns the seconds spent."""
-        with self._lock:
-            began = time.perf_counter()
-            gc.unfreeze()
-            found = gc.collect()
-            gc.freeze()
-            spent = time.perf_counter() - began
-            self._last_full = self._clock()
-            self.full_collections += 1
-            self.full_seconds += spent
+        began = time.perf_counter()
+        gc.unfreeze()
+        found = gc.collect()
+        gc.freeze()
+        spent = time.perf_counter() - began
+        self._last_full = self._clock()
+        self.full_collections += 1
+        self.full_seconds += spent
         # The whole worker waits for it (the GIL); what it found is what waited frozen:
         # the figures to tune the period by (setting gc_full_collect_every_s).
         log.info("full garbage collection: %d unreachable objects, %.2fs", found, spent)

@@ -75,9 +75,8 @@ class Entry:
     state: ProfileState
     emitted: View | None = None
 
-    def emit(self, v: View, body: bytes = b"") -> None:
-        """``v`` went out (``body``, its Avro body, is not kept since format 3)."""
-        del body
+    def emit(self, v: View) -> None:
+        """``v`` went out: later changes are judged against it."""
         self.emitted = v
 
     def emitted_profile(self, config: ProfileConfig = DEFAULT_CONFIG) -> BorrowerProfile | None:

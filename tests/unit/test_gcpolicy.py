@@ -8,7 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from streams.codec import codec_for
+from streams.config import Settings
 from streams.gcpolicy import GC_THRESHOLD, FreezingGc
+from streams.profile import DEFAULT_CONFIG
+from streams.profiles.stage import ProfileStage
 
 
 class Node:
@@ -94,10 +98,5 @@ def test_acyclic_objects_are_freed_while_frozen() -> None:
 
 
 def test_the_profile_stage_takes_its_period_from_the_settings() -> None:
-    from streams.codec import codec_for
-    from streams.config import Settings
-    from streams.profile import DEFAULT_CONFIG
-    from streams.profiles.stage import ProfileStage
-
     stage = ProfileStage(Settings(gc_full_collect_every_s=42), codec_for(None), DEFAULT_CONFIG)
     assert stage.gc.full_every_s == 42
