@@ -7,8 +7,6 @@ the test FAILS when ``CI=true`` and skips, saying why, elsewhere. Bounded: < 60 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -25,18 +23,14 @@ from prometheus_client import CollectorRegistry
 from streams.metrics import FAMILIES, Metrics
 from streams.web import serve_metrics
 from tests.integration.kafka_helpers import free_port
+from tests.tools import installed_tool
 
 pytestmark = pytest.mark.slow
 DEADLINE_S = 45.0
 
 
 def prometheus_binary() -> str:
-    path = shutil.which("prometheus")
-    if path:
-        return path
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail("prometheus is missing in CI: run deploy/local/install-prometheus.sh first")
-    pytest.skip("prometheus not installed (deploy/local/install-prometheus.sh); required in CI")
+    return installed_tool("prometheus")
 
 
 def touch_every_family(m: Metrics) -> None:

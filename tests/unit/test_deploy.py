@@ -20,6 +20,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from streams.metrics import FAMILIES, Metrics
+from tests.tools import installed_tool
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROM = DEPLOY / "prometheus"
@@ -32,12 +33,7 @@ PROMQL_KEYWORDS |= {"unless", "bool", "offset", "inf", "nan", "atan2"}
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path:
-        return path
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail("promtool is missing in CI: run deploy/local/install-prometheus.sh first")
-    pytest.skip("promtool not installed (deploy/local/install-prometheus.sh); required in CI")
+    return installed_tool("promtool")
 
 
 def run_promtool(*args: str) -> str:
