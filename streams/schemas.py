@@ -11,6 +11,12 @@ Contract:
 * ``schemas/released/<version>/`` holds the schemas of released versions. The newest
   released version is what :func:`check_backward_compatibility` compares against: every
   current schema, as reader, must read data written with its released version.
+* Where ``schemas/`` is found (:data:`SCHEMA_DIR`, the one place streams code reads it
+  from): an installed wheel carries it as package data ``streams/_schemas`` (mapped from
+  the checkout's top-level ``schemas/`` in ``pyproject.toml``: the files exist once, in
+  the checkout); a checkout (editable install, source tree) reads ``schemas/`` itself.
+  A folder without any ``*.avsc`` is a :class:`~streams.errors.ConfigError`, never an
+  empty set that would reject every record.
 
 No Kafka import here: this module is used by the codec, tests and CI alike.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +34,31 @@ from fastavro import parse_schema
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
+from streams.errors import ConfigError
+
 NAMESPACE = "io.creditstream"
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+#: Package data name of ``schemas/`` inside an installed ``streams`` (see pyproject.toml).
+PACKAGED_NAME = "_schemas"
+
+
+def locate_schema_dir(package: Path | None = None) -> Path:
+    """The folder holding the shipped schemas, for the ``streams`` package at ``package``.
+
+    ``<package>/_schemas`` in an installed wheel, else ``schemas/`` beside the package in
+    a checkout (setuptools' editable finder cannot map a data-only folder, so an editable
+    install reads the checkout's copy, which is the same and only one). When neither
+    exists, the wheel location is returned so that loading names where they were expected.
+    """
+    if package is None:
+        package = Path(str(resources.files("streams")))
+    installed = package / PACKAGED_NAME
+    if installed.is_dir():
+        return installed
+    checkout = package.parent / "schemas"
+    return checkout if checkout.is_dir() else installed
+
+
+SCHEMA_DIR = locate_schema_dir()
 RELEASED_DIR = SCHEMA_DIR / "released"
 
 # Full names of the wire-level records, so callers never spell them by hand.
@@ -65,14 +95,22 @@ class SchemaInfo:
 
 
 class SchemaSet:
-    """All named types of one folder, by full name. Build with :func:`load_schemas`."""
+    """All named types of one folder, by full name. Build with :func:`load_schemas`.
+
+    Raises :class:`~streams.errors.ConfigError` when the folder holds no ``*.avsc``.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._named: dict[str, dict[str, Any]] = {}
         self.top_level: tuple[str, ...] = ()
+        files = sorted(directory.glob("*.avsc"))
+        if not files:
+            shipped = directory == SCHEMA_DIR
+            why = ": this install lacks its schemas, reinstall creditstream" if shipped else ""
+            raise ConfigError(f"no Avro schemas (*.avsc) in {directory}{why}")
         tops = []
-        for path in sorted(directory.glob("*.avsc")):
+        for path in files:
             raw = json.loads(path.read_text(encoding="utf-8"))
             ns = raw.get("namespace")
             tops.append(_full_name(raw["name"], ns))

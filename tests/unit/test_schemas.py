@@ -13,6 +13,7 @@ import pytest
 
 from streams.avrojson import Example, JsonDatumError, datum_to_json, iter_examples, json_to_datum
 from streams.codec import ConfluentCodec, SingleObjectCodec
+from streams.errors import ConfigError
 from streams.models import ActivityKind, LoanEventType, Product
 from streams.schemas import (
     ACTIVITY_EVENT,
@@ -22,6 +23,7 @@ from streams.schemas import (
     check_pair,
     latest_released,
     load_schemas,
+    locate_schema_dir,
     released_versions,
 )
 from streams.validation import InvalidEventError, validate_event
@@ -228,3 +230,20 @@ def test_compat_check_over_folders_reports_incompatible_schema(tmp_path: Path) -
     }
     assert results["io.creditstream.FeedRecord"].status == "INCOMPATIBLE"
     assert results["io.creditstream.LoanEvent"].status == "COMPATIBLE"
+
+
+def test_a_folder_without_schemas_is_a_config_error_not_an_empty_set(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no schemas here")
+    for folder in (tmp_path, tmp_path / "absent"):
+        with pytest.raises(ConfigError, match=r"no Avro schemas \(\*\.avsc\) in "):
+            load_schemas(folder)
+
+
+def test_schema_folder_is_package_data_when_installed_else_the_checkouts(tmp_path: Path) -> None:
+    package = tmp_path / "streams"
+    package.mkdir()
+    assert locate_schema_dir(package) == package / "_schemas"  # neither: where expected
+    (tmp_path / "schemas").mkdir()
+    assert locate_schema_dir(package) == tmp_path / "schemas"  # checkout / editable
+    (package / "_schemas").mkdir()
+    assert locate_schema_dir(package) == package / "_schemas"  # installed wheel
