@@ -1,4 +1,4 @@
-"""``creditstream broker``: install, start, stop the local Kafka broker (KRaft)."""
+"""``creditstream broker``: install, start, stop, wipe the local Kafka broker (KRaft)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,27 @@ from streams.commands.common import port_number
 from streams.config import Settings
 from streams.localkafka import BrokerInfo, BrokerSpec, kill, start, status, stop, wipe
 from streams.localkafka.install import install
+from streams.localkafka.process import MARKER, STOP_TIMEOUT_S
+
+#: Each action and what it does, one line each (``broker --help`` lists them).
+ACTIONS = {
+    "install": "download the Kafka jars of --kafka-version from Maven Central into the cache",
+    "start": "configure, format (first time), start in the background, wait until it answers",
+    "status": "show the broker running from --data-dir (exit 3 when none is)",
+    "stop": f"stop it cleanly (SIGTERM, SIGKILL after {STOP_TIMEOUT_S:.0f}s); its data stays",
+    "kill": "SIGKILL it, as a crash would (for chaos tests); its data stays",
+    "wipe": "delete --data-dir: only a stopped broker's data dir made by creditstream",
+}
+_EPILOG = f"""actions:
+{chr(10).join(f"  {name:<8} {what}" for name, what in ACTIONS.items())}
+
+wipe deletes a data dir only when `start` made it: it holds a {MARKER} file,
+or (made before that file existed) the config/server.properties `start` wrote, naming
+its own logs/ (such a dir gets the file on its next start). Anything else is refused
+and left intact: delete it by hand if you are sure. A missing or empty dir is "nothing
+to wipe" (exit 0); a running broker's dir is refused (stop it first). `start` likewise
+refuses a non-empty --data-dir that is not a broker data dir.
+"""
 
 
 def _spec(args: argparse.Namespace, settings: Settings) -> BrokerSpec:
@@ -54,14 +75,21 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
     elif action == "kill":
         print("broker killed" if kill(spec) else f"no broker running from {spec.data_dir}")
     elif action == "wipe":
-        wipe(spec)
-        print(f"wiped {spec.data_dir}")
+        print(f"wiped {spec.data_dir}" if wipe(spec) else f"nothing to wipe at {spec.data_dir}")
     return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    broker = sub.add_parser("broker", help="install, start, stop the local Kafka broker (KRaft)")
-    broker.add_argument("action", choices=["install", "start", "status", "stop", "kill", "wipe"])
+    broker = sub.add_parser(
+        "broker",
+        help="install, start, stop, wipe the local Kafka broker (KRaft)",
+        description="Manage the local single-node Kafka broker (KRaft) of one data dir.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    broker.add_argument(
+        "action", choices=list(ACTIONS), metavar="ACTION", help=f"one of: {', '.join(ACTIONS)}"
+    )
     broker.add_argument("--port", type=port_number, help="client port (default 9092)")
     broker.add_argument(
         "--controller-port", type=port_number, help="controller port (default port+1)"

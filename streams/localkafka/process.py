@@ -3,6 +3,14 @@
 State lives in the data directory: ``broker.json`` (pid, ports, mode, version),
 ``config/`` (generated), ``logs/`` (Kafka's log dirs), ``server.log`` and, in secure
 mode, ``admin.secret`` (the admin password, mode 0600, created on first start).
+
+A data dir is *ours* when it holds the marker file :data:`MARKER`, written when this
+module creates (or adopts an empty) data dir, before anything else goes in. Only such a
+dir is ever deleted by :func:`wipe`, and :func:`start` refuses a non-empty dir without
+it, so a mistyped ``--data-dir`` can neither be wiped nor get marked. Data dirs made
+before the marker existed are recognised by the ``config/server.properties`` this module
+generated, whose ``log.dirs`` names the dir's own ``logs/``; they get the marker on
+their next start.
 """
 
 from __future__ import annotations
@@ -27,6 +35,12 @@ from streams.localkafka.properties import ADMIN_USER, Mode, render, server_prope
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
+#: Marker file of a broker data dir made by creditstream (what ``wipe`` requires).
+MARKER = ".creditstream-broker"
+_MARKER_TEXT = (
+    "A local Kafka broker's data dir, made by creditstream. "
+    "`creditstream broker wipe --data-dir <this dir>` deletes it.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +76,12 @@ class BrokerInfo:
     started_in_s: float = 0.0
 
 
+def _state_file_at(data_dir: Path) -> Path:
+    return data_dir / "broker.json"
+
+
 def _state_file(spec: BrokerSpec) -> Path:
-    return spec.data_dir / "broker.json"
+    return _state_file_at(spec.data_dir)
 
 
 def _read_state(spec: BrokerSpec) -> dict[str, object] | None:
@@ -99,11 +117,53 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _made_before_marker(data_dir: Path) -> bool:
+    """A data dir laid out by an older creditstream: its generated server.properties
+    names its own ``logs/`` as Kafka's log dir, and it was formatted or started."""
+    config = data_dir / "config" / "server.properties"
+    try:
+        text = config.read_text(errors="replace")
+    except OSError:
+        return False
+    props = dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
+    log_dirs = props.get("log.dirs", "")
+    made_here = bool(log_dirs) and Path(log_dirs).resolve() == (data_dir / "logs").resolve()
+    used = (data_dir / "logs" / "meta.properties").is_file() or _state_file_at(data_dir).is_file()
+    return made_here and props.get("process.roles") == "broker,controller" and used
+
+
+def is_data_dir(data_dir: Path) -> bool:
+    """True when ``data_dir`` is a broker data dir made by creditstream (marker or the
+    layout of a version before the marker)."""
+    return (data_dir / MARKER).is_file() or _made_before_marker(data_dir)
+
+
+def claim_data_dir(data_dir: Path) -> None:
+    """Create ``data_dir`` as a broker data dir (marker first), or accept one already ours.
+
+    An existing empty directory is adopted; anything else that is not ours is refused
+    (``BrokerError``), so the broker never writes into, nor marks, someone's folder.
+    """
+    marker = data_dir / MARKER
+    if marker.is_file():
+        return
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            raise BrokerError(f"broker data dir {data_dir} is not a directory")
+        if any(data_dir.iterdir()) and not _made_before_marker(data_dir):
+            raise BrokerError(
+                f"{data_dir} is not empty and is not a creditstream broker data dir: "
+                "choose another --data-dir"
+            )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(_MARKER_TEXT)
+
+
 def admin_password(spec: BrokerSpec) -> str:
     """The secure-mode admin password, created once per data directory."""
     path = spec.data_dir / "admin.secret"
     if not path.exists():
-        spec.data_dir.mkdir(parents=True, exist_ok=True)
+        claim_data_dir(spec.data_dir)
         path.write_text(secrets.token_urlsafe(24))
         path.chmod(0o600)
     return path.read_text().strip()
@@ -202,6 +262,7 @@ def start(spec: BrokerSpec) -> BrokerInfo:
     for port in (spec.port, spec.ctrl_port):
         if not _port_free(port):
             raise BrokerError(f"port {port} on 127.0.0.1 is in use; choose another with --port")
+    claim_data_dir(spec.data_dir)  # before the download: a wrong --data-dir fails fast
     libs = install(spec.cache_dir, spec.version)
     config = spec.data_dir / "config" / "server.properties"
     config.parent.mkdir(parents=True, exist_ok=True)
@@ -293,11 +354,44 @@ def kill(spec: BrokerSpec) -> bool:
     return True
 
 
-def wipe(spec: BrokerSpec) -> None:
-    """Delete the data dir; refuses while the broker runs."""
+def wipe(spec: BrokerSpec) -> bool:
+    """Delete the data dir; False when there is nothing to delete (absent or empty).
+
+    Raises ``BrokerError`` (and deletes nothing) when the dir is not a broker data dir
+    made by creditstream (see :func:`is_data_dir`) or its broker is running. The marker
+    goes last, so a wipe that fails half-way can be repeated.
+    """
+    data_dir = spec.data_dir
+    if data_dir.is_symlink():
+        raise BrokerError(f"{data_dir} is a symbolic link: not wiped; name the dir itself")
+    if not data_dir.exists():
+        return False
+    if not data_dir.is_dir():
+        raise BrokerError(f"{data_dir} is not a directory: not wiped")
+    if not is_data_dir(data_dir):
+        if not any(data_dir.iterdir()):
+            return False
+        raise BrokerError(
+            f"{data_dir} is not a creditstream broker data dir (no {MARKER} file): "
+            "not wiped; delete it by hand if you are sure"
+        )
     if status(spec) is not None:
-        raise BrokerError(f"the broker in {spec.data_dir} is running: stop it before wiping")
-    shutil.rmtree(spec.data_dir, ignore_errors=True)
+        raise BrokerError(
+            f"the broker in {data_dir} is running: stop it first "
+            f"(creditstream broker stop --data-dir {data_dir})"
+        )
+    try:
+        for child in sorted(data_dir.iterdir()):
+            if child.name == MARKER:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        shutil.rmtree(data_dir)
+    except OSError as exc:
+        raise BrokerError(f"could not wipe {data_dir}: {exc}") from exc
+    return True
 
 
 def as_dict(info: BrokerInfo) -> dict[str, object]:

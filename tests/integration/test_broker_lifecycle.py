@@ -103,8 +103,15 @@ def test_cli_start_status_stop() -> None:
         again = _cli("broker", "status", *where)
         assert again.returncode == 0
         assert f"bootstrap 127.0.0.1:{spec.port}" in again.stdout
+        busy = _cli("broker", "wipe", *where)
+        assert busy.returncode == 1
+        assert "is running: stop it first" in busy.stderr
+        assert (spec.data_dir / "logs" / "meta.properties").is_file()
         stopped = _cli("broker", "stop", *where)
         assert stopped.stdout.strip() == "broker stopped"
         assert _cli("broker", "status", *where).returncode == 3
+        wiped = _cli("broker", "wipe", *where)
+        assert (wiped.returncode, wiped.stdout.strip()) == (0, f"wiped {spec.data_dir}")
+        assert not spec.data_dir.exists()
     finally:
         stop(spec)
