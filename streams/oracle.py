@@ -17,6 +17,18 @@ Rules, restated from DESIGN.md and ``streams.profile``:
 4. Windows are UTC calendar days / months ending at ``max(as_of_ms, newest event)``.
 5. Negative data of a loan counts while the loan is open or until retention has passed
    since the loan's last event.
+6. Every distinct event counts, however old and in whatever order it arrived
+   (``profile_version`` is the number of distinct events): an event older than the
+   borrower's newest by more than a horizon changes no window but still takes part in
+   everything else (a loan's latest event, its defaults, first delinquency and first
+   disbursement; first seen; contributing platforms).
+7. A repayment is on time only if its loan was not past due just before it (the loan's
+   previous servicing event reports 0 days past due and is not OVERDUE, DEFAULT or
+   WRITE_OFF), it reports 0 days past due and its day is not after its due date;
+   otherwise late. Applications, approvals and declines are not servicing events.
+8. Payment history: per UTC calendar month (of occurred_at), most recent first, the
+   worst days past due of the servicing events in it (``dpd // 30``, at most 6), ``-``
+   for a month without one.
 """
 
 from __future__ import annotations
@@ -157,15 +169,18 @@ def _profile(
             opened_days.append(min(e.day for e in disb))
         disbursements += disb
         applications += [e for e in items if e.type is LoanEventType.APPLICATION]
-        for e in items:
-            if e.type in _NOT_SERVICING:
-                continue
+        servicing = [e for e in items if e.type not in _NOT_SERVICING]
+        for i, e in enumerate(servicing):
             dpd = e.facts.days_past_due
             m = _month(e.day)
             worst_by_month[m] = max(worst_by_month.get(m, 0), dpd)
             if e.type is LoanEventType.REPAYMENT and in_months(e.day, cfg.repayment_window_months):
                 due = e.facts.due_date
-                if dpd > 0 or (due is not None and e.day > due):
+                before = servicing[i - 1] if i > 0 else None
+                past_due_before = before is not None and (
+                    before.facts.days_past_due > 0 or before.type in _NEGATIVE_TYPES
+                )
+                if past_due_before or dpd > 0 or (due is not None and e.day > due):
                     late += 1
                 else:
                     on_time += 1

@@ -18,17 +18,35 @@ Contract of :func:`apply`:
   other reference you expect to stay unchanged; round-trip through bytes to copy);
 * the final :func:`snapshot` is independent of the order events were applied in, equals
   ``streams.oracle.fold`` over the same events, and duplicates (same platform and
-  event_id, also across restarts since dedup memory is in the state) never count twice;
+  event_id, also across restarts since dedup memory is in the state) never count twice
+  while the original is remembered (see the residual limits below);
 * a ``CORRECTION`` replaces the facts (not the time or type) of the event of the same
   platform it names, whether it arrives before or after that event; among several
   corrections of one event the latest (by occurred_at, then event_id) wins; a correction
   naming another correction, or nothing, changes nothing;
-* ``profile_version`` grows by one per applied event and never goes backwards. Events
-  older than the newest one by more than their kind's horizon (about 2 years for loan
-  events, 91 days for activity) are *stale*: they cannot change any window read now, so
-  only first-seen and contributing platforms take them and the version does not count
-  them (ingress rejects such events anyway). Only then can versions differ from the
-  oracle's count of distinct events.
+* ``profile_version`` grows by one per applied event and never goes backwards; every
+  distinct event is applied, whenever it arrives, so the final version is the number of
+  distinct events (as the oracle counts them).
+
+Stale events. An event older than the borrower's newest by more than its kind's
+horizon (``loan_horizon_ms``, about 2 years, for loan events; ``activity_horizon_days``,
+91 days, for activity) arrived *stale*: it can change no window read from now on, but
+it is applied like any other event (ingress accepts events up to 1,826 days old):
+counted in the version, taken by provenance (first seen, contributing platforms), and a
+loan event's record is inserted into its loan, so it still decides whatever reaches it
+(the loan's status when it is the loan's latest event, defaults / write-offs and the
+first delinquency within retention, the loan's first disbursement; pruning keeps each
+loan's latest record within retention for this: ``streams.profile_state.prune``). A
+stale activity event changes no feature. Its identity is remembered in
+``ProfileState.stale`` until it leaves the 1,826-day retention, so its duplicate is not
+counted twice.
+
+Residual limits (stated in the BorrowerProfile schema too). Dedup memory of an event
+applied in-window lasts while the profile holds it: until the borrower's newest event is
+more than the horizon later (then pruned). A resend arriving after that is deduplicated
+by ingress's dedup window (8 days of arrival), not by the profile: it would count again.
+A correction changes its target only while the profile holds the target's record (always
+within the loan horizon; beyond it, the records pruning keeps).
 """
 
 from __future__ import annotations
@@ -143,7 +161,7 @@ def apply_activity(
     wm = state.watermark
     day = t // DAY_MS
     if wm >= 0 and day < wm // DAY_MS - config.activity_horizon_days:
-        return NO_ALERTS  # stale: outside every activity window from now on
+        return _stale_activity(state, ekey, t, day)
     if ekey in state.lidx or ekey in state.cseen:
         return NO_ALERTS  # the same identity already used by a loan event
     bucket = state.act_days.get(day)
@@ -166,6 +184,21 @@ def apply_activity(
     if t > wm:
         state.watermark = t
         maybe_prune(state, config)
+    return NO_ALERTS
+
+
+def _stale_activity(state: ProfileState, ekey: str, t: int, day: int) -> tuple[Alert, ...]:
+    """A stale activity event (outside every activity window from now on): applied, so
+    counted in the version (provenance is already taken), and remembered in
+    ``state.stale`` so that its duplicate is not counted again."""
+    stale = state.stale
+    if ekey in stale or ekey in state.lidx or ekey in state.cseen:
+        return NO_ALERTS  # duplicate (of a stale arrival, or of a loan event)
+    bucket = state.act_days.get(day)
+    if bucket is not None and ekey in bucket[3]:
+        return NO_ALERTS  # duplicate of an event applied in-window, not yet pruned
+    stale[ekey] = t
+    state.version += 1
     return NO_ALERTS
 
 
@@ -219,12 +252,15 @@ def apply_loan(
     if state.platforms.get(platform, -1) < t:
         state.platforms[platform] = t
     ekey = f"{platform}\0{event_id}"
-    wm = state.watermark
-    if wm >= 0 and t < wm - config.loan_horizon_ms:
-        return NO_ALERTS  # stale
     same_day = state.act_days.get(t // DAY_MS)
     if same_day is not None and ekey in same_day[3]:
         return NO_ALERTS  # the same identity already used by an activity event
+    wm = state.watermark
+    if wm >= 0 and t < wm - config.loan_horizon_ms:  # stale: applied all the same
+        stale = state.stale
+        if ekey in stale or ekey in state.lidx or ekey in state.cseen:
+            return NO_ALERTS  # duplicate
+        stale[ekey] = t  # its record may be pruned soon: its identity stays remembered
     # Interned: shared in memory and as marshal refs.
     lender, currency = sys.intern(lender), sys.intern(currency)
     if typ == CORRECTION:

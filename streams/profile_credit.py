@@ -3,8 +3,20 @@
 Everything here is derived from the effective loan records (``streams.profile_state``)
 and the read time: windows by UTC day and month end at the read day, negative data
 counts while its loan is open or until retention has passed since the loan's last
-event. Besides the features, :func:`credit_features` says until when they hold, so the
-state can memoize them across reads (see ``profile_view``).
+event. Two definitions (the same in ``streams.oracle`` and the BorrowerProfile schema):
+
+* on time (Metro 2: the account's status when the payment is made): a repayment is on
+  time only if its loan was not past due just before it (the loan's previous servicing
+  record, by event time, reports 0 days past due and is not an OVERDUE, DEFAULT or
+  WRITE_OFF), it reports 0 days past due itself and its UTC day is not after its due
+  date; otherwise it is late (a repayment curing arrears is late);
+* a payment-history month is a UTC calendar month: a servicing record (not an
+  application, approval or decline; any loan) falls in the month of its occurred_at,
+  and the month shows the *worst* days past due among them (0 for under 30, then one
+  step per 30 days, 6 from 180); "-" when no servicing record falls in it.
+
+Besides the features, :func:`credit_features` says until when they hold, so the state
+can memoize them across reads (see ``profile_view``).
 """
 
 from __future__ import annotations
@@ -79,6 +91,7 @@ def credit_features(
                 defaults += 1
             if mask & _WRITE_OFF_BIT:
                 write_offs += 1
+        past_due = False  # the loan's status before the record: past due (delinquent)
         for rec in recs:
             typ, day = rec[2], rec[0] // DAY_MS
             if typ in NON_SERVICING:
@@ -106,14 +119,20 @@ def credit_features(
                     if borrowing.get(lender, l_max) > age:
                         borrowing[lender] = age
             elif typ == REPAYMENT and month >= rep_start:
-                if dpd > 0 or 0 <= rec[7] < day:
+                # On time (Metro 2: the status when paid) only if the loan was current
+                # before it, it reports 0 days past due and it is not after its due date.
+                if past_due or dpd > 0 or 0 <= rec[7] < day:
                     late += 1
                 else:
                     on_time += 1
-            if retained and (dpd > 0 or typ in _NEGATIVE_TYPES):  # delinquency evidence
-                t = rec[0]
-                if first_delinquency is None or t < first_delinquency:
-                    first_delinquency = t
+            if dpd > 0 or typ in _NEGATIVE_TYPES:  # delinquency evidence
+                past_due = True
+                if retained:
+                    t = rec[0]
+                    if first_delinquency is None or t < first_delinquency:
+                        first_delinquency = t
+            else:
+                past_due = False
     hist = ["-"] * months
     worst = [0] * len(dpd_windows)
     for month, dpd in month_max.items():  # one pass for the history and every window

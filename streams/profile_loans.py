@@ -1,7 +1,7 @@
 """The loan side of the profile fold (pure): effective records, corrections, pruning.
 
-``streams.profile.apply_loan`` decodes nothing and decides duplicates and staleness,
-then comes here: :func:`insert_record` for a new record (the common case),
+``streams.profile.apply_loan`` decodes nothing, decides duplicates and remembers
+stale arrivals, then comes here: :func:`insert_record` for a new record (the common case),
 :func:`apply_correction` for a ``CORRECTION`` (kept pending until its target arrives,
 latest correction wins), :func:`replace_record` when a correction rewrites a record
 already applied. Each returns the alerts of the transition it made (computed from the

@@ -11,12 +11,17 @@ result does not depend on arrival order. It holds:
 * corrections whose target has not arrived yet (they are applied when it does);
 * activity as UTC-day buckets (count, per-currency sums, travel count, the dedup keys of
   that day), so activity dedup memory ages out with its bucket;
-* provenance: contributing platforms, first seen, newest event time, version.
+* provenance: contributing platforms, first seen, newest event time, version;
+* the dedup keys of events that arrived *stale* (older than the newest event by more
+  than their kind's horizon), kept until they leave the negative-data retention.
 
 Everything is built from ``int``/``str``/``list``/``dict``/``set``/``tuple`` so that
 ``marshal`` (the fastest stdlib codec, measured in ``bench/bench_profile.py``) can encode
 it. The bytes start with a format byte; the changelog is written only by the exchange,
-so it is trusted input (``marshal`` must never decode foreign bytes).
+so it is trusted input (``marshal`` must never decode foreign bytes). Format 2 added the
+last field (``stale``); a format-1 field tuple (12 fields, no ``stale``) still reads,
+as an empty memory (:class:`ProfileState` accepts both lengths, so the stage's records,
+``streams.profiles.records``, which hold the field tuple itself, read too).
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from typing import Any, Final
 
 from streams.models import LoanEventType
 
-FORMAT = 1
+FORMAT = 2
 _FORMAT_BYTE = bytes([FORMAT])
+_READS = frozenset({1, FORMAT})  # format 1: no ``stale`` field (read as empty)
 
 # Loan event type codes (stable: they are persisted).
 T_CODE: dict[LoanEventType, int] = {t: i for i, t in enumerate(LoanEventType)}
@@ -88,6 +94,7 @@ _FIELDS = (
     "lidx",
     "cseen",
     "pending",
+    "stale",
 )
 
 
@@ -116,11 +123,12 @@ class ProfileState:
         "pending",
         "platforms",
         "prune_day",
+        "stale",
         "version",
         "watermark",
     )
     borrower_id: str
-    version: int  # count of applied (non-duplicate, non-stale) events
+    version: int  # count of applied (distinct) events, stale ones included
     watermark: int  # newest applied occurred_at_ms, -1 when empty
     first_seen: int  # oldest occurred_at_ms of any event seen, -1 when empty
     prune_day: int  # watermark day at the last pruning pass, -1 before the first
@@ -131,13 +139,17 @@ class ProfileState:
     lidx: dict[str, str]  # base-event dedup key -> loan key
     cseen: dict[str, int]  # correction dedup key -> occurred_at_ms
     pending: dict[str, Pending]  # target dedup key -> best correction so far
+    stale: dict[str, int]  # dedup key of an event that arrived stale -> occurred_at_ms
     credit_memo: tuple[Any, ...] | None
     activity_memo: tuple[Any, ...] | None
     memo_config: object
 
     def __init__(self, values: tuple[Any, ...]) -> None:
-        """Build from the persisted field tuple (order of ``_FIELDS``)."""
+        """Build from the persisted field tuple (order of ``_FIELDS``; a format-1
+        tuple, without the last field, reads with an empty ``stale``)."""
         self.credit_memo = self.activity_memo = self.memo_config = None
+        if len(values) < len(_FIELDS):
+            values = (*values, {})
         (
             self.borrower_id,
             self.version,
@@ -151,6 +163,7 @@ class ProfileState:
             self.lidx,
             self.cseen,
             self.pending,
+            self.stale,
         ) = values
 
     def as_tuple(self) -> tuple[Any, ...]:
@@ -165,7 +178,7 @@ class ProfileState:
 
 def new_state(borrower_id: str) -> ProfileState:
     """An empty state for ``borrower_id``."""
-    return ProfileState((borrower_id, 0, -1, -1, -1, {}, {}, {}, {}, {}, {}, {}))
+    return ProfileState((borrower_id, 0, -1, -1, -1, {}, {}, {}, {}, {}, {}, {}, {}))
 
 
 def state_to_bytes(state: ProfileState) -> bytes:
@@ -189,12 +202,13 @@ def state_fields(state: ProfileState) -> tuple[Any, ...]:
         state.lidx,
         state.cseen,
         state.pending,
+        state.stale,
     )
 
 
 def state_from_bytes(data: bytes | memoryview) -> ProfileState:
     """Inverse of :func:`state_to_bytes`; raises ``ValueError`` on an unknown format."""
-    if not data or data[0] != FORMAT:
+    if not data or data[0] not in _READS:
         raise ValueError(f"unknown profile state format {bytes(data[:1])!r}")
     return ProfileState(marshal.loads(memoryview(data)[1:]))
 
@@ -247,16 +261,26 @@ def rebuild_loan(loan: Loan) -> None:
 
 
 def prune(state: ProfileState, loan_horizon_ms: int, act_days: int, retention_ms: int) -> None:
-    """Drop what no read at or after ``state.watermark`` can see.
+    """Drop what no read at or after ``state.watermark`` can see, and no later arrival
+    (however old, within retention) needs.
 
-    Everything dropped is also *stale* for later arrivals (same thresholds in
-    ``streams.profile``), so a duplicate of a pruned event can never count again.
-    Open loans and their latest record are always kept; negative records are kept until
-    the loan's retention ends (``last event + retention``).
+    Activity day buckets and correction keys go when they leave their horizon; the
+    duplicate of such an event, should it arrive again, is then no longer recognised
+    (see ``streams.profile``: ingress's dedup window covers resends). Per loan, records
+    older than the loan horizon go except: the latest record (a loan is kept, closed or
+    not, until retention has passed since it; open loans always), delinquent records
+    (negative data, for the same retention), and the newest servicing record older than
+    the horizon (it says whether the loan was past due when a later repayment was made:
+    ``streams.profile_credit``). So a late, older event of a loan still finds the
+    loan's latest record and cannot make a closed loan look open. Pending corrections
+    and the keys of stale arrivals (``ProfileState.stale``) are kept until they leave
+    retention, so that a target arriving late is still corrected and a stale arrival's
+    duplicate still recognised.
     """
     state.credit_memo = state.activity_memo = None
     wm = state.watermark
     cut = wm - loan_horizon_ms
+    kept_from = wm - retention_ms
     day_cut = wm // 86_400_000 - act_days
     days = state.act_days
     if days:
@@ -266,28 +290,34 @@ def prune(state: ProfileState, loan_horizon_ms: int, act_days: int, retention_ms
         for key in [k for k, t in state.cseen.items() if t < cut]:
             del state.cseen[key]
     if state.pending:
-        for key in [k for k, p in state.pending.items() if p[0] < cut]:
+        for key in [k for k, p in state.pending.items() if p[0] < kept_from]:
             del state.pending[key]
+    if state.stale:
+        for key in [k for k, t in state.stale.items() if t < kept_from]:
+            del state.stale[key]
     old = [(k, loan) for k, loan in state.loans.items() if loan[L_RECS][0][R_T] < cut]
     for lkey, loan in old:
         recs: list[Record] = loan[L_RECS]
         latest = recs[-1]
-        is_open = loan_status(latest) == OPEN
         # Negative data ages out `retention` after the loan's last event; never while open.
-        retained = is_open or latest[R_T] + retention_ms > wm
-        negative = loan[L_MASK] & NEGATIVE_MASK or any(is_delinquent(r) for r in recs)
-        if not is_open and latest[R_T] < cut and not (negative and retained):
+        if loan_status(latest) != OPEN and latest[R_T] <= kept_from:
             for rec in recs:
                 state.lidx.pop(rec[R_KEY], None)
             del state.loans[lkey]
             continue
+        last = len(recs) - 1
+        bound = -1  # the newest servicing record older than the horizon
+        for i, rec in enumerate(recs):
+            if rec[R_T] >= cut:
+                break
+            if rec[R_TYPE] not in NON_SERVICING:
+                bound = i
         keep: list[Record] = []
-        for rec in recs[:-1]:
-            if rec[R_T] < cut and not (retained and is_delinquent(rec)):
-                state.lidx.pop(rec[R_KEY], None)
-            else:
+        for i, rec in enumerate(recs):
+            if rec[R_T] >= cut or i in (last, bound) or is_delinquent(rec):
                 keep.append(rec)
-        if len(keep) < len(recs) - 1:
-            keep.append(latest)
+            else:
+                state.lidx.pop(rec[R_KEY], None)
+        if len(keep) < len(recs):
             loan[L_RECS] = keep
     state.prune_day = wm // 86_400_000

@@ -9,9 +9,10 @@ Time semantics (one place for each fact):
   milliseconds ending at the borrower's newest event time.
 * An event is *stale* when it is older than the newest applied event of its borrower by
   more than the horizon of its kind (``loan_horizon_ms`` / ``activity_horizon_days``):
-  it cannot change any feature read at or after that newest time, so it is not stored.
-  Horizons are deliberately conservative (31-day months) so that pruning never removes
-  anything a window could still see.
+  it cannot change any window read at or after that newest time. It is applied all the
+  same (counted, and a loan event still reaches a loan's status and its negative data
+  within retention: see ``streams.profile``). Horizons are deliberately conservative
+  (31-day months) so that pruning never removes anything a window could still see.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from decimal import Decimal
 
@@ -68,19 +69,28 @@ def activity_event(
     return ExchangeEvent(event_id, platform, borrower, 1, t, t + 5, activity=facts)
 
 
-# Loan events span 600 days; activity only the last 85 days of that span, so that no
-# event is stale whatever the arrival order (horizons: ~775 d loans, 91 d activity).
-LOAN_SPAN_DAYS = 600
-ACT_SPAN_DAYS = 85
+# Loan events span about 3 years, activity the last 200 days of that span: both longer
+# than their horizon (~745 d loans, 91 d activity), so that, depending on the arrival
+# order, events arrive *stale* (older than the borrower's newest by more than the
+# horizon), yet all within the 1,826-day retention (ingress rejects older events).
+LOAN_SPAN_DAYS = 1100
+ACT_SPAN_DAYS = 200
+LOAN_HORIZON_DAYS = 745  # ProfileConfig().loan_horizon_ms in days
+ACT_HORIZON_DAYS = 91  # ProfileConfig().activity_horizon_days
+# Corrections name only events the profile holds in any arrival order (within the loan
+# horizon of the newest event): a correction of a record already pruned is a stated
+# limit (streams.profile), covered by no property.
+_CORRECTABLE_FROM = T0 + (LOAN_SPAN_DAYS - LOAN_HORIZON_DAYS + 1) * DAY
 _AMOUNTS = ["0", "0.00", "10.50", "99.99", "250", "1000.00"]
 
 
 @st.composite
 def event_sets(draw: st.DrawFn, max_events: int = 30, borrowers: int = 2) -> list[ExchangeEvent]:
-    """Random distinct events (with corrections naming earlier ids) plus exact duplicates."""
+    """Random distinct events (with corrections naming earlier ids) plus exact duplicates
+    (at the end: deliver them with :func:`arrival_order`)."""
     n = draw(st.integers(1, max_events))
     out: list[ExchangeEvent] = []
-    ids: list[tuple[str, str]] = []  # (platform, event_id) generated so far
+    ids: list[tuple[str, str, int]] = []  # (platform, event_id, time) generated so far
     for i in range(n):
         bid = f"borrower{draw(st.integers(0, borrowers - 1))}"
         platform = draw(st.sampled_from(["p1", "p2", "p3"]))
@@ -100,12 +110,14 @@ def event_sets(draw: st.DrawFn, max_events: int = 30, borrowers: int = 2) -> lis
                 )
             )
         else:
-            t = T0 + draw(st.integers(0, LOAN_SPAN_DAYS * DAY))
+            # Loans cluster (most events of a loan within months), the span is wide.
+            t = T0 + draw(st.sampled_from([0, 300, 700, 900])) * DAY
+            t += draw(st.integers(0, 200 * DAY))
             typ = draw(st.sampled_from(list(LoanEventType)))
             corrects = None
             if typ is LoanEventType.CORRECTION:
-                same = [e for p, e in ids if p == platform] + ["missing"]
-                corrects = draw(st.sampled_from(same))
+                same = [e for p, e, te in ids if p == platform and te >= _CORRECTABLE_FROM]
+                corrects = draw(st.sampled_from([*same, "missing"]))
             due_off = draw(st.one_of(st.none(), st.integers(-40, 40)))
             due = None
             if due_off is not None:
@@ -126,6 +138,78 @@ def event_sets(draw: st.DrawFn, max_events: int = 30, borrowers: int = 2) -> lis
                     borrower=bid,
                 )
             )
-        ids.append((platform, eid))
+        ids.append((platform, eid, out[-1].occurred_at_ms))
     dups = draw(st.lists(st.sampled_from(out), max_size=5))
     return out + dups
+
+
+def _horizon_ms(ev: ExchangeEvent) -> int:
+    return (LOAN_HORIZON_DAYS if ev.loan is not None else ACT_HORIZON_DAYS) * DAY
+
+
+def _forgotten(ev: ExchangeEvent, newest: int) -> bool:
+    """Whether the profile may have pruned an event applied in-window, once its
+    borrower's newest event is ``newest`` (the thresholds of profile_state.prune)."""
+    if ev.loan is not None:
+        return ev.occurred_at_ms < newest - _horizon_ms(ev)
+    return ev.occurred_at_ms // DAY < newest // DAY - ACT_HORIZON_DAYS
+
+
+def arrival_order(events: list[ExchangeEvent], rnd: random.Random) -> list[ExchangeEvent]:
+    """``events`` (distinct events, then duplicates) in a random order as the pipeline
+    delivers them: distinct events in any order; each duplicate after its original,
+    while the profile still remembers the original. That is, before the borrower's
+    newest event moves past the original's horizon if the original arrived in-window,
+    or anywhere later if it arrived stale (stale arrivals are remembered through the
+    retention, longer than the span). A resend after the profile forgot the original is
+    ingress's to drop (its dedup window), so it is not modelled."""
+    first: dict[tuple[str, str, str], ExchangeEvent] = {}
+    dups: list[ExchangeEvent] = []
+    for ev in events:
+        key = (ev.borrower_id, ev.platform, ev.event_id)
+        if key in first:
+            dups.append(ev)
+        else:
+            first[key] = ev
+    order = list(first.values())
+    rnd.shuffle(order)
+    for dup in dups:
+        key = (dup.borrower_id, dup.platform, dup.event_id)
+        pos = next(
+            i for i, ev in enumerate(order) if (ev.borrower_id, ev.platform, ev.event_id) == key
+        )
+        newest = max(
+            (e.occurred_at_ms for e in order[:pos] if e.borrower_id == dup.borrower_id),
+            default=-1,
+        )
+        stale = newest >= 0 and _forgotten(dup, newest)
+        end = len(order)
+        if not stale:
+            for i in range(pos + 1, len(order)):
+                ev = order[i]
+                newest = (
+                    max(newest, ev.occurred_at_ms) if ev.borrower_id == dup.borrower_id else newest
+                )
+                if ev.borrower_id == dup.borrower_id and _forgotten(dup, newest):
+                    end = i
+                    break
+        order.insert(rnd.randint(pos + 1, end), dup)
+    return order
+
+
+def remembered(arrived: list[ExchangeEvent]) -> list[ExchangeEvent]:
+    """The events of ``arrived`` (in arrival order) whose duplicate the final profiles
+    still recognise: those still in-window, and those that arrived stale."""
+    newest: dict[str, int] = {}
+    stale: set[tuple[str, str, str]] = set()
+    for ev in arrived:
+        wm = newest.get(ev.borrower_id, -1)
+        if wm >= 0 and ev.occurred_at_ms < wm and _forgotten(ev, wm):
+            stale.add((ev.borrower_id, ev.platform, ev.event_id))
+        newest[ev.borrower_id] = max(wm, ev.occurred_at_ms)
+    return [
+        ev
+        for ev in arrived
+        if (ev.borrower_id, ev.platform, ev.event_id) in stale
+        or not _forgotten(ev, newest[ev.borrower_id])
+    ]

@@ -250,14 +250,16 @@ def test_application_burst_needs_platforms_within_hours() -> None:
     assert "application_burst" in kinds(s, ev, cfg)
 
 
-def test_stale_events_are_ignored_and_state_is_pruned() -> None:
+def test_stale_events_are_counted_not_windowed_and_state_is_pruned() -> None:
     s = new_state(BORROWER)
     for i in range(400):
         apply(s, activity_event(f"a{i}", T0 + i * DAY))
     assert len(s.act_days) <= ProfileConfig().activity_horizon_days + 8
     version = s.version
-    apply(s, activity_event("old", T0))  # older than every activity window
-    assert s.version == version and snapshot(s, T0).spend_count["90d"] == 90
+    apply(s, activity_event("old", T0 - DAY, platform="old-shop"))  # outside every window
+    p = snapshot(s, T0)
+    assert s.version == version + 1 and p.spend_count["90d"] == 90
+    assert p.first_seen_ms == T0 - DAY and "old-shop" in p.contributing_platforms
 
 
 def test_wrong_borrower_and_unknown_state_format_are_refused() -> None:
