@@ -6,9 +6,10 @@ Every variable is ``CREDITSTREAM_<FIELD>`` (e.g. ``CREDITSTREAM_BOOTSTRAP``). Se
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,12 @@ KAFKA_VERSION = "4.3.1"
 
 #: librdkafka configuration, as confluent-kafka types it.
 KafkaConf = dict[str, str | int | float | bool]
+
+#: The Python logger every Kafka client built from :meth:`Settings.kafka_client_config`
+#: logs through (librdkafka's own lines, ``client_log_level`` and up). librdkafka would
+#: otherwise write them straight to stderr; the worker's logging shows them, the CLI
+#: hides them unless ``--verbose`` (its errors arrive as exceptions anyway).
+CLIENT_LOGGER = "streams.kafka"
 
 
 def default_cache_dir() -> Path:
@@ -126,6 +133,8 @@ class Settings(BaseSettings):
             "bootstrap.servers": self.bootstrap,
             "security.protocol": self.security_protocol,
             "log_level": self.client_log_level,
+            # confluent-kafka takes a logging.Logger here; its stubs type values narrower.
+            "logger": cast(Any, logging.getLogger(CLIENT_LOGGER)),
         }
         if self.security_protocol == "SASL_PLAINTEXT":
             if not self.sasl_username or self.sasl_password is None:

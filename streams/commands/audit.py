@@ -25,6 +25,7 @@ from streams import topics
 from streams.audit import GENESIS, ChainVerifier, Problem
 from streams.auditlog import AuditEntry, read_audit
 from streams.codec import codec_for
+from streams.commands.common import seconds
 from streams.config import Settings
 from streams.errors import ConfigError
 from streams.privacy import is_valid_national_id, normalize_national_id, pseudonymizer_from_settings
@@ -195,7 +196,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--topic", default=topics.EXCHANGE_AUDIT, help="audit topic (default %(default)s)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=30.0, help="give up after N s without progress"
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        help="give up after N s without progress (default 30)",
     )
 
 

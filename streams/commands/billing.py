@@ -19,8 +19,10 @@ from streams import topics
 from streams.auditlog import read_audit
 from streams.billing import month_bounds, render_statement, statements
 from streams.codec import codec_for
+from streams.commands.common import seconds
 from streams.config import Settings
 from streams.errors import ConfigError
+from streams.topicread import connect_timeout, topic_partitions
 
 
 def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
@@ -47,6 +49,15 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
 
     found = statements(records(), args.month, args.bank)
     total = sum(st.total for st in found)
+    if not found and args.bank is not None:
+        # No deliveries: a bank that simply had none, or a name that is no bank at all?
+        topic_partitions(
+            settings.kafka_client_config(),
+            topics.feed(args.bank),
+            timeout=connect_timeout(args.timeout),
+            missing=f"no bank {args.bank!r} is provisioned",
+            purpose=f"check bank {args.bank}",
+        )
     if undecodable:
         print(f"warning: {undecodable} record(s) are not audit records", file=sys.stderr)
     if args.json:
@@ -75,13 +86,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "by purpose, distinct borrowers, first and last delivery."
         ),
     )
-    parser.add_argument("--month", required=True, help="YYYY-MM (UTC)")
-    parser.add_argument("--bank", help="only this bank's statement")
+    parser.add_argument("--month", required=True, help="the calendar month, YYYY-MM (UTC)")
+    parser.add_argument(
+        "--bank", help="only this bank's statement (an error if no such bank is provisioned)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--topic", default=topics.EXCHANGE_AUDIT, help="audit topic (default %(default)s)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=30.0, help="give up after N s without progress"
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        help="give up after N s without progress (default 30)",
     )
     parser.set_defaults(handler=cmd_billing)

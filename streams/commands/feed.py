@@ -20,9 +20,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from streams import topics
+from streams.commands.common import seconds
 from streams.config import Settings
-from streams.sdk.feeditem import FeedItem, purposes
-from streams.sdk.subscriber import BankSubscriber
+from streams.errors import ConfigError
+from streams.sdk.feeditem import FeedItem, check_request, purposes
+from streams.sdk.subscriber import BankSubscriber, check_identity
+from streams.topicread import CONNECT_TIMEOUT_S, connect_timeout, topic_partitions
 
 #: Where ``creditstream feed`` keeps a bank's ledger unless ``--state`` says otherwise.
 DEFAULT_STATE_DIR = Path(".creditstream/banks")
@@ -78,9 +82,24 @@ def item_json(item: FeedItem) -> dict[str, Any]:
     return out
 
 
+def require_bank_topic(settings: Settings, bank: str, topic: str, timeout: float) -> None:
+    """Fail fast, in one line, when Kafka does not answer within ``timeout`` seconds or
+    the bank has no such topic (it is not provisioned)."""
+    if not topics.valid_tenant(bank):
+        raise ConfigError(f"invalid bank name {bank!r}: use a-z, 0-9 and '-'")
+    topic_partitions(
+        settings.kafka_client_config(),
+        topic,
+        timeout=connect_timeout(timeout),
+        missing=f"is bank {bank!r} provisioned?",
+        purpose=f"use {topic}",
+    )
+
+
 def cmd_feed(args: argparse.Namespace, settings: Settings) -> int:
     state = args.state or DEFAULT_STATE_DIR / f"{args.bank}.ledger.sqlite"
     count = 0
+    require_bank_topic(settings, args.bank, topics.feed(args.bank), args.timeout)
     with BankSubscriber(
         args.bank,
         settings,
@@ -120,10 +139,14 @@ def national_id(args: argparse.Namespace) -> str:
 
 
 def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
+    nid = national_id(args)
+    check_request(nid, args.customer_ref, args.consent_ref, args.purpose, args.expires)
+    if args.expires <= datetime.now(UTC):
+        raise ConfigError("--expires is not in the future")
+    check_identity(nid, args.customer_ref, args.consent_ref)  # before any Kafka contact
+    require_bank_topic(settings, args.bank, topics.subscriptions(args.bank), CONNECT_TIMEOUT_S)
     with BankSubscriber(args.bank, settings) as sub:
-        sub.subscribe(
-            national_id(args), args.customer_ref, args.consent_ref, args.purpose, args.expires
-        )
+        sub.subscribe(nid, args.customer_ref, args.consent_ref, args.purpose, args.expires)
     print(
         f"subscription for {_printable(args.customer_ref)} sent to banks.{args.bank}.subscriptions "
         f"(purpose {args.purpose}, expires {iso_ms(args.expires)}); the answer arrives on the feed"
@@ -132,8 +155,12 @@ def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    nid = national_id(args)
+    check_request(nid, args.customer_ref, args.consent_ref, "CREDIT_APPLICATION", None)
+    check_identity(nid, args.customer_ref, None)  # before any Kafka contact
+    require_bank_topic(settings, args.bank, topics.subscriptions(args.bank), CONNECT_TIMEOUT_S)
     with BankSubscriber(args.bank, settings) as sub:
-        sub.revoke(args.customer_ref, national_id(args), args.consent_ref)
+        sub.revoke(args.customer_ref, nid, args.consent_ref)
     print(f"revocation for {_printable(args.customer_ref)} sent to banks.{args.bank}.subscriptions")
     return 0
 
@@ -143,8 +170,9 @@ def _request_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--national-id",
         required=True,
-        help="the borrower's national ID, or '-' to read it from stdin (keeps it out of "
-        "shell history and the process list)",
+        help="the borrower's national ID (4-32 letters/digits; spaces, '-', '.' and '/' "
+        "are ignored), or '-' to read it from stdin (keeps it out of shell history and "
+        "the process list)",
     )
     parser.add_argument("--customer-ref", required=True, help="the bank's customer reference")
     parser.add_argument("--consent-ref", required=True, help="reference of the signed consent")
@@ -169,10 +197,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     feed.add_argument("--follow", action="store_true", help="keep waiting for new records")
     feed.add_argument("--json", action="store_true", help="one JSON object per item")
     feed.add_argument("--limit", type=int, help="stop after N items")
-    feed.add_argument("--group", help="consumer group (must start with '<bank>.')")
-    feed.add_argument("--state", type=Path, help="ledger file (default .creditstream/banks/)")
     feed.add_argument(
-        "--timeout", type=float, default=30.0, help="stop after N s without any record"
+        "--group", help="consumer group (default <bank>.feed; must start with '<bank>.')"
+    )
+    feed.add_argument(
+        "--state",
+        type=Path,
+        help="ledger file (default .creditstream/banks/<bank>.ledger.sqlite)",
+    )
+    feed.add_argument(
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        help="stop after N s without any record; also how long to wait for Kafka to answer "
+        "(at most 10 s; default 30)",
     )
     feed.set_defaults(handler=cmd_feed)
 
@@ -182,7 +220,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Sends one SUBSCRIBE request; the exchange answers on the bank's feed.",
     )
     _request_args(subscribe)
-    subscribe.add_argument("--purpose", required=True, choices=purposes())
+    subscribe.add_argument(
+        "--purpose",
+        required=True,
+        choices=purposes(),
+        help="what the bank uses the data for: %(choices)s",
+    )
     subscribe.add_argument(
         "--expires", required=True, type=expiry, help="YYYY-MM-DD: consent ends 00:00 UTC that day"
     )

@@ -7,9 +7,14 @@ import argparse
 import json
 import time
 
+from confluent_kafka import KafkaException
+
+from streams.commands.common import positive_days
 from streams.commands.rejects import iso_ms
 from streams.config import Settings
+from streams.errors import BrokerError
 from streams.platforms import PlatformStats, platform_stats
+from streams.topicread import CONNECT_TIMEOUT_S, cluster_metadata, kafka_reason
 
 DAY_MS = 86_400_000
 
@@ -44,7 +49,12 @@ def _ago(ms: int) -> str:
 
 def cmd_platforms(args: argparse.Namespace, settings: Settings) -> int:
     now = int(time.time() * 1000)
-    stats = platform_stats(settings.kafka_client_config(), now - int(args.days * DAY_MS))
+    conf = settings.kafka_client_config()
+    cluster_metadata(conf, timeout=CONNECT_TIMEOUT_S, purpose="list the platforms' topics")
+    try:
+        stats = platform_stats(conf, now - int(args.days * DAY_MS))
+    except KafkaException as exc:  # the broker went away half-way
+        raise BrokerError(f"reading the platforms' topics failed: {kafka_reason(exc)}") from exc
     if args.json:
         rows = [
             {
@@ -67,6 +77,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmd = sub.add_parser(
         "platforms", help="which platforms contribute, their last data and rejects"
     )
-    cmd.add_argument("--days", type=float, default=7.0, help="window (default 7, ingest retention)")
+    cmd.add_argument(
+        "--days",
+        type=positive_days,
+        default=7.0,
+        help="window in days (default 7, the ingest topics' retention)",
+    )
     cmd.add_argument("--json", action="store_true", help="machine-readable output")
     cmd.set_defaults(handler=cmd_platforms)

@@ -19,10 +19,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from streams.avrojson import JsonDatumError, json_to_datum
 from streams.config import Settings
+from streams.errors import ConfigError
 from streams.schemas import ACTIVITY_EVENT, LOAN_EVENT
 from streams.sdk.producer import DeliveryError, DeliveryReport, PlatformProducer, RefusedEventError
 
@@ -165,14 +166,23 @@ def _count_lines(path: Path) -> int | None:
         return None
 
 
+def open_input(path: Path) -> BinaryIO:
+    """``path`` opened for reading; ConfigError (one line, no traceback) if it cannot be:
+    missing, a directory, not readable."""
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     summary = PublishSummary(args.platform)
     from_stdin = args.file == "-"
+    source = sys.stdin.buffer if from_stdin else open_input(Path(args.file))
     total = None if from_stdin else _count_lines(Path(args.file))
     progress = ProgressLine(
         sys.stderr, sys.stderr.isatty() if args.progress is None else args.progress
     )
-    source = sys.stdin.buffer if from_stdin else Path(args.file).open("rb")  # noqa: SIM115
     try:
         with PlatformProducer(args.platform, settings, on_delivery=summary.on_delivery) as sdk:
             number = 0

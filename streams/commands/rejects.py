@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams import topics
+from streams.commands.common import seconds
 from streams.config import KafkaConf, Settings
 from streams.errors import ConfigError
 from streams.rejects import Reject, from_headers
@@ -159,6 +160,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--show-bytes", action="store_true", help="also print the original bytes as hex"
     )
     parser.add_argument(
-        "--timeout", type=float, default=30.0, help="give up after N s without progress"
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        help="give up after N s without progress (default 30)",
     )
     parser.set_defaults(handler=cmd_rejects)

@@ -19,14 +19,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from confluent_kafka import KafkaException
+
 from streams.codec import codec_for
 from streams.commands.publish import ProgressLine, bar
 from streams.config import Settings
+from streams.errors import BrokerError
 from streams.provision import ensure_platform
 from streams.rejects import reject_key
 from streams.sdk.producer import DeliveryError, DeliveryReport, PlatformProducer
 from streams.simulator import SimConfig, SimRecord, generate, platform_names
 from streams.simulator_life import DAY_MS
+from streams.topicread import CONNECT_TIMEOUT_S, cluster_metadata, kafka_reason
 from streams.validation import Reason
 
 
@@ -122,7 +126,11 @@ def run_simulation(settings: Settings, config: SimulationConfig) -> SimulationSu
     conf = settings.kafka_client_config()
     if config.provision:
         for name in names:
-            ensure_platform(conf, name, config.partitions or settings.partitions)
+            try:
+                ensure_platform(conf, name, config.partitions or settings.partitions)
+            except (KafkaException, TimeoutError) as exc:  # Kafka went away or is too slow
+                why = kafka_reason(exc) if isinstance(exc, KafkaException) else "timed out"
+                raise BrokerError(f"creating the topics of platform {name} failed: {why}") from exc
     codec = codec_for(settings.schema_registry_url)
     summary = SimulationSummary(names, dict.fromkeys(names, 0), {})
     records: dict[int, SimRecord] = {}  # in flight, by index
@@ -211,6 +219,10 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         period_ms=args.period_days * DAY_MS,
         platform_prefix=args.platform_prefix,
     )
+    # One quick look first: an unreachable Kafka is one clear line, not a stuck run.
+    cluster_metadata(
+        settings.kafka_client_config(), timeout=CONNECT_TIMEOUT_S, purpose="publish the simulation"
+    )
     line = ProgressLine(sys.stderr, sys.stderr.isatty() if args.progress is None else args.progress)
     config = SimulationConfig(
         sim,
@@ -241,20 +253,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "provisioning each platform's topics first. The same --seed gives the same records."
         ),
     )
-    parser.add_argument("--platforms", type=int, default=6, help="number of platforms (1-64)")
-    parser.add_argument("--borrowers", type=int, default=1000)
-    parser.add_argument("--events", type=int, default=20000, help="records in total, bad included")
     parser.add_argument(
-        "--rate", type=parse_rate, default=0.0, help="records/s, e.g. 500/s (0: max)"
+        "--platforms", type=int, default=6, help="number of platforms (1-64, default 6)"
     )
     parser.add_argument(
-        "--bad-share", type=float, default=0.01, help="share of bad records (0-0.5)"
+        "--borrowers", type=int, default=1000, help="number of borrowers (default 1000)"
     )
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--period-days", type=int, default=180, help="event times span these days")
+    parser.add_argument(
+        "--events", type=int, default=20000, help="records in total, bad included (default 20000)"
+    )
+    parser.add_argument(
+        "--rate", type=parse_rate, default=0.0, help="records/s, e.g. 500/s (default 0: max)"
+    )
+    parser.add_argument(
+        "--bad-share", type=float, default=0.01, help="share of bad records (0-0.5, default 0.01)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="random seed: the same seed, the same records"
+    )
+    parser.add_argument(
+        "--period-days", type=int, default=180, help="event times span these days (default 180)"
+    )
     parser.add_argument("--platform-prefix", default="", help="prefix of platform names")
-    parser.add_argument("--partitions", type=int, help="partitions of new platform topics")
-    parser.add_argument("--no-provision", action="store_true", help="topics already exist")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        help="partitions of new platform topics (default CREDITSTREAM_PARTITIONS)",
+    )
+    parser.add_argument(
+        "--no-provision", action="store_true", help="do not create topics: they already exist"
+    )
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="progress line on stderr (default: when stderr is a terminal)",

@@ -15,5 +15,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = sub.add_parser("worker", help="run an exchange worker (Faust) against the broker")
-    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
+    worker.add_argument(
+        "--loglevel",
+        default="info",
+        choices=["debug", "info", "warning"],
+        help="least severe log lines shown, the Kafka clients' included (default info)",
+    )
     worker.set_defaults(handler=cmd_worker)

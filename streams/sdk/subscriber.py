@@ -13,7 +13,12 @@ Contract of :class:`BankSubscriber` (one per bank, used as a context manager):
   :class:`FeedItem`s deduplicated and ordered by ``(customer_ref, profile_version)``
   (:class:`~streams.sdk.ledger.VersionLedger`): a profile update or alert whose version
   is not newer than the last one applied for its customer_ref is dropped; acks, rejects
-  and "no data yet" always pass.
+  and "no data yet" always pass. A record that does not decode is counted, logged and
+  skipped, except a Confluent-framed one while no Schema Registry is configured: that is
+  the bank's setup, so ``feed`` stops with :class:`ConfigError` and the record stays
+  unconfirmed (read again once the registry is configured).
+* ``subscribe``/``revoke`` also apply the exchange's national-ID and reference rules
+  (:func:`check_identity`) before sending.
 
 Why this is exactly-once for the bank: Kafka gives at-least-once (a crash between
 handling a record and committing its offset redelivers it; the exchange may itself
@@ -54,9 +59,10 @@ from confluent_kafka import (
 )
 
 from streams import topics
-from streams.codec import SniffingCodec, codec_for
+from streams.codec import CONFLUENT_MAGIC, SniffingCodec, codec_for
 from streams.config import KafkaConf, Settings
 from streams.errors import ConfigError, DecodeError
+from streams.privacy import is_valid_national_id, normalize_national_id
 from streams.schemas import FEED_RECORD
 from streams.sdk.feeditem import FeedItem, SubscriberError, check_request, to_feed_item
 from streams.sdk.ledger import LedgerStore, VersionLedger
@@ -70,6 +76,23 @@ _FATAL_CONSUMER_ERRORS = {
     KafkaError.UNKNOWN_TOPIC_OR_PART,
     KafkaError._AUTHENTICATION,
 }
+
+
+def check_identity(national_id: str, customer_ref: str, consent_ref: str | None) -> None:
+    """The exchange's own rules (:func:`streams.consent.parse_request`) on the national ID
+    and the references, checked before sending so a request that would be refused on
+    the feed is refused here at once: the ID is 4-32 letters/digits once normalized; the
+    references are printable and are not the ID (they travel to feeds and the audit
+    log). ``consent_ref`` None: a revocation, which needs none. Never echoes a value."""
+    national = normalize_national_id(national_id)
+    if not is_valid_national_id(national):
+        raise SubscriberError("national_id is not 4-32 letters/digits once normalized")
+    if not customer_ref.isprintable() or normalize_national_id(customer_ref) == national:
+        raise SubscriberError("customer_ref must be printable and must not be the national ID")
+    if consent_ref is not None and (
+        not consent_ref.isprintable() or normalize_national_id(consent_ref) == national
+    ):
+        raise SubscriberError("consent_ref must be printable and must not be the national ID")
 
 
 class BankSubscriber:
@@ -147,6 +170,7 @@ class BankSubscriber:
         expires_ms = check_request(national_id, customer_ref, consent_ref, purpose, expires_at)
         if expires_ms <= now:
             raise SubscriberError("expires_at is not in the future")
+        check_identity(national_id, customer_ref, consent_ref)
         self._send(national_id, customer_ref, consent_ref, purpose, expires_ms, "SUBSCRIBE", now)
 
     def _send(
@@ -184,6 +208,7 @@ class BankSubscriber:
         but not used by the exchange; the expiry is set to the request time."""
         now = self._clock()
         check_request(national_id, customer_ref, consent_ref, purpose, None)
+        check_identity(national_id, customer_ref, None)
         self._send(national_id, customer_ref, consent_ref, purpose, now, "REVOKE", now)
 
     # -- feed -----------------------------------------------------------------------------
@@ -279,8 +304,17 @@ class BankSubscriber:
         return False
 
     def _decode(self, msg: Message) -> FeedItem | None:
+        value = msg.value() or b""
+        if value[:1] == CONFLUENT_MAGIC and self.codec.confluent is None:
+            # The bank's configuration, not the record, is wrong: stop before the record
+            # is confirmed, so it is read again once a registry is configured.
+            raise ConfigError(
+                f"cannot read {msg.topic()} (partition {msg.partition()}, offset "
+                f"{msg.offset()}): Confluent-framed record but no Schema Registry "
+                "configured (set CREDITSTREAM_SCHEMA_REGISTRY_URL)"
+            )
         try:
-            _name, datum = self.codec.decode(msg.value() or b"", {FEED_RECORD})
+            _name, datum = self.codec.decode(value, {FEED_RECORD})
         except DecodeError as exc:
             # Not the bank's to fix and must not block its feed: counted and logged.
             self.undecodable += 1
