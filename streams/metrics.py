@@ -48,6 +48,7 @@ FAMILIES: Final = (
     "creditstream_recovery_restored_total",
     "creditstream_ready",
     "creditstream_stage_restarts_total",
+    "creditstream_tenant_partitions_waiting",
     "creditstream_platform_last_event_timestamp_seconds",
     "creditstream_worker_info",
 )
@@ -165,6 +166,15 @@ class Metrics:
             ["stage"],
             registry=r,
         )
+        # Input partitions of a tenant (platform or bank) that a stage leaves unread because
+        # the tenant's answer topic (ingest.<p>.rejected, banks.<b>.feed) does not exist:
+        # the tenant is not provisioned. Non-zero means records wait; provision the tenant.
+        self.tenant_partitions_waiting = Gauge(
+            "creditstream_tenant_partitions_waiting",
+            "Partitions of an unprovisioned tenant left unread.",
+            ["stage", "tenant"],
+            registry=r,
+        )
         # Unix time this worker last received a record from a platform (arrival, not
         # event time): the "platform silent" alert compares it with the platform's cadence.
         self.platform_last_event = Gauge(
@@ -275,6 +285,14 @@ class Metrics:
     def stage_restarted(self, stage: str) -> None:
         """Count one in-place restart of ``stage``."""
         self.stage_restarts.labels(stage).inc()
+
+    def set_tenant_waiting(self, stage: str, tenant: str, partitions: int) -> None:
+        """Set how many of ``tenant``'s partitions ``stage`` leaves unread (0 drops it)."""
+        if partitions:
+            self.tenant_partitions_waiting.labels(stage, tenant).set(partitions)
+        else:
+            with contextlib.suppress(KeyError):
+                self.tenant_partitions_waiting.remove(stage, tenant)
 
     def set_worker_info(self, *, version: str, app_id: str, worker_id: str) -> None:
         """Publish this worker's identity as ``creditstream_worker_info``."""

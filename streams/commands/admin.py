@@ -1,8 +1,10 @@
-"""``creditstream admin``: provision principals, topics and ACLs on the secure broker.
+"""``creditstream admin``: provision tenants' and the exchange's topics, users and ACLs.
 
 ``provision-platform P``, ``provision-bank B`` and ``provision-exchange`` create (each
-idempotently) the SCRAM-SHA-512 user, its topics and its ACLs (``streams.acl``) through
-``streams.admin``; ``acls [--principal X]`` lists the bindings on the broker. They run
+idempotently) the topics and, on the secure broker, the SCRAM-SHA-512 user and its ACLs
+(``streams.acl``) through ``streams.admin``. On the plain broker (PLAINTEXT: no users,
+no ACLs) they create the topics only, so the same commands set up either broker.
+``acls [--principal X]`` lists the bindings on the broker. On the secure broker they run
 with a super user's credentials from the settings (``CREDITSTREAM_SECURITY_PROTOCOL=
 SASL_PLAINTEXT``, ``CREDITSTREAM_SASL_USERNAME=admin``, ``CREDITSTREAM_SASL_PASSWORD``).
 
@@ -21,7 +23,7 @@ import secrets
 from dataclasses import asdict
 from pathlib import Path
 
-from streams import acl, admin
+from streams import acl, admin, provision
 from streams.config import KafkaConf, Settings
 from streams.errors import ConfigError
 
@@ -91,20 +93,42 @@ def format_acl(entry: acl.Acl) -> str:
     )
 
 
-def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
-    conf = admin_conf(settings)
-    partitions = args.partitions or settings.partitions
-    user = args.name if args.kind != "exchange" else args.user
-    # Validate the name before touching anything (the ACL model refuses bad names).
+def _check_name(kind: str, user: str, app_id: str) -> None:
+    """Refuse a bad name before touching anything (the ACL model knows the rules)."""
     try:
-        if args.kind == "platform":
+        if kind == "platform":
             acl.platform_acls(user)
-        elif args.kind == "bank":
+        elif kind == "bank":
             acl.bank_acls(user)
         else:
-            acl.exchange_acls(user, args.app_id or settings.app_id)
+            acl.exchange_acls(user, app_id)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _topics_only(kind: str, name: str, partitions: int, settings: Settings) -> list[str]:
+    """The plain broker has no users or ACLs: provisioning there creates the topics."""
+    conf = settings.kafka_client_config()
+    if kind == "platform":
+        return provision.ensure_platform(conf, name, partitions)
+    if kind == "bank":
+        return provision.ensure_bank(conf, name, partitions)
+    return provision.ensure(conf, provision.exchange_topics(partitions))
+
+
+def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
+    partitions = args.partitions or settings.partitions
+    app_id = args.app_id or settings.app_id
+    user = args.name if args.kind != "exchange" else args.user
+    _check_name(args.kind, user, app_id)
+    if settings.security_protocol == "PLAINTEXT":
+        if args.password_file is not None:
+            raise ConfigError("--password-file needs the secure broker (SASL): no users here")
+        created = _topics_only(args.kind, user, partitions, settings)
+        print(f"{args.kind} {user}: plain broker (no SASL), so topics only: no user, no ACLs")
+        print(f"topics created: {', '.join(created) if created else 'none (all exist)'}")
+        return 0
+    conf = admin_conf(settings)
     admin.require_admin(conf)
     password, where = choose_password(conf, user, args.password_file, args.secrets_dir)
     if args.kind == "platform":
@@ -112,9 +136,7 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
     elif args.kind == "bank":
         result = admin.provision_bank(conf, user, partitions, password)
     else:
-        result = admin.provision_exchange(
-            conf, partitions, password, user=user, app_id=args.app_id or settings.app_id
-        )
+        result = admin.provision_exchange(conf, partitions, password, user=user, app_id=app_id)
     _report(result, where)
     return 0
 
@@ -148,18 +170,20 @@ def _provision_parser(
         help="where a generated password file goes (default .creditstream/secrets)",
     )
     parser.add_argument("--partitions", type=int, help="partitions of new topics")
-    parser.set_defaults(handler=cmd_provision, kind=kind)
+    parser.set_defaults(handler=cmd_provision, kind=kind, app_id=None)
     return parser
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "admin",
-        help="provision platforms, banks and the exchange on the secure broker",
+        help="provision platforms, banks and the exchange (topics; users and ACLs if secure)",
         description=(
-            "Creates (idempotently) a platform's, bank's or the exchange's SCRAM user, topics "
-            "and ACLs, or lists ACLs. Needs a super user's credentials in CREDITSTREAM_SASL_*. "
-            "Passwords are never printed: they go to a 0600 file whose path is printed."
+            "Creates (idempotently) a platform's, bank's or the exchange's topics and, on the "
+            "secure broker, its SCRAM user and ACLs; or lists ACLs. On the secure broker it "
+            "needs a super user's credentials in CREDITSTREAM_SASL_*; on the plain broker it "
+            "creates the topics only. Passwords are never printed: they go to a 0600 file "
+            "whose path is printed."
         ),
     )
     actions = parser.add_subparsers(dest="admin_command", required=True, metavar="ACTION")

@@ -41,4 +41,5 @@ def metrics_hook(metrics: Metrics) -> BatchHook:
 def install_consents(app: faust.App, stage: ConsentStage, metrics: Metrics) -> None:
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     stage.on_batch = metrics_hook(metrics)
+    stage.gate.report = metrics.set_tenant_waiting
     install_threaded_stage(app, "consents", stage, metrics)

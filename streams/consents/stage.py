@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from streams import provision, topics
+from streams import topics
 from streams.codec import SniffingCodec
 from streams.config import KafkaConf, Settings
 from streams.consents.process import ConsentProcessor, Forward, Refusal
 from streams.schemas import FEED_RECORD
+from streams.tenantgate import TenantGate
 from streams.txloop import (
     batch_transaction,
     batches,
@@ -64,6 +65,11 @@ class ConsentStage:
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._conf: KafkaConf = settings.kafka_client_config()
+        #: Banks whose feed topic is missing wait, paused (streams.tenantgate).
+        self.gate = TenantGate(
+            "consents", topics.bank_of, lambda b: [topics.feed(b)], "provision-bank"
+        )
+        self.tick_s = 5.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -74,23 +80,26 @@ class ConsentStage:
         self.ready.clear()
         extra: KafkaConf = {"topic.metadata.refresh.interval.ms": 5000}  # new banks
         with stage_clients(self._conf, self.settings, "consents", extra) as (consumer, producer):
-            consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign)
+            consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign, on_revoke=self._on_revoke)
             for batch in batches(
                 consumer,
                 self.settings.consent_batch_max,
                 stopping=self._stopping,
                 ready=self.ready,
+                on_tick=self.gate.recheck,
+                tick_s=self.tick_s,
             ):
                 if batch:
                     self._transact(consumer, producer, batch)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # A bank whose subscriptions topic exists gets its feed topic (answers go there).
         banks = {b for tp in partitions if (b := topics.bank_of(tp.topic))}
-        for bank in sorted(banks):
-            provision.ensure_bank(self._conf, bank, self.settings.partitions)
+        self.gate.assign(consumer, partitions)  # answers go to the feed: it must exist
         self.ready.set()
         log.info("consents assigned %d partitions of %d bank(s)", len(partitions), len(banks))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.gate.revoke(partitions)
 
     def _count_abort(self) -> None:
         self.stats.aborted += 1

@@ -43,4 +43,5 @@ def install_ingress(app: faust.App, stage: IngressStage, metrics: Metrics) -> No
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     stage.on_batch = metrics_hook(metrics)
     stage.on_tick = lambda consumer: report_lag(consumer, metrics.set_lag)
+    stage.gate.report = metrics.set_tenant_waiting
     install_threaded_stage(app, "ingress", stage, metrics)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from streams import provision, topics
+from streams import topics
 from streams.config import KafkaConf, Settings
 from streams.ingress.dedup import changelog_key, changelog_partition, parse_changelog
 from streams.ingress.process import (
@@ -29,6 +29,7 @@ from streams.ingress.process import (
     Refused,
     RejectGuard,
 )
+from streams.tenantgate import TenantGate
 from streams.txloop import (
     batch_transaction,
     batches,
@@ -60,6 +61,11 @@ BatchHook = Callable[[list[Accepted | Refused], float], None]
 ConsumerHook = Callable[[Consumer], None]
 
 
+def _platform(topic: str) -> str | None:
+    parsed = topics.platform_of(topic)
+    return parsed[0] if parsed else None
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -78,6 +84,10 @@ class IngressStage:
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self._conf: KafkaConf = settings.kafka_client_config()
+        #: Platforms whose rejected topic is missing wait, paused (streams.tenantgate).
+        self.gate = TenantGate(
+            "ingress", _platform, lambda p: [topics.rejected(p)], "provision-platform"
+        )
 
     # -- lifecycle ------------------------------------------------------------------
     def stop(self) -> None:
@@ -97,23 +107,27 @@ class IngressStage:
                 self.settings.ingress_batch_max,
                 stopping=self._stopping,
                 ready=self.ready,
-                on_tick=self.on_tick,
+                on_tick=self._tick,
                 tick_s=self.tick_s,
             ):
                 if batch:
                     self._transact(consumer, producer, batch)
 
+    def _tick(self, consumer: Consumer) -> None:
+        self.gate.recheck(consumer)
+        if self.on_tick is not None:
+            self.on_tick(consumer)
+
     # -- rebalance ------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         sources = {(tp.topic, tp.partition) for tp in partitions}
-        platforms = {parsed[0] for t, _ in sources if (parsed := topics.platform_of(t))}
-        for platform in sorted(platforms):  # a new platform gets its rejected topic
-            provision.ensure_platform(self._conf, platform, self.settings.partitions)
+        self.gate.assign(consumer, partitions)
         self._restore_dedup(sources)
         self.ready.set()
         log.info("ingress assigned %d partitions", len(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.gate.revoke(partitions)
         self.processor.dedup.forget((tp.topic, tp.partition) for tp in partitions)
 
     def _restore_dedup(self, sources: set[tuple[str, int]]) -> None:

@@ -165,8 +165,8 @@ class PlatformProducer:
         missing = [t for t in self.topics.values() if t not in metadata.topics]
         if missing:
             raise ConfigError(
-                f"topic(s) {', '.join(missing)} do not exist: provision platform "
-                f"{self.platform!r} first (streams.provision.ensure_platform)"
+                f"topic(s) {', '.join(missing)} do not exist: provision the platform first "
+                f"(creditstream admin provision-platform {self.platform})"
             )
 
     def __enter__(self) -> PlatformProducer:

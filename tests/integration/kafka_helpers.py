@@ -5,12 +5,15 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.config import KafkaConf
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -73,3 +76,15 @@ def consume_all(
     finally:
         consumer.close()
     return out
+
+
+def eventually(what: str, check: Callable[[], T | None], timeout: float = 90.0) -> T:
+    """Poll ``check`` until it returns something truthy (that value), or fail with ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.2)

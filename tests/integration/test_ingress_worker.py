@@ -17,7 +17,7 @@ from streams.provision import ensure_platform
 from streams.rejects import from_headers
 from streams.schemas import EXCHANGE_EVENT, LOAN_EVENT
 from streams.validation import from_avro
-from tests.integration.kafka_helpers import consume_all
+from tests.integration.kafka_helpers import consume_all, create_topics, eventually
 from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
 
 CODEC = codec_for(None)
@@ -157,3 +157,36 @@ def test_reject_ratio_guard_stops_the_worker_without_committing(private_bootstra
     )
     consumer.close()
     assert sum(max(tp.offset, 0) for tp in committed) == len(visible)
+
+
+def test_an_unprovisioned_platform_waits_until_it_is_provisioned(private_bootstrap: str) -> None:
+    """A platform whose ingest topic exists without its rejected topic (not provisioned)
+    is left unread, said and exported; provisioning it lets its records through."""
+    conf = {"bootstrap.servers": private_bootstrap}
+    platform = f"u{uuid.uuid4().hex[:6]}"
+    create_topics(conf, [topics.ingest_loans(platform)], 2)
+    producer = Producer(conf | {"enable.idempotence": True, "acks": "all"})
+    producer.produce(
+        topics.ingest_loans(platform), CODEC.encode(LOAN_EVENT, loan("w1", "GH123456"))
+    )
+    assert producer.flush(30) == 0
+    labels = (("stage", "ingress"), ("tenant", platform))
+    waiting = ("creditstream_tenant_partitions_waiting", labels)
+
+    def scraped() -> dict[Any, float] | None:
+        try:
+            return worker.metrics()
+        except OSError:  # its web server is not up yet
+            return None
+
+    with running_worker(worker_env(private_bootstrap)) as worker:
+        eventually("the platform is reported waiting", lambda: (scraped() or {}).get(waiting))
+        said = f"{platform} is not provisioned (missing {topics.rejected(platform)})"
+        assert said in worker.log()
+        assert f"creditstream admin provision-platform {platform}" in worker.log()
+        ensure_platform(conf, platform, 2)
+        eventually("the platform is served", lambda: waiting not in (scraped() or {waiting: 1}))
+        events = consume_all(conf, topics.EXCHANGE_EVENTS, expected=1, timeout=60)
+        assert worker.alive(), worker.log()
+    found = [from_avro(CODEC.decode(m.value() or b"")[1]) for m in events]
+    assert [e.event_id for e in found if e.platform == platform] == ["w1"]
