@@ -167,7 +167,11 @@ def _fail(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``creditstream`` console script."""
-    args = build_parser().parse_args(argv)
+    try:  # building the parser reads the schemas (enum choices): an install may lack them
+        parser = build_parser()
+    except CreditstreamError as exc:
+        return _fail(str(exc))
+    args = parser.parse_args(argv)
     route_client_log(args.command, args.verbose)
     handler: Handler = args.handler
     settings: Settings | None = None

@@ -91,6 +91,10 @@ def ensure(conf: KafkaConf, specs: list[TopicSpec], timeout: float = 30.0) -> li
             if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue
             raise BrokerError(f"could not create topic {name}: {err}") from exc
+        except TimeoutError as exc:  # concurrent.futures' own: no answer at all
+            raise BrokerError(
+                f"could not create topic {name}: no answer from Kafka within {timeout:.0f} s"
+            ) from exc
     _await_visible(admin, [s.name for s in specs], timeout)
     return created
 

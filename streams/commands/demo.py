@@ -306,9 +306,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run broker, workers and simulated platforms, live")
     demo.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     demo.add_argument("--rate", type=float, default=300.0, help="simulated records/s")
-    demo.add_argument("--platforms", type=int, default=6)
-    demo.add_argument("--borrowers", type=int, default=400)
-    demo.add_argument("--bad-share", type=float, default=0.01)
-    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--platforms", type=int, default=6, help="simulated platforms (default 6)")
+    demo.add_argument(
+        "--borrowers", type=int, default=400, help="simulated borrowers (default 400)"
+    )
+    demo.add_argument(
+        "--bad-share",
+        type=float,
+        default=0.01,
+        help="share of deliberately bad records, every reject reason (default 0.01)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=1, help="simulation seed: same seed, same data (default 1)"
+    )
     demo.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until Ctrl-C")
     demo.set_defaults(handler=cmd_demo)

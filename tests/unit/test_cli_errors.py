@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from streams import cli
 from streams.cli import build_parser
 from streams.commands.common import bootstrap_problem
+from streams.errors import ConfigError
 from streams.sdk.feeditem import SubscriberError
 from streams.sdk.subscriber import check_identity
 
@@ -31,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: Commands whose options this suite holds to "every option has a help text".
 CHECKED_COMMANDS = (
     "worker", "publish", "simulate", "rejects", "platforms", "audit", "billing", "feed",
-    "subscribe", "revoke",
+    "subscribe", "revoke", "demo",
 )  # fmt: skip
 SUBSCRIBE = [
     "--bank", "acme", "--customer-ref", "cust-1", "--consent-ref", "cons-1",
@@ -280,3 +282,16 @@ def test_check_identity_applies_the_exchanges_rules_without_echoing() -> None:
         with pytest.raises(SubscriberError) as err:
             check_identity(nid, cref, consent)
         assert "8501" not in str(err.value) and "AAAA" not in str(err.value)
+
+
+def test_an_install_without_its_schemas_fails_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Building the parser reads the schemas (enum choices); missing ones are one line."""
+
+    def no_schemas() -> argparse.ArgumentParser:
+        raise ConfigError("no Avro schemas (*.avsc) in /nowhere")
+
+    monkeypatch.setattr(cli, "build_parser", no_schemas)
+    assert cli.main(["--help"]) == 1
+    assert capsys.readouterr().err == "creditstream: error: no Avro schemas (*.avsc) in /nowhere\n"
