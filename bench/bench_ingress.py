@@ -21,12 +21,13 @@ from typing import Any
 from confluent_kafka import Producer
 
 from bench.common import cpu_seconds, percentile, private_broker, rss_mb, write_report
-from streams import provision, topics
-from streams.codec import codec_for
-from streams.config import Settings
-from streams.ingress.process import Accepted, Refused
-from streams.ingress.service import build_stage
-from streams.schemas import ACTIVITY_EVENT, LOAN_EVENT
+from streams import topics
+from streams.runtime import provision
+from streams.runtime.registry import codec_for
+from streams.settings import Settings
+from streams.stages.ingress.process import Accepted, Refused
+from streams.stages.ingress.service import build_stage
+from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 
 PLATFORMS = ("shopnow", "paywave", "ridego", "foodfast", "quickloan", "lendly")
 

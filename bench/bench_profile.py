@@ -22,7 +22,7 @@ time):
 * the public API per event: ``apply``; ``apply`` + ``state_to_bytes``;
   ``snapshot`` + ``profile_to_avro``; restore rate of ``state_from_bytes``.
 
-The garbage collector follows the stage's policy (``streams.gcpolicy.FreezingGc``:
+The garbage collector follows the stage's policy (``streams.runtime.gcpolicy.FreezingGc``:
 large gen-0 threshold, ``gc.freeze()`` after every committed batch); ``--no-freeze``
 measures the threshold alone (the policy before it). ``full_collect_ms``: one full
 collection (the policy's periodic pause) with every borrower of the run decoded.
@@ -51,17 +51,7 @@ from decimal import Decimal
 from pathlib import Path
 from statistics import quantiles
 
-from streams.codec import codec_for
-from streams.gcpolicy import FreezingGc
-from streams.models import (
-    ActivityFacts,
-    ActivityKind,
-    ExchangeEvent,
-    LoanEventType,
-    LoanFacts,
-    Product,
-)
-from streams.profile import (
+from streams.domain.profile.fold import (
     DEFAULT_CONFIG,
     ProfileState,
     apply,
@@ -71,13 +61,23 @@ from streams.profile import (
     state_from_bytes,
     state_to_bytes,
 )
-from streams.profile_view import material_view, view
-from streams.profiles.batch import Emit, process_ops
-from streams.profiles.events import EventDecoder
-from streams.profiles.records import OutputEncoder, entry_from_bytes, entry_to_bytes
-from streams.profiles.store import ProfileStore
-from streams.schemas import EXCHANGE_EVENT
-from streams.validation import to_avro
+from streams.domain.profile.view import material_view, view
+from streams.domain.validation import to_avro
+from streams.runtime.gcpolicy import FreezingGc
+from streams.runtime.registry import codec_for
+from streams.stages.profiles.batch import Emit, process_ops
+from streams.stages.profiles.events import EventDecoder
+from streams.stages.profiles.records import OutputEncoder, entry_from_bytes, entry_to_bytes
+from streams.stages.profiles.store import ProfileStore
+from streams.wire.events import (
+    ActivityFacts,
+    ActivityKind,
+    ExchangeEvent,
+    LoanEventType,
+    LoanFacts,
+    Product,
+)
+from streams.wire.schemas import EXCHANGE_EVENT
 
 DAY = 86_400_000
 T0 = 1_760_000_000_000
@@ -268,7 +268,7 @@ def rss_at(store: ProfileStore, borrowers: int, hot: int) -> dict[str, float]:
     for p, key in keys[:hot]:
         big.get(p, key)
     hot_mb = _rss_mb()
-    # The GC policy's periodic pause (streams.gcpolicy) with the default hot cache, then
+    # The GC policy's periodic pause (streams.runtime.gcpolicy) with the default hot cache, then
     # with everything decoded: a walk of every tracked object of the process.
     pause_hot = FreezingGc().full() * 1000
     for p, key in keys[hot:]:

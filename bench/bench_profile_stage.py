@@ -9,7 +9,7 @@ Usage: ``python bench/bench_profile_stage.py [--events 300000] [--borrowers 1000
    the 90 days before now so that windows are populated when the stage reads them;
    ``--old-events``: ending in January 2026, as the first runs had it) onto
    exchange.events, keyed by borrower_id.
-3. ``profile_stage``: runs ``streams.profiles.stage.ProfileStage`` in this process until
+3. ``profile_stage``: runs ``streams.stages.profiles.stage.ProfileStage`` in this process until
    every event is consumed, transformed and committed; events/s per core = events /
    (wall s x 1 core: one Python process), CPU seconds from getrusage (librdkafka's
    threads included) and per event (``cpu_us_per_event``: less sensitive than wall time
@@ -48,15 +48,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_profile import make_events
 
-from streams import provision, topics
-from streams.codec import codec_for
-from streams.config import KAFKA_VERSION, Settings
+from streams import topics
+from streams.domain.profile.fold import DEFAULT_CONFIG
+from streams.domain.validation import to_avro
 from streams.localkafka import BrokerSpec, start, stop
-from streams.profile import DEFAULT_CONFIG
-from streams.profiles.batch import Emit
-from streams.profiles.stage import ProfileStage
-from streams.schemas import EXCHANGE_EVENT
-from streams.validation import to_avro
+from streams.runtime import provision
+from streams.runtime.registry import codec_for
+from streams.settings import KAFKA_VERSION, Settings
+from streams.stages.profiles.batch import Emit
+from streams.stages.profiles.stage import ProfileStage
+from streams.wire.schemas import EXCHANGE_EVENT
 from tests.integration.kafka_helpers import free_port
 
 PARTITIONS = 4

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from streams.config import Settings
 from streams.localkafka import BrokerInfo, BrokerSpec, start, stop
+from streams.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -33,8 +33,7 @@ from faust.streams import _current_event
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams import topics
-from streams.codec import codec_for
-from streams.profile import (
+from streams.domain.profile.fold import (
     DEFAULT_CONFIG,
     apply,
     new_state,
@@ -43,8 +42,9 @@ from streams.profile import (
     state_from_bytes,
     state_to_bytes,
 )
-from streams.schemas import BORROWER_PROFILE, EXCHANGE_EVENT
-from streams.validation import from_avro
+from streams.domain.validation import from_avro
+from streams.runtime.registry import codec_for
+from streams.wire.schemas import BORROWER_PROFILE, EXCHANGE_EVENT
 
 ENV = os.environ
 MODE, N = ENV.get("BENCH_MODE", "obvious"), int(ENV.get("BENCH_EVENTS", "0"))

@@ -6,17 +6,18 @@ Faust documentation suggests, one Kafka message and one event at a time, calling
 same pure functions the real stages call:
 
 * agent ``ingress`` on every ``ingest.<p>.{loans,activity}`` topic: per record decode
-  the platform Avro, validate and pseudonymize (``streams.validation.to_exchange_event``
-  with ``streams.privacy``), look the ``(platform, event_id)`` up in a dedup table and
+  the platform Avro, validate and pseudonymize (``streams.domain.validation.to_exchange_event``
+  with ``streams.domain.privacy``), look the ``(platform, event_id)`` up in a dedup table and
   write it there (RocksDB + changelog), then ``await send`` the ExchangeEvent keyed by
   borrower_id to ``bench.faust-events`` (the repartition a borrower-keyed table needs),
   or ``await send`` the original bytes to ``bench.faust-rejected``;
 * agent ``profiles`` on ``bench.faust-events``: per event decode, read the borrower's
-  entry from a Faust table, fold the event (``streams.profile.apply``), take the view,
+  entry from a Faust table, fold the event (``streams.domain.profile.fold.apply``), take the view,
   decide materiality against the last emitted profile, write the entry back (changelog),
   ``await send`` the profile when material, and, when material or alerting, for each
   bank holding an active consent for the borrower ``await send`` a FeedRecord
-  (``streams.fanout.deliveries``) and a hash-chained AuditRecord (``streams.audit``).
+  (``streams.domain.delivery.deliveries``) and a hash-chained AuditRecord
+  (``streams.domain.audit``).
 
 What it does not do, in its favour: consents are loaded at start from ``BENCH_SUBS`` (a
 JSON file ``{borrower_id: [[bank, customer_ref, consent_ref, purpose, expires_ms,
@@ -51,26 +52,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import cpu_seconds, process_rss_mb
 from streams import topics
-from streams.audit import ChainHead
-from streams.codec import codec_for
-from streams.consent import Purpose, Subscription
-from streams.errors import DecodeError
-from streams.fanout import bank_view, deliveries
-from streams.ingress.process import EXPECTED
-from streams.privacy import Pseudonymizer
-from streams.profile import DEFAULT_CONFIG, apply
-from streams.profile_view import material_view, view, view_to_profile
-from streams.profiles.records import OutputEncoder, entry_from_bytes, entry_to_bytes, new_entry
-from streams.schemas import AUDIT_RECORD, EXCHANGE_EVENT, FEED_RECORD
-from streams.validation import (
+from streams.domain.audit import ChainHead
+from streams.domain.consent import Subscription
+from streams.domain.delivery import bank_view, deliveries
+from streams.domain.privacy import Pseudonymizer
+from streams.domain.profile.fold import DEFAULT_CONFIG, apply
+from streams.domain.profile.view import material_view, view, view_to_profile
+from streams.domain.validation import (
     DEFAULT_LIMITS,
     InvalidEventError,
-    Reason,
     check_size,
     from_avro,
     to_avro,
     to_exchange_event,
 )
+from streams.errors import DecodeError
+from streams.runtime.registry import codec_for
+from streams.stages.ingress.process import EXPECTED
+from streams.stages.profiles.records import (
+    OutputEncoder,
+    entry_from_bytes,
+    entry_to_bytes,
+    new_entry,
+)
+from streams.wire.consents import Purpose
+from streams.wire.rejects import Reason
+from streams.wire.schemas import AUDIT_RECORD, EXCHANGE_EVENT, FEED_RECORD
 
 ENV = os.environ
 N, LIMIT = int(ENV.get("BENCH_EVENTS", "0")), float(ENV.get("BENCH_SECONDS", "120"))

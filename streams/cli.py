@@ -25,9 +25,9 @@ from confluent_kafka import KafkaException
 from pydantic import ValidationError
 
 from streams.commands.common import bootstrap_problem, bootstrap_servers
-from streams.config import CLIENT_LOGGER, Settings, get_settings
 from streams.errors import BrokerError, ConfigError, CreditstreamError
-from streams.topicread import kafka_reason
+from streams.runtime.topicread import kafka_reason
+from streams.settings import CLIENT_LOGGER, Settings, get_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -62,7 +62,7 @@ def settings_epilog() -> str:
     listed = textwrap.fill(names, width=78, initial_indent="  ", subsequent_indent="  ")
     return (
         "settings: every setting can come from an environment variable CREDITSTREAM_<NAME>\n"
-        "(all of them, with defaults and meaning, are in streams/config.py); --bootstrap\n"
+        "(all of them, with defaults and meaning, are in streams/settings.py); --bootstrap\n"
         "overrides CREDITSTREAM_BOOTSTRAP. The variables:\n"
         f"{listed}\n\n"
         "exit status: 0 success, 1 error (one line on stderr), 2 usage error"

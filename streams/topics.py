@@ -24,7 +24,7 @@ PROFILE_STATE = "exchange.profile-state"
 PROFILE_UPDATES = "exchange.profile-updates"
 #: Validated, pseudonymized subscription requests (no national ID) keyed by borrower_id,
 #: co-partitioned with exchange.profile-updates: the consent stage's output, the
-#: fan-out's second input (see streams.consents.records for the encoding).
+#: fan-out's second input (see streams.wire.consents for the encoding).
 CONSENTS = "exchange.consents"
 #: Fan-out state: one borrower's subscriptions + latest bank view and version (compacted),
 #: co-partitioned with exchange.profile-updates.

@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.bench_end_to_end            # the real run, ~12-15 min on 2 cores
     .venv/bin/python -m bench.bench_end_to_end --quick    # smoke test, ~2 min
 
-Data: the seeded simulator (``streams.simulator``) with CURRENT event times (the last
+Data: the seeded simulator (``streams.simulator.load``) with CURRENT event times (the last
 ``--period-days`` up to now, so the 7/30/90-day windows are populated), ``--bad-share``
 bad records of every reason, ``--borrowers`` borrowers on 6 platforms. The first
 ``--events`` records are the backlog; later ones (newer) feed the paced latency phases.

@@ -23,9 +23,9 @@ from typing import Any
 
 from bench.e2e.data import Sub, ingest_topics
 from bench.e2e.worker import HMAC_KEY, BenchError, Children
-from streams import provision
-from streams.config import KafkaConf
-from streams.privacy import Pseudonymizer
+from streams.domain.privacy import Pseudonymizer
+from streams.runtime import provision
+from streams.settings import KafkaConf
 
 SCRIPT = Path(__file__).resolve().parents[1] / "faust_e2e_baseline.py"
 

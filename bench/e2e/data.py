@@ -19,13 +19,14 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from streams import provision, topics
-from streams.codec import codec_for
-from streams.config import KafkaConf, Settings
+from streams import topics
+from streams.runtime import provision
+from streams.runtime.registry import codec_for
 from streams.sdk.producer import PlatformProducer
 from streams.sdk.subscriber import BankSubscriber
-from streams.simulator import SimConfig, generate, national_ids
-from streams.simulator_life import DAY_MS
+from streams.settings import KafkaConf, Settings
+from streams.simulator.life import DAY_MS
+from streams.simulator.load import SimConfig, generate, national_ids
 
 BANK_NAMES = ("nordbank", "alpbank", "fjordbank", "baltbank", "coastbank", "ridgebank")
 PURPOSES = ("CREDIT_APPLICATION", "ACCOUNT_REVIEW", "COLLECTIONS", "FRAUD_PREVENTION")

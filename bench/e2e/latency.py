@@ -25,11 +25,10 @@ from bench.e2e.data import Rec
 from bench.e2e.probe import Probe, wait_drained
 from bench.e2e.worker import Worker
 from streams import topics
-from streams.codec import codec_for
-from streams.profiles.records import PROFILE_UPDATE
-from streams.schemas import EXCHANGE_EVENT, FEED_RECORD
+from streams.domain.validation import to_epoch_ms
+from streams.runtime.registry import codec_for
 from streams.sdk.producer import PlatformProducer
-from streams.validation import to_epoch_ms
+from streams.wire.schemas import EXCHANGE_EVENT, FEED_RECORD, PROFILE_UPDATE
 
 
 class Watcher(threading.Thread):

@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from bench.e2e.data import ingest_topics
 from bench.e2e.worker import APP_ID, BenchError, Worker
 from streams import topics
-from streams.config import KafkaConf
+from streams.settings import KafkaConf
 
 
 class Probe:

@@ -36,7 +36,7 @@ from bench.e2e.report import line, summarize
 from bench.e2e.restore import run_restore
 from bench.e2e.worker import BenchError, Children, Worker, profiles_held, start_settled
 from streams.localkafka import BrokerInfo
-from streams.simulator import platform_names
+from streams.simulator.load import platform_names
 
 
 def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) -> dict[str, Any]:

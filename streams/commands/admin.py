@@ -2,7 +2,7 @@
 
 ``provision-platform P``, ``provision-bank B`` and ``provision-exchange`` create (each
 idempotently) the topics and, on the secure broker, the SCRAM-SHA-512 user and its ACLs
-(``streams.acl``) through ``streams.admin``. On the plain broker (PLAINTEXT: no users,
+(``streams.domain.acl``) through ``streams.ops.admin``. On the plain broker (PLAINTEXT: no users,
 no ACLs) they create the topics only, so the same commands set up either broker.
 ``acls [--principal X]`` lists the bindings on the broker. On the secure broker they run
 with a super user's credentials from the settings (``CREDITSTREAM_SECURITY_PROTOCOL=
@@ -23,9 +23,11 @@ import secrets
 from dataclasses import asdict
 from pathlib import Path
 
-from streams import acl, admin, provision
-from streams.config import KafkaConf, Settings
+from streams.domain import acl
 from streams.errors import ConfigError
+from streams.ops import admin
+from streams.runtime import provision
+from streams.settings import KafkaConf, Settings
 
 DEFAULT_SECRETS_DIR = Path(".creditstream/secrets")
 

@@ -22,13 +22,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams import topics
-from streams.audit import GENESIS, ChainVerifier, Problem
-from streams.auditlog import AuditEntry, read_audit
-from streams.codec import codec_for
 from streams.commands.common import seconds
-from streams.config import Settings
+from streams.domain.audit import GENESIS, ChainVerifier, Problem
+from streams.domain.privacy import (
+    is_valid_national_id,
+    normalize_national_id,
+    pseudonymizer_from_settings,
+)
 from streams.errors import ConfigError
-from streams.privacy import is_valid_national_id, normalize_national_id, pseudonymizer_from_settings
+from streams.runtime.auditlog import AuditEntry, read_audit
+from streams.runtime.registry import codec_for
+from streams.settings import Settings
 
 
 def _printable(text: object) -> str:

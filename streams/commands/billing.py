@@ -1,7 +1,7 @@
 """``creditstream billing --month YYYY-MM [--bank B] [--json]``: per-bank statements.
 
 Reads ``exchange.audit`` from the beginning (committed records only) and meters it
-with :func:`streams.billing.statements`: every audit record is one billable delivery,
+with :func:`streams.domain.billing.statements`: every audit record is one billable delivery,
 so the statements are reproducible from the audit trail at any time. Records that do
 not decode as audit records are not billed and are counted in a warning (``audit
 verify`` shows where they are).
@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from streams import topics
-from streams.auditlog import read_audit
-from streams.billing import month_bounds, render_statement, statements
-from streams.codec import codec_for
 from streams.commands.common import seconds
-from streams.config import Settings
+from streams.domain.billing import month_bounds, render_statement, statements
 from streams.errors import ConfigError
-from streams.topicread import connect_timeout, topic_partitions
+from streams.runtime.auditlog import read_audit
+from streams.runtime.registry import codec_for
+from streams.runtime.topicread import connect_timeout, topic_partitions
+from streams.settings import Settings
 
 
 def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:

@@ -32,12 +32,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.commands.feed import format_item
 from streams.commands.simulate import SimulationConfig, run_simulation
-from streams.config import Settings
 from streams.localkafka import BrokerSpec, start, status, stop, wipe
-from streams.provision import ensure_bank
+from streams.runtime.provision import ensure_bank
 from streams.sdk.feeditem import FeedItem
 from streams.sdk.subscriber import BankSubscriber
-from streams.simulator import SimConfig, national_ids
+from streams.settings import Settings
+from streams.simulator.load import SimConfig, national_ids
 
 HOME = Path(".creditstream")
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]

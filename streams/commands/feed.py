@@ -22,11 +22,11 @@ from typing import Any
 
 from streams import topics
 from streams.commands.common import seconds
-from streams.config import Settings
 from streams.errors import ConfigError
+from streams.runtime.topicread import CONNECT_TIMEOUT_S, connect_timeout, topic_partitions
 from streams.sdk.feeditem import FeedItem, check_request, purposes
 from streams.sdk.subscriber import BankSubscriber, check_identity
-from streams.topicread import CONNECT_TIMEOUT_S, connect_timeout, topic_partitions
+from streams.settings import Settings
 
 #: Where ``creditstream feed`` keeps a bank's ledger unless ``--state`` says otherwise.
 DEFAULT_STATE_DIR = Path(".creditstream/banks")

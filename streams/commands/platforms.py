@@ -11,10 +11,10 @@ from confluent_kafka import KafkaException
 
 from streams.commands.common import positive_days
 from streams.commands.rejects import iso_ms
-from streams.config import Settings
 from streams.errors import BrokerError
-from streams.platforms import PlatformStats, platform_stats
-from streams.topicread import CONNECT_TIMEOUT_S, cluster_metadata, kafka_reason
+from streams.ops.platforms import PlatformStats, platform_stats
+from streams.runtime.topicread import CONNECT_TIMEOUT_S, cluster_metadata, kafka_reason
+from streams.settings import Settings
 
 DAY_MS = 86_400_000
 

@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from streams.avrojson import JsonDatumError, json_to_datum
-from streams.config import Settings
 from streams.errors import ConfigError
-from streams.schemas import ACTIVITY_EVENT, LOAN_EVENT
 from streams.sdk.producer import DeliveryError, DeliveryReport, PlatformProducer, RefusedEventError
+from streams.settings import Settings
+from streams.wire.avrojson import JsonDatumError, json_to_datum
+from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 
 SCHEMAS = {"LoanEvent": LOAN_EVENT, "ActivityEvent": ACTIVITY_EVENT}
 

@@ -22,10 +22,10 @@ from typing import Any
 
 from streams import topics
 from streams.commands.common import seconds
-from streams.config import KafkaConf, Settings
 from streams.errors import ConfigError
-from streams.rejects import Reject, from_headers
-from streams.topicread import read_from_start
+from streams.runtime.topicread import read_from_start
+from streams.settings import KafkaConf, Settings
+from streams.wire.rejects import Reject, from_headers
 
 
 def _printable(text: str) -> str:
@@ -90,7 +90,7 @@ def read_rejects(
     for msg in read_from_start(
         conf,
         topics.rejected(platform),
-        f"{platform}.rejects",  # inside the platform's own group prefix (streams.acl)
+        f"{platform}.rejects",  # inside the platform's own group prefix (streams.domain.acl)
         missing=f"is platform {platform!r} provisioned?",
         follow=follow,
         idle_timeout=idle_timeout,

@@ -1,7 +1,7 @@
 """``creditstream simulate``: publish the seeded simulator's records through the SDK.
 
 :func:`run_simulation` provisions each simulated platform's topics, then sends every
-:class:`~streams.simulator.SimRecord` through one :class:`PlatformProducer` per platform:
+:class:`~streams.simulator.load.SimRecord` through one :class:`PlatformProducer` per platform:
 good records with ``send_loan``/``send_activity`` (so they pass the SDK's local checks),
 bad ones with ``send_raw``. It paces to ``rate`` records/s when given and returns a
 :class:`SimulationSummary` whose ``sent`` list says where each record landed, so a test
@@ -21,17 +21,16 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 
-from streams.codec import codec_for
 from streams.commands.publish import ProgressLine, bar
-from streams.config import Settings
 from streams.errors import BrokerError
-from streams.provision import ensure_platform
-from streams.rejects import reject_key
+from streams.runtime.provision import ensure_platform
+from streams.runtime.registry import codec_for
+from streams.runtime.topicread import CONNECT_TIMEOUT_S, cluster_metadata, kafka_reason
 from streams.sdk.producer import DeliveryError, DeliveryReport, PlatformProducer
-from streams.simulator import SimConfig, SimRecord, generate, platform_names
-from streams.simulator_life import DAY_MS
-from streams.topicread import CONNECT_TIMEOUT_S, cluster_metadata, kafka_reason
-from streams.validation import Reason
+from streams.settings import Settings
+from streams.simulator.life import DAY_MS
+from streams.simulator.load import SimConfig, SimRecord, generate, platform_names
+from streams.wire.rejects import Reason, reject_key
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from streams.config import Settings
+from streams.settings import Settings
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.worker import run_worker  # Faust is slow to import; only when needed
+    from streams.worker.lifecycle import run_worker  # Faust is slow to import; only when needed
 
     return run_worker(settings, loglevel=args.loglevel)
 

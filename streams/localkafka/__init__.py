@@ -5,14 +5,6 @@ and the process is managed here (``process``). The CLI's ``creditstream broker``
 drives it; the files it uses live in ``deploy/local/``.
 """
 
-from streams.localkafka.process import (
-    BrokerInfo,
-    BrokerSpec,
-    kill,
-    start,
-    status,
-    stop,
-    wipe,
-)
+from streams.localkafka.process import BrokerInfo, BrokerSpec, kill, start, status, stop, wipe
 
 __all__ = ["BrokerInfo", "BrokerSpec", "kill", "start", "status", "stop", "wipe"]

@@ -28,10 +28,10 @@ from base64 import urlsafe_b64encode
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from streams.config import KafkaConf
 from streams.errors import BrokerError
 from streams.localkafka.install import deploy_file, install
 from streams.localkafka.properties import ADMIN_USER, Mode, render, server_properties
+from streams.settings import KafkaConf
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams.errors import CreditstreamError
-from streams.schemas import load_schemas
+from streams.wire.schemas import load_schemas
 
 PURPOSE_SCHEMA = "io.creditstream.Purpose"
 

@@ -4,7 +4,7 @@ Contract of :class:`PlatformProducer` (one instance per platform, used as a cont
 manager):
 
 * ``send_loan``/``send_activity``/``send`` check the event with the exchange's own rules
-  in the ingress's order (encode, size limit, :func:`streams.validation.validate_event`)
+  in the ingress's order (encode, size limit, :func:`streams.domain.validation.validate_event`)
   BEFORE anything is queued. A refused event raises :class:`RefusedEventError` (reason code, field,
   message; never a payload value) and nothing is sent, so a refusal cannot go unnoticed.
 * Accepted events are keyed by their ``user_key`` and go to ``ingest.<platform>.loans``
@@ -31,17 +31,18 @@ from typing import Any, Literal
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from streams import topics
-from streams.codec import EncodeError, SniffingCodec, codec_for
-from streams.config import KafkaConf, Settings
-from streams.errors import BrokerError, ConfigError, CreditstreamError, DecodeError
-from streams.schemas import ACTIVITY_EVENT, LOAN_EVENT
-from streams.validation import (
+from streams.domain.validation import (
     DEFAULT_LIMITS,
     InvalidEventError,
     ValidationLimits,
     check_size,
     validate_event,
 )
+from streams.errors import BrokerError, ConfigError, CreditstreamError, DecodeError
+from streams.runtime.registry import codec_for
+from streams.settings import KafkaConf, Settings
+from streams.wire.codec import EncodeError, SniffingCodec
+from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 
 TopicKind = Literal["loans", "activity"]
 _SCHEMA_TOPIC: dict[str, TopicKind] = {LOAN_EVENT: "loans", ACTIVITY_EVENT: "activity"}

@@ -16,10 +16,10 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
-from streams.codec import SniffingCodec
 from streams.errors import BrokerError, ConfigError
-from streams.schemas import SUBSCRIPTION
 from streams.sdk.producer import DeliveryReport
+from streams.wire.codec import SniffingCodec
+from streams.wire.schemas import SUBSCRIPTION
 
 
 def topic_partitions(conf: Mapping[str, Any], topic: str, bank: str) -> list[int]:

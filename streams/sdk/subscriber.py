@@ -59,15 +59,16 @@ from confluent_kafka import (
 )
 
 from streams import topics
-from streams.codec import CONFLUENT_MAGIC, SniffingCodec, codec_for
-from streams.config import KafkaConf, Settings
+from streams.domain.privacy import is_valid_national_id, normalize_national_id
 from streams.errors import ConfigError, DecodeError
-from streams.privacy import is_valid_national_id, normalize_national_id
-from streams.schemas import FEED_RECORD
+from streams.runtime.registry import codec_for
 from streams.sdk.feeditem import FeedItem, SubscriberError, check_request, to_feed_item
 from streams.sdk.ledger import LedgerStore, VersionLedger
 from streams.sdk.producer import DeliveryError, DeliveryReport, now_ms
 from streams.sdk.requests import RequestSender, topic_partitions
+from streams.settings import KafkaConf, Settings
+from streams.wire.codec import CONFLUENT_MAGIC, SniffingCodec
+from streams.wire.schemas import FEED_RECORD
 
 log = logging.getLogger(__name__)
 _FATAL_CONSUMER_ERRORS = {
@@ -79,7 +80,7 @@ _FATAL_CONSUMER_ERRORS = {
 
 
 def check_identity(national_id: str, customer_ref: str, consent_ref: str | None) -> None:
-    """The exchange's own rules (:func:`streams.consent.parse_request`) on the national ID
+    """The exchange's own rules (:func:`streams.domain.consent.parse_request`) on the national ID
     and the references, checked before sending so a request that would be refused on
     the feed is refused here at once: the ID is 4-32 letters/digits once normalized; the
     references are printable and are not the ID (they travel to feeds and the audit

@@ -1,7 +1,7 @@
 """Bad input for the ingress torture test: deterministic, seeded, pure (no Kafka, no clock).
 
 ``plan(config)`` returns the records to send, in order: the seeded simulator's good
-records and its duplicates (``streams.simulator``), and in every other bad slot one record
+records and its duplicates (``streams.simulator.load``), and in every other bad slot one record
 of a torture *family*, dealt round-robin (reshuffled each round) so that any run with at
 least ``len(FAMILIES)`` non-duplicate bad slots has every family. Each family deals its
 own variants round-robin too. Every :class:`Torture` says what the ingress must answer:
@@ -30,7 +30,7 @@ topic), beyond the simulator's own bad kinds:
 * ``wrong-schema``: an ActivityEvent on a loans topic, a LoanEvent on an activity topic,
   the exchange's own ExchangeEvent sent back;
 * ``invalid-value``: well-formed Avro breaking exactly one validation rule (every rule of
-  ``streams.validation``);
+  ``streams.domain.validation``);
 * ``oversize``: one byte over the limit, exactly at the limit (then a too-long field is
   the reason), random bytes over the limit, a record as large as a platform's default
   Kafka client can send, and a multi-MB compressible record (``huge``: it needs a
@@ -54,11 +54,12 @@ from decimal import Decimal
 from typing import Any
 
 from streams import topics
-from streams.codec import codec_for
-from streams.schemas import ACTIVITY_EVENT, EXCHANGE_EVENT, LOAN_EVENT, load_schemas
-from streams.simulator import BadKind, SimConfig, SimRecord, generate, platform_names
-from streams.simulator_life import DAY_MS
-from streams.validation import DEFAULT_LIMITS, Reason
+from streams.domain.validation import DEFAULT_LIMITS
+from streams.runtime.registry import codec_for
+from streams.simulator.life import DAY_MS
+from streams.simulator.load import BadKind, SimConfig, SimRecord, generate, platform_names
+from streams.wire.rejects import Reason
+from streams.wire.schemas import ACTIVITY_EVENT, EXCHANGE_EVENT, LOAN_EVENT, load_schemas
 
 SCHEMAS = load_schemas()
 CODEC = codec_for(None)
@@ -75,7 +76,7 @@ R = Reason
 #: given, so a negative index wraps around to a symbol or branch counted from the end
 #: (apache/avro fixed the same in its Python decoder, PR 3876): such records decode
 #: and are ACCEPTED with values the platform never sent. The fix belongs in
-#: ``streams/codec.py`` (or fastavro).
+#: ``streams/wire/codec.py`` (or fastavro).
 KNOWN_GAPS = frozenset(
     {
         "malformed/negative-enum-index",

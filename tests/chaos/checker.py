@@ -5,7 +5,7 @@ auditor can see) and compared with independent expectations:
 
 * events: every good record sent is on ``exchange.events`` exactly once (by platform +
   event_id), every bad one is in its platform's rejects exactly once;
-* profiles: per borrower, the latest ProfileUpdate equals ``streams.oracle.fold`` of the
+* profiles: per borrower, the latest ProfileUpdate equals ``oracle.fold`` of the
   accepted events, and versions on exchange.profile-updates only grow;
 * feeds, per bank and customer_ref, against the consent timeline: the first answer is
   NO_DATA_YET (then every later version is owed) or a snapshot at version v (then every
@@ -29,14 +29,14 @@ from typing import Any
 from confluent_kafka import Message
 
 from streams import topics
-from streams.audit import verify
-from streams.codec import codec_for
-from streams.fanout import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
-from streams.models import ExchangeEvent
-from streams.profiles.records import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
-from streams.rejects import from_headers
-from streams.schemas import AUDIT_RECORD, EXCHANGE_EVENT, FEED_RECORD
-from streams.validation import from_avro, to_epoch_ms
+from streams.domain.audit import verify
+from streams.domain.delivery import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
+from streams.domain.validation import from_avro, to_epoch_ms
+from streams.runtime.registry import codec_for
+from streams.wire.events import ExchangeEvent
+from streams.wire.rejects import from_headers
+from streams.wire.schemas import AUDIT_RECORD, EXCHANGE_EVENT, FEED_RECORD
+from streams.wire.schemas import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
 from tests.integration.test_profile_stage import _read_all, equals_oracle
 
 CODEC = codec_for(None)

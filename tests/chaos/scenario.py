@@ -31,19 +31,19 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from streams import topics
-from streams.codec import codec_for
-from streams.config import Settings
-from streams.privacy import Pseudonymizer
-from streams.provision import ensure_bank, ensure_platform
+from streams.domain.privacy import Pseudonymizer
+from streams.runtime.provision import ensure_bank, ensure_platform
+from streams.runtime.registry import codec_for
 from streams.sdk.subscriber import BankSubscriber
-from streams.simulator import DAY_MS, SimConfig, SimRecord, generate, national_ids
+from streams.settings import Settings
+from streams.simulator.load import DAY_MS, SimConfig, SimRecord, generate, national_ids
 from tests.chaos.checker import Consent, Counts, Sent, check
 from tests.chaos.cluster import SESSION_TIMEOUT_MS, ChaosBroker, Journal, WorkerPool, tail
 from tests.integration.kafka_helpers import unique
 from tests.integration.workers import TEST_HMAC_KEY
 
 PARTITIONS = 4
-RESTARTED = "restarting it in"  # what streams.stagehost logs for an in-place restart
+RESTARTED = "restarting it in"  # what streams.runtime.host logs for an in-place restart
 BANKS = ("alpha", "beta")
 HMAC = Pseudonymizer({1: TEST_HMAC_KEY}, 1)
 

@@ -34,14 +34,13 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from streams import topics
-from streams.codec import codec_for
-from streams.ingress.process import REJECT_COPY_MAX
-from streams.privacy import Pseudonymizer, normalize_national_id
-from streams.profiles.records import PROFILE_UPDATE
-from streams.provision import ensure_platform
-from streams.rejects import Reject, from_headers, reject_key
-from streams.schemas import EXCHANGE_EVENT
-from streams.validation import from_avro, to_exchange_event
+from streams.domain.privacy import Pseudonymizer, normalize_national_id
+from streams.domain.validation import from_avro, to_exchange_event
+from streams.runtime.provision import ensure_platform
+from streams.runtime.registry import codec_for
+from streams.stages.ingress.process import REJECT_COPY_MAX
+from streams.wire.rejects import Reject, from_headers, reject_key
+from streams.wire.schemas import EXCHANGE_EVENT, PROFILE_UPDATE
 from tests.chaos.badinput import FAMILIES, Torture, TortureConfig, plan
 from tests.integration.conftest import own_broker
 from tests.integration.kafka_helpers import create_topics, unique

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import KafkaConf, Settings
 from streams.localkafka import BrokerSpec, start, stop
+from streams.settings import KafkaConf, Settings
 from tests.integration.kafka_helpers import create_topics, free_port, unique
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from typing import TypeVar
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.config import KafkaConf
+from streams.settings import KafkaConf
 
 T = TypeVar("T")
 

@@ -18,14 +18,14 @@ import pytest
 from confluent_kafka import Producer
 
 from streams import topics
-from streams.audit import GENESIS, ChainHead
-from streams.auditlog import chain_heads
-from streams.billing import month_bounds
-from streams.codec import codec_for
-from streams.config import KafkaConf
-from streams.privacy import Pseudonymizer
-from streams.provision import TopicSpec, ensure, exchange_topics
-from streams.schemas import AUDIT_RECORD
+from streams.domain.audit import GENESIS, ChainHead
+from streams.domain.billing import month_bounds
+from streams.domain.privacy import Pseudonymizer
+from streams.runtime.auditlog import chain_heads
+from streams.runtime.provision import TopicSpec, ensure, exchange_topics
+from streams.runtime.registry import codec_for
+from streams.settings import KafkaConf
+from streams.wire.schemas import AUDIT_RECORD
 
 pytestmark = pytest.mark.integration
 

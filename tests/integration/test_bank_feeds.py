@@ -40,16 +40,22 @@ from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams import topics
-from streams.auditlog import read_audit
-from streams.codec import codec_for
-from streams.config import Settings
-from streams.fanout import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
-from streams.privacy import Pseudonymizer
-from streams.profiles.records import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
-from streams.provision import TopicSpec, ensure, ensure_bank, ensure_platform, exchange_topics
-from streams.schemas import AUDIT_RECORD, FEED_RECORD, LOAN_EVENT
+from streams.domain.delivery import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
+from streams.domain.privacy import Pseudonymizer
+from streams.domain.validation import to_epoch_ms
+from streams.runtime.auditlog import read_audit
+from streams.runtime.provision import (
+    TopicSpec,
+    ensure,
+    ensure_bank,
+    ensure_platform,
+    exchange_topics,
+)
+from streams.runtime.registry import codec_for
 from streams.sdk.subscriber import BankSubscriber
-from streams.validation import to_epoch_ms
+from streams.settings import Settings
+from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD, LOAN_EVENT
+from streams.wire.schemas import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
 from tests.integration.test_profile_stage import (
     _loan,
     _read_all,

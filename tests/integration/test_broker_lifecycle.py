@@ -9,10 +9,10 @@ import sys
 import pytest
 from confluent_kafka import Producer
 
-from streams.config import KAFKA_VERSION
 from streams.errors import BrokerError
 from streams.localkafka import kill, start, status, stop
 from streams.localkafka.process import client_config
+from streams.settings import KAFKA_VERSION
 from tests.integration.conftest import broker_spec
 from tests.integration.kafka_helpers import consume_all, create_topics
 

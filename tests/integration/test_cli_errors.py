@@ -21,8 +21,8 @@ import pytest
 from confluent_kafka import Producer
 
 from streams import topics
-from streams.config import KafkaConf
-from streams.provision import ensure_bank
+from streams.runtime.provision import ensure_bank
+from streams.settings import KafkaConf
 from tests.integration.kafka_helpers import unique
 
 pytestmark = pytest.mark.integration

@@ -14,15 +14,15 @@ from collections import Counter
 from pathlib import Path
 
 from streams import topics
-from streams.codec import codec_for
 from streams.commands.rejects import read_rejects
 from streams.commands.simulate import SimulationConfig, SimulationSummary, run_simulation
-from streams.config import Settings
-from streams.privacy import Pseudonymizer, normalize_national_id
-from streams.rejects import Reject
-from streams.schemas import EXCHANGE_EVENT
-from streams.simulator import SimConfig
-from streams.validation import from_avro, to_exchange_event
+from streams.domain.privacy import Pseudonymizer, normalize_national_id
+from streams.domain.validation import from_avro, to_exchange_event
+from streams.runtime.registry import codec_for
+from streams.settings import Settings
+from streams.simulator.load import SimConfig
+from streams.wire.rejects import Reject
+from streams.wire.schemas import EXCHANGE_EVENT
 from tests.integration.kafka_helpers import consume_all, unique
 from tests.integration.workers import TEST_HMAC_KEY, WorkerProcess, running_worker, worker_env
 

@@ -11,12 +11,12 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streams import topics
-from streams.codec import codec_for
-from streams.privacy import Pseudonymizer
-from streams.provision import ensure_platform
-from streams.rejects import from_headers
-from streams.schemas import EXCHANGE_EVENT, LOAN_EVENT
-from streams.validation import from_avro
+from streams.domain.privacy import Pseudonymizer
+from streams.domain.validation import from_avro
+from streams.runtime.provision import ensure_platform
+from streams.runtime.registry import codec_for
+from streams.wire.rejects import from_headers
+from streams.wire.schemas import EXCHANGE_EVENT, LOAN_EVENT
 from tests.integration.kafka_helpers import consume_all, create_topics, eventually
 from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from streams.config import KafkaConf
+from streams.settings import KafkaConf
 from tests.integration.kafka_helpers import consume_all
 
 

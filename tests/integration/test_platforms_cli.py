@@ -11,8 +11,8 @@ import time
 from confluent_kafka import Producer
 
 from streams import topics
-from streams.provision import ensure_platform
-from streams.rejects import Reject
+from streams.runtime.provision import ensure_platform
+from streams.wire.rejects import Reject
 from tests.integration.kafka_helpers import unique
 
 

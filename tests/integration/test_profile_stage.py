@@ -26,17 +26,23 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from streams import topics
-from streams.avrojson import datum_to_json
-from streams.codec import codec_for
-from streams.models import ExchangeEvent
-from streams.oracle import fold
-from streams.privacy import Pseudonymizer
-from streams.profile import DEFAULT_CONFIG, BorrowerProfile, profile_to_dict, snapshot
-from streams.profiles.records import PROFILE_UPDATE, entry_from_bytes
-from streams.provision import ensure_platform
-from streams.schemas import ACTIVITY_EVENT, BORROWER_PROFILE, EXCHANGE_EVENT, LOAN_EVENT
-from streams.validation import from_avro, to_epoch_ms
-from streams.windows import PROVENANCE_FIELDS
+from streams.domain.privacy import Pseudonymizer
+from streams.domain.profile.fold import DEFAULT_CONFIG, BorrowerProfile, profile_to_dict, snapshot
+from streams.domain.profile.oracle import fold
+from streams.domain.profile.windows import PROVENANCE_FIELDS
+from streams.domain.validation import from_avro, to_epoch_ms
+from streams.runtime.provision import ensure_platform
+from streams.runtime.registry import codec_for
+from streams.stages.profiles.records import entry_from_bytes
+from streams.wire.avrojson import datum_to_json
+from streams.wire.events import ExchangeEvent
+from streams.wire.schemas import (
+    ACTIVITY_EVENT,
+    BORROWER_PROFILE,
+    EXCHANGE_EVENT,
+    LOAN_EVENT,
+    PROFILE_UPDATE,
+)
 from tests.integration.kafka_helpers import unique
 from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
 

@@ -1,4 +1,5 @@
-"""A real Prometheus server scrapes a process serving streams.metrics and stores every family.
+"""A real Prometheus server scrapes a process serving streams.runtime.metrics and stores
+every family.
 
 The binary is Debian's ``prometheus`` (deploy/local/install-prometheus.sh). Without it
 the test FAILS when ``CI=true`` and skips, saying why, elsewhere. Bounded: < 60 s.
@@ -20,8 +21,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.metrics import FAMILIES, Metrics
-from streams.web import serve_metrics
+from streams.runtime.metrics import FAMILIES, Metrics
+from streams.worker.web import serve_metrics
 from tests.integration.kafka_helpers import free_port
 from tests.tools import installed_tool
 

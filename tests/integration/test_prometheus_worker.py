@@ -2,7 +2,7 @@
 
 The worker ingests simulated platform traffic (with bad records and re-sends), builds
 profiles, and feeds a bank that subscribed to some borrowers; Prometheus, scraping the
-worker's own ``/metrics``, must then hold every metric family ``streams.metrics``
+worker's own ``/metrics``, must then hold every metric family ``streams.runtime.metrics``
 declares, and the counts it stores must match what was sent.
 """
 
@@ -17,11 +17,11 @@ from prometheus_client import CollectorRegistry
 
 from streams import topics
 from streams.commands.simulate import SimulationConfig, run_simulation
-from streams.config import Settings
-from streams.metrics import Metrics
-from streams.provision import ensure_bank
+from streams.runtime.metrics import Metrics
+from streams.runtime.provision import ensure_bank
 from streams.sdk.subscriber import BankSubscriber
-from streams.simulator import SimConfig, national_ids
+from streams.settings import Settings
+from streams.simulator.load import SimConfig, national_ids
 from tests.integration.kafka_helpers import consume_all, unique
 from tests.integration.test_prometheus_scrape import (
     api,

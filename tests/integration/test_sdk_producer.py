@@ -15,16 +15,16 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from streams import topics
-from streams.avrojson import datum_to_json
-from streams.codec import codec_for
 from streams.commands.simulate import SimulationConfig, run_simulation
-from streams.config import KafkaConf, Settings
 from streams.errors import ConfigError
-from streams.provision import ensure_platform
-from streams.rejects import Reject
-from streams.schemas import ACTIVITY_EVENT, LOAN_EVENT
+from streams.runtime.provision import ensure_platform
+from streams.runtime.registry import codec_for
 from streams.sdk import DeliveryError, DeliveryReport, PlatformProducer, RefusedEventError
-from streams.simulator import SimConfig, SimRecord, generate
+from streams.settings import KafkaConf, Settings
+from streams.simulator.load import SimConfig, SimRecord, generate
+from streams.wire.avrojson import datum_to_json
+from streams.wire.rejects import Reject
+from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 from tests.integration.kafka_helpers import consume_all, free_port, unique
 
 pytestmark = pytest.mark.integration

@@ -6,9 +6,9 @@ import pytest
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.config import KafkaConf
 from streams.localkafka import start, stop
 from streams.localkafka.process import admin_password, client_config
+from streams.settings import KafkaConf
 from tests.integration.conftest import broker_spec
 
 

@@ -1,5 +1,5 @@
 """Isolation enforced by the broker: provision tenants on a PRIVATE secure broker (SASL/SCRAM,
-StandardAuthorizer, deny without an ACL) through ``streams.admin``, then check a matrix of
+StandardAuthorizer, deny without an ACL) through ``streams.ops.admin``, then check a matrix of
 forbidden actions (each denied by the broker with its specific error) and of permitted
 actions (each succeeds). Every check is bounded by short client timeouts.
 """
@@ -32,16 +32,18 @@ from confluent_kafka.admin import (
 )
 from pydantic import SecretStr
 
-from streams import acl, admin, topics
-from streams.codec import codec_for
+from streams import topics
 from streams.commands import admin as admin_cmd
-from streams.config import KafkaConf, Settings
+from streams.domain import acl
 from streams.errors import BrokerError, ConfigError
 from streams.localkafka import BrokerSpec, start, stop
 from streams.localkafka.process import client_config
-from streams.schemas import FEED_RECORD
+from streams.ops import admin
+from streams.runtime.registry import codec_for
 from streams.sdk.producer import DeliveryReport, PlatformProducer
 from streams.sdk.subscriber import BankSubscriber
+from streams.settings import KafkaConf, Settings
+from streams.wire.schemas import FEED_RECORD
 from tests.integration.conftest import broker_spec
 
 pytestmark = pytest.mark.integration

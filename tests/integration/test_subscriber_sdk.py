@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from streams import provision, topics
-from streams.codec import codec_for
+from streams import topics
 from streams.commands import feed as feed_cmd
-from streams.config import KafkaConf, Settings
-from streams.schemas import FEED_RECORD, SUBSCRIPTION
+from streams.runtime import provision
+from streams.runtime.registry import codec_for
 from streams.sdk.feeditem import FeedItem, SubscriberError
 from streams.sdk.producer import DeliveryReport
 from streams.sdk.subscriber import BankSubscriber
+from streams.settings import KafkaConf, Settings
+from streams.wire.schemas import FEED_RECORD, SUBSCRIPTION
 from tests.integration.kafka_helpers import consume_all, unique
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from streams.models import (
+from streams.wire.events import (
     ActivityFacts,
     ActivityKind,
     ExchangeEvent,
@@ -79,7 +79,7 @@ LOAN_HORIZON_DAYS = 745  # ProfileConfig().loan_horizon_ms in days
 ACT_HORIZON_DAYS = 91  # ProfileConfig().activity_horizon_days
 # Corrections name only events the profile holds in any arrival order (within the loan
 # horizon of the newest event): a correction of a record already pruned is a stated
-# limit (streams.profile), covered by no property.
+# limit (streams.domain.profile.fold), covered by no property.
 _CORRECTABLE_FROM = T0 + (LOAN_SPAN_DAYS - LOAN_HORIZON_DAYS + 1) * DAY
 _AMOUNTS = ["0", "0.00", "10.50", "99.99", "250", "1000.00"]
 
@@ -149,7 +149,7 @@ def _horizon_ms(ev: ExchangeEvent) -> int:
 
 def _forgotten(ev: ExchangeEvent, newest: int) -> bool:
     """Whether the profile may have pruned an event applied in-window, once its
-    borrower's newest event is ``newest`` (the thresholds of profile_state.prune)."""
+    borrower's newest event is ``newest`` (the thresholds of profile.state.prune)."""
     if ev.loan is not None:
         return ev.occurred_at_ms < newest - _horizon_ms(ev)
     return ev.occurred_at_ms // DAY < newest // DAY - ACT_HORIZON_DAYS

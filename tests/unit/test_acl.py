@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streams.acl import (
+from streams.domain.acl import (
     EXCHANGE_USER,
     Acl,
     Operation,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.audit import (
+from streams.domain.audit import (
     GENESIS,
     SEALED_FIELDS,
     ChainHead,
@@ -20,8 +20,8 @@ from streams.audit import (
     seal,
     verify,
 )
-from streams.codec import codec_for
-from streams.schemas import AUDIT_RECORD
+from streams.runtime.registry import codec_for
+from streams.wire.schemas import AUDIT_RECORD
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CODEC = codec_for(None)

@@ -15,13 +15,14 @@ from collections import Counter
 
 import pytest
 
-from streams.codec import codec_for
-from streams.ingress.dedup import DedupMemory
-from streams.ingress.process import REJECT_COPY_MAX, Accepted, IngressProcessor, RawRecord
-from streams.privacy import Pseudonymizer
-from streams.schemas import ACTIVITY_EVENT, LOAN_EVENT
-from streams.simulator import generate
-from streams.validation import DEFAULT_LIMITS, Reason
+from streams.domain.privacy import Pseudonymizer
+from streams.domain.validation import DEFAULT_LIMITS
+from streams.runtime.registry import codec_for
+from streams.simulator.load import generate
+from streams.stages.ingress.dedup import DedupMemory
+from streams.stages.ingress.process import REJECT_COPY_MAX, Accepted, IngressProcessor, RawRecord
+from streams.wire.rejects import Reason
+from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 from tests.chaos import badinput
 from tests.chaos.badinput import FAMILIES, KNOWN_GAPS, Torture, TortureConfig, examples, plan
 

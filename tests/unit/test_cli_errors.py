@@ -217,7 +217,7 @@ def test_help_names_the_environment_and_bootstrap() -> None:
     result = run("--help")
     assert result.code == 0
     assert "--bootstrap HOST:PORT" in result.stdout
-    assert "CREDITSTREAM_<NAME>" in result.stdout and "streams/config.py" in result.stdout
+    assert "CREDITSTREAM_<NAME>" in result.stdout and "streams/settings.py" in result.stdout
     assert "CREDITSTREAM_SCHEMA_REGISTRY_URL" in result.stdout
 
 

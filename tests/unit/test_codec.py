@@ -13,16 +13,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.codec import (
+from streams.errors import ConfigError, DecodeError
+from streams.runtime.registry import codec_for
+from streams.wire.codec import (
     ConfluentCodec,
     EncodeError,
     RegistryUnavailableError,
     SingleObjectCodec,
-    codec_for,
     decode_any,
 )
-from streams.errors import ConfigError, DecodeError
-from streams.schemas import ACTIVITY_EVENT, EXCHANGE_EVENT, LOAN_EVENT, SCHEMA_DIR, load_schemas
+from streams.wire.schemas import (
+    ACTIVITY_EVENT,
+    EXCHANGE_EVENT,
+    LOAN_EVENT,
+    SCHEMA_DIR,
+    load_schemas,
+)
 
 SCHEMAS = load_schemas()
 LOAN: dict[str, Any] = {

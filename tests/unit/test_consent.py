@@ -10,14 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.avrojson import json_to_datum
-from streams.codec import codec_for
-from streams.consent import (
+from streams.domain.consent import (
     EMPTY,
-    Action,
     ConsentReason,
-    ConsentRequest,
-    Purpose,
     RefusedRequestError,
     Subscription,
     Subscriptions,
@@ -31,9 +26,12 @@ from streams.consent import (
     refused,
     to_bytes,
 )
+from streams.domain.privacy import Pseudonymizer
 from streams.errors import DecodeError
-from streams.privacy import Pseudonymizer
-from streams.schemas import LOAN_EVENT, SUBSCRIPTION
+from streams.runtime.registry import codec_for
+from streams.wire.avrojson import json_to_datum
+from streams.wire.consents import Action, ConsentRequest, Purpose
+from streams.wire.schemas import LOAN_EVENT, SUBSCRIPTION
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "Subscription"
 PSEUDO = Pseudonymizer({1: b"k" * 32})

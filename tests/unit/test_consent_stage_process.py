@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from streams.avrojson import json_to_datum
-from streams.codec import codec_for
-from streams.consent import DEFAULT_LIMITS, Action, ConsentReason, Purpose
-from streams.consents.process import ConsentProcessor, Forward, Refusal
-from streams.consents.records import decode_request, encode_request
-from streams.fanout import SUBSCRIPTION_REJECT
-from streams.privacy import Pseudonymizer
-from streams.schemas import FEED_RECORD, LOAN_EVENT, SCHEMA_DIR, SUBSCRIPTION
+from streams.domain.consent import DEFAULT_LIMITS, ConsentReason
+from streams.domain.delivery import SUBSCRIPTION_REJECT
+from streams.domain.privacy import Pseudonymizer
+from streams.runtime.registry import codec_for
+from streams.stages.consents.process import ConsentProcessor, Forward, Refusal
+from streams.wire.avrojson import json_to_datum
+from streams.wire.consents import Action, Purpose, decode_request, encode_request
+from streams.wire.schemas import FEED_RECORD, LOAN_EVENT, SCHEMA_DIR, SUBSCRIPTION
 
 CODEC = codec_for(None)
 PSEUDO = Pseudonymizer({1: "unit-test-key-0123456789abcdef"}, 1)
@@ -104,8 +104,8 @@ def test_request_encoding_round_trips_a_revoke_and_refuses_other_formats() -> No
 def test_every_request_is_counted_by_bank_and_outcome() -> None:
     from prometheus_client import CollectorRegistry
 
-    from streams.consents.service import metrics_hook
-    from streams.metrics import Metrics
+    from streams.runtime.metrics import Metrics
+    from streams.stages.consents.service import metrics_hook
 
     registry = CollectorRegistry()
     hook = metrics_hook(Metrics(registry))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.ingress.dedup import (
+from streams.stages.ingress.dedup import (
     DedupMemory,
     changelog_key,
     changelog_partition,

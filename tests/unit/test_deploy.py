@@ -19,7 +19,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from streams.metrics import FAMILIES, Metrics
+from streams.runtime.metrics import FAMILIES, Metrics
 from tests.tools import installed_tool
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -18,8 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from streams import provision
-from streams.config import KAFKA_VERSION, Settings
+from streams.runtime import provision
+from streams.settings import KAFKA_VERSION, Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"

@@ -11,21 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.alerts import Alert, AlertKind
-from streams.audit import ChainHead, verify
-from streams.codec import codec_for
-from streams.consent import (
-    EMPTY,
-    Action,
-    Answer,
-    ConsentReason,
-    ConsentRequest,
-    Purpose,
-    Subscription,
-    active,
-    apply_request,
-)
-from streams.fanout import (
+from streams.domain.audit import ChainHead, verify
+from streams.domain.consent import EMPTY, Answer, ConsentReason, Subscription, active, apply_request
+from streams.domain.delivery import (
     ALERT,
     NO_DATA_YET,
     PROFILE_UPDATE,
@@ -37,9 +25,12 @@ from streams.fanout import (
     bank_view,
     deliveries,
 )
-from streams.models import LoanEventType
-from streams.profile import apply, new_state, profile_to_avro, profile_to_dict, snapshot
-from streams.schemas import AUDIT_RECORD, FEED_RECORD
+from streams.domain.profile.alerts import Alert, AlertKind
+from streams.domain.profile.fold import apply, new_state, profile_to_avro, profile_to_dict, snapshot
+from streams.runtime.registry import codec_for
+from streams.wire.consents import Action, ConsentRequest, Purpose
+from streams.wire.events import LoanEventType
+from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD
 from tests.unit.profile_factories import BORROWER, DAY, T0, loan_event
 
 CODEC = codec_for(None)
@@ -203,7 +194,8 @@ def test_deliveries_never_leak_and_match_active_subscriptions(
 
 def test_pure_modules_import_no_kafka_client() -> None:
     code = (
-        "import sys, streams.consent, streams.fanout, streams.audit, streams.billing; "
+        "import sys, streams.domain.consent, streams.domain.delivery, streams.domain.audit, "
+        "streams.domain.billing; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('confluent_kafka', 'faust', 'aiokafka')))"
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.consent import Action, ConsentRequest, Purpose
-from streams.fanout import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
-from streams.feeds.batch import Outcome, ProfileChange, process_batch
-from streams.feeds.state import Entry, FanoutStore, entry_from_bytes, entry_to_bytes
-from streams.profile import profile_to_avro
+from streams.domain.delivery import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
+from streams.domain.profile.fold import profile_to_avro
+from streams.stages.fanout.batch import Outcome, ProfileChange, process_batch
+from streams.stages.fanout.state import Entry, FanoutStore, entry_from_bytes, entry_to_bytes
+from streams.wire.consents import Action, ConsentRequest, Purpose
 from tests.unit.profile_factories import BORROWER
 from tests.unit.test_fanout import PROFILE
 

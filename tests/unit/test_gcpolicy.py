@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.codec import codec_for
-from streams.config import Settings
-from streams.gcpolicy import GC_THRESHOLD, FreezingGc
-from streams.profile import DEFAULT_CONFIG
-from streams.profiles.stage import ProfileStage
+from streams.domain.profile.fold import DEFAULT_CONFIG
+from streams.runtime.gcpolicy import GC_THRESHOLD, FreezingGc
+from streams.runtime.registry import codec_for
+from streams.settings import Settings
+from streams.stages.profiles.stage import ProfileStage
 
 
 class Node:

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.codec import codec_for
+from streams.domain.privacy import Pseudonymizer
+from streams.domain.validation import DEFAULT_LIMITS, from_avro
 from streams.errors import CreditstreamError
-from streams.ingress.dedup import DedupMemory
-from streams.ingress.process import (
+from streams.runtime.registry import codec_for
+from streams.stages.ingress.dedup import DedupMemory
+from streams.stages.ingress.process import (
     REJECT_COPY_MAX,
     Accepted,
     IngressProcessor,
@@ -22,9 +24,7 @@ from streams.ingress.process import (
     RejectGuard,
     RejectRatioExceededError,
 )
-from streams.privacy import Pseudonymizer
-from streams.schemas import ACTIVITY_EVENT, EXCHANGE_EVENT, LOAN_EVENT
-from streams.validation import DEFAULT_LIMITS, from_avro
+from streams.wire.schemas import ACTIVITY_EVENT, EXCHANGE_EVENT, LOAN_EVENT
 
 CODEC = codec_for(None)
 KEY = "unit-test-key-0123456789abcdef"

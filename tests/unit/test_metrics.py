@@ -1,4 +1,4 @@
-"""streams.metrics: every family registered once, every helper moves what it names."""
+"""streams.runtime.metrics: every family registered once, every helper moves what it names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.metrics import FAMILIES, LATENCY_BUCKETS, Metrics
+from streams.runtime.metrics import FAMILIES, LATENCY_BUCKETS, Metrics
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.models import ActivityKind, ExchangeEvent, LoanEventType
-from streams.oracle import fold
-from streams.profile import DEFAULT_CONFIG, BorrowerProfile
+from streams.domain.profile.fold import DEFAULT_CONFIG, BorrowerProfile
+from streams.domain.profile.oracle import fold
+from streams.wire.events import ActivityKind, ExchangeEvent, LoanEventType
 from tests.unit.profile_factories import DAY, T0, activity_event, event_sets, loan_event
 
 A = LoanEventType

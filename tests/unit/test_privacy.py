@@ -12,13 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from streams.errors import ConfigError
-from streams.privacy import (
+from streams.domain.privacy import (
     Pseudonymizer,
     is_valid_national_id,
     normalize_national_id,
     read_key_file,
 )
+from streams.errors import ConfigError
 
 KEY1 = "k1-0123456789abcdef-secret-material"
 KEY2 = "k2-fedcba9876543210-secret-material"

@@ -1,4 +1,4 @@
-"""Concrete examples for every profile feature and every alert (streams.profile)."""
+"""Concrete examples for every profile feature and every alert (streams.domain.profile.fold)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from io import BytesIO
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from streams.models import ActivityKind, ExchangeEvent, LoanEventType
-from streams.profile import (
+from streams.domain.profile.fold import (
     AlertKind,
     ProfileConfig,
     ProfileState,
@@ -24,7 +23,8 @@ from streams.profile import (
     state_from_bytes,
     state_to_bytes,
 )
-from streams.schemas import SCHEMA_DIR
+from streams.wire.events import ActivityKind, ExchangeEvent, LoanEventType
+from streams.wire.schemas import SCHEMA_DIR
 from tests.unit.profile_factories import BORROWER, DAY, HOUR, T0, activity_event, loan_event
 
 A = LoanEventType

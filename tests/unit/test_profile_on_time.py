@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from streams.models import ExchangeEvent, LoanEventType
-from streams.oracle import fold
-from streams.profile import DEFAULT_CONFIG, BorrowerProfile, apply, new_state, snapshot
+from streams.domain.profile.fold import DEFAULT_CONFIG, BorrowerProfile, apply, new_state, snapshot
+from streams.domain.profile.oracle import fold
+from streams.wire.events import ExchangeEvent, LoanEventType
 from tests.unit.profile_factories import BORROWER, DAY, T0, loan_event
 
 A = LoanEventType

@@ -3,7 +3,7 @@
 Events span more than every horizon (``profile_factories``), so stale arrivals happen.
 Duplicates are delivered as the pipeline delivers them (``arrival_order``): after their
 original, while the profile still remembers it; a resend after that is ingress's to
-drop (its dedup window), a stated limit of the profile (``streams.profile``).
+drop (its dedup window), a stated limit of the profile (``streams.domain.profile.fold``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.models import ExchangeEvent, LoanEventType
-from streams.oracle import fold
-from streams.profile import (
+from streams.domain.profile.fold import (
     DEFAULT_CONFIG,
     BorrowerProfile,
     ProfileState,
@@ -25,6 +23,8 @@ from streams.profile import (
     state_from_bytes,
     state_to_bytes,
 )
+from streams.domain.profile.oracle import fold
+from streams.wire.events import ExchangeEvent, LoanEventType
 from tests.unit.profile_factories import (
     DAY,
     HOUR,
@@ -186,7 +186,7 @@ _READ_OFFSETS = st.sampled_from([0, 1, HOUR, DAY - 1, DAY, 7 * DAY, 95 * DAY, 80
 def test_reads_between_events_equal_reads_of_a_fresh_copy(
     events: list[ExchangeEvent], rnd: random.Random, offsets: list[int]
 ) -> None:
-    """A state memoizes what it derived for a read (profile_view); reads interleaved with
+    """A state memoizes what it derived for a read (profile.view); reads interleaved with
     events, at read times moving both ways, equal reads of a copy without the memo."""
     shuffled = arrival_order(events, rnd)
     newest = max(e.occurred_at_ms for e in events)

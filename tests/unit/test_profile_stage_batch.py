@@ -6,14 +6,18 @@ import marshal
 from dataclasses import replace
 from decimal import Decimal
 
-from streams.codec import codec_for
-from streams.models import ActivityKind, LoanEventType
-from streams.oracle import fold
-from streams.profile import DEFAULT_CONFIG, apply, profile_to_avro, snapshot, state_to_bytes
-from streams.profile_view import view
-from streams.profiles.batch import process_batch
-from streams.profiles.records import (
-    PROFILE_UPDATE,
+from streams.domain.profile.fold import (
+    DEFAULT_CONFIG,
+    apply,
+    profile_to_avro,
+    snapshot,
+    state_to_bytes,
+)
+from streams.domain.profile.oracle import fold
+from streams.domain.profile.view import view
+from streams.runtime.registry import codec_for
+from streams.stages.profiles.batch import process_batch
+from streams.stages.profiles.records import (
     Entry,
     OutputEncoder,
     entry_from_bytes,
@@ -21,8 +25,9 @@ from streams.profiles.records import (
     new_entry,
     profile_to_tuple,
 )
-from streams.profiles.store import ProfileStore
-from streams.schemas import BORROWER_PROFILE
+from streams.stages.profiles.store import ProfileStore
+from streams.wire.events import ActivityKind, LoanEventType
+from streams.wire.schemas import BORROWER_PROFILE, PROFILE_UPDATE
 from tests.unit.profile_factories import BORROWER, DAY, T0, activity_event, loan_event
 
 CODEC = codec_for(None)

@@ -2,7 +2,7 @@
 
 * decoding exchange.events straight into fold arguments (``profiles.events``) gives the
   same :class:`Op` as codec decode + ``validation.from_avro``;
-* the view (``profile_view.view``) compares like ``material_change`` on profiles;
+* the view (``profile.view.view``) compares like ``material_change`` on profiles;
 * the hand-written Avro (``profiles.avro``) is byte-for-byte the codec's encoding of
   ``profile_to_avro(snapshot(...))``, and ProfileUpdate bytes decode to the same datum;
 * the metrics hooks (``profiles.observe``) move the registry's series.
@@ -20,21 +20,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from streams.alerts import Alert, AlertKind
-from streams.codec import codec_for
-from streams.config import Settings
+from streams.domain.profile.alerts import Alert, AlertKind
+from streams.domain.profile.fold import DEFAULT_CONFIG, apply, new_state, profile_to_avro, snapshot
+from streams.domain.profile.view import cents, material_change, material_view, to_decimal, view
+from streams.domain.validation import from_avro, to_avro
 from streams.errors import DecodeError
-from streams.metrics import Metrics
-from streams.models import ExchangeEvent
-from streams.profile import DEFAULT_CONFIG, apply, new_state, profile_to_avro, snapshot
-from streams.profile_view import cents, material_change, material_view, to_decimal, view
-from streams.profiles.batch import Emit
-from streams.profiles.events import EventDecoder, op_of
-from streams.profiles.observe import install_metrics
-from streams.profiles.records import PROFILE_UPDATE, OutputEncoder, new_entry
-from streams.profiles.stage import ProfileStage
-from streams.schemas import BORROWER_PROFILE, EXCHANGE_EVENT
-from streams.validation import from_avro, to_avro
+from streams.runtime.metrics import Metrics
+from streams.runtime.registry import codec_for
+from streams.settings import Settings
+from streams.stages.profiles.batch import Emit
+from streams.stages.profiles.events import EventDecoder, op_of
+from streams.stages.profiles.observe import install_metrics
+from streams.stages.profiles.records import OutputEncoder, new_entry
+from streams.stages.profiles.stage import ProfileStage
+from streams.wire.events import ExchangeEvent
+from streams.wire.schemas import BORROWER_PROFILE, EXCHANGE_EVENT, PROFILE_UPDATE
 from tests.unit.profile_factories import DAY, T0, event_sets
 
 CODEC = codec_for(None)
@@ -153,7 +153,7 @@ def test_material_view_agrees_with_material_change(
 
 
 def snapshot_of(borrower: str, v: tuple[object, ...]) -> object:
-    from streams.profile_view import view_to_profile
+    from streams.domain.profile.view import view_to_profile
 
     return view_to_profile(borrower, v)
 

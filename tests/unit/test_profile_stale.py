@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import marshal
 
-from streams.models import ExchangeEvent, LoanEventType
-from streams.oracle import fold
-from streams.profile import (
+from streams.domain.profile.fold import (
     DEFAULT_CONFIG,
     BorrowerProfile,
     ProfileState,
@@ -17,9 +15,11 @@ from streams.profile import (
     state_from_bytes,
     state_to_bytes,
 )
-from streams.profile_state import state_fields
-from streams.profiles.records import FORMAT as RECORD_FORMAT
-from streams.profiles.records import entry_from_bytes
+from streams.domain.profile.oracle import fold
+from streams.domain.profile.state import state_fields
+from streams.stages.profiles.records import FORMAT as RECORD_FORMAT
+from streams.stages.profiles.records import entry_from_bytes
+from streams.wire.events import ExchangeEvent, LoanEventType
 from tests.unit.profile_factories import BORROWER, DAY, T0, activity_event, loan_event
 
 A = LoanEventType

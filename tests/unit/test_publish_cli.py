@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from streams.avrojson import EXAMPLES_DIR
 from streams.commands import publish
 from streams.commands.publish import PublishSummary, Refusal, bar, iter_lines, parse_line
-from streams.schemas import ACTIVITY_EVENT, LOAN_EVENT
 from streams.sdk.producer import DeliveryReport
+from streams.wire.avrojson import EXAMPLES_DIR
+from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 
 NATIONAL_ID = "850101-1234"  # what the examples carry: must never be echoed
 

@@ -11,11 +11,18 @@ from typing import Any
 
 import pytest
 
-from streams.avrojson import Example, JsonDatumError, datum_to_json, iter_examples, json_to_datum
-from streams.codec import ConfluentCodec, SingleObjectCodec
+from streams.domain.validation import InvalidEventError, validate_event
 from streams.errors import ConfigError
-from streams.models import ActivityKind, LoanEventType, Product
-from streams.schemas import (
+from streams.wire.avrojson import (
+    Example,
+    JsonDatumError,
+    datum_to_json,
+    iter_examples,
+    json_to_datum,
+)
+from streams.wire.codec import ConfluentCodec, SingleObjectCodec
+from streams.wire.events import ActivityKind, LoanEventType, Product
+from streams.wire.schemas import (
     ACTIVITY_EVENT,
     LOAN_EVENT,
     SCHEMA_DIR,
@@ -26,7 +33,6 @@ from streams.schemas import (
     locate_schema_dir,
     released_versions,
 )
-from streams.validation import InvalidEventError, validate_event
 
 # Fixed clock for time rules, so examples never expire (see schemas/examples/README.md).
 NOW_MS = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp() * 1000)

@@ -14,13 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.codec import SingleObjectCodec
+from streams.domain.privacy import is_valid_national_id, normalize_national_id
+from streams.domain.validation import InvalidEventError, check_size, validate_event
 from streams.errors import ConfigError, DecodeError
-from streams.privacy import is_valid_national_id, normalize_national_id
-from streams.schemas import ACTIVITY_EVENT, LOAN_EVENT
-from streams.simulator import BadKind, SimConfig, SimRecord, generate, platform_names
-from streams.simulator_life import DAY_MS, Persona
-from streams.validation import InvalidEventError, Reason, check_size, validate_event
+from streams.simulator.life import DAY_MS, Persona
+from streams.simulator.load import BadKind, SimConfig, SimRecord, generate, platform_names
+from streams.wire.codec import SingleObjectCodec
+from streams.wire.rejects import Reason
+from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 
 NOW_MS = 1_788_220_800_000  # 2026-09-01T00:00:00Z
 CODEC = SingleObjectCodec()

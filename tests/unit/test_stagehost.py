@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.config import Settings
 from streams.errors import BrokerError, ConfigError, StageHaltError
-from streams.instance import FILE_NAME, instance_id
-from streams.stagehost import RestartPolicy, supervise
+from streams.runtime.host import RestartPolicy, supervise
+from streams.runtime.instance import FILE_NAME, instance_id
+from streams.settings import Settings
 
 FAST = RestartPolicy(limit=3, first_delay_s=0.001, max_delay_s=0.004, healthy_s=60)
 
@@ -137,7 +137,7 @@ def test_a_deliberate_halt_or_bad_config_crashes_at_once(error: Exception) -> No
 
 
 def test_a_worker_waits_for_kafka_then_says_clearly_that_it_is_not_there() -> None:
-    from streams.worker import wait_for_kafka
+    from streams.worker.lifecycle import wait_for_kafka
     from tests.integration.kafka_helpers import free_port
 
     settings = Settings(bootstrap=f"127.0.0.1:{free_port()}")  # nothing listens there

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
-from streams.txloop import batch_transaction, fetch_batch, next_offsets
+from streams.runtime.txloop import batch_transaction, fetch_batch, next_offsets
 
 
 class FakeMessage:

@@ -13,15 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.codec import SingleObjectCodec
-from streams.errors import DecodeError
-from streams.models import ActivityKind, ExchangeEvent, LoanEventType, Product
-from streams.privacy import Pseudonymizer
-from streams.schemas import ACTIVITY_EVENT, EXCHANGE_EVENT, LOAN_EVENT, SUBSCRIPTION
-from streams.validation import (
+from streams.domain.privacy import Pseudonymizer
+from streams.domain.validation import (
     DEFAULT_LIMITS,
     InvalidEventError,
-    Reason,
     ValidationLimits,
     check_size,
     from_avro,
@@ -29,6 +24,11 @@ from streams.validation import (
     to_exchange_event,
     validate_event,
 )
+from streams.errors import DecodeError
+from streams.wire.codec import SingleObjectCodec
+from streams.wire.events import ActivityKind, ExchangeEvent, LoanEventType, Product
+from streams.wire.rejects import Reason
+from streams.wire.schemas import ACTIVITY_EVENT, EXCHANGE_EVENT, LOAN_EVENT, SUBSCRIPTION
 
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)

@@ -1,4 +1,4 @@
-"""streams.web: /metrics and /ready on a Faust app's aiohttp server, and serve_metrics."""
+"""streams.worker.web: /metrics and /ready on a Faust app's aiohttp server, and serve_metrics."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.metrics import Metrics
-from streams.web import install_web, readiness_report, serve_metrics
+from streams.runtime.metrics import Metrics
+from streams.worker.web import install_web, readiness_report, serve_metrics
 
 
 def _request(app: faust.App, path: str, accept: str = "") -> tuple[int, str, str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.schemas import SCHEMA_DIR, load_schemas, released_versions
+from streams.wire.schemas import SCHEMA_DIR, load_schemas, released_versions
 
 REPO = Path(__file__).resolve().parents[2]
 # Ignored by git (see .gitignore): never part of what a build sees.
@@ -42,9 +42,9 @@ _NOT_SOURCE = shutil.ignore_patterns(
 
 PROBE = """
 import json, sys
-import streams, streams.schemas as s
-from streams.avrojson import iter_examples
-from streams.codec import SingleObjectCodec
+import streams, streams.wire.schemas as s
+from streams.wire.avrojson import iter_examples
+from streams.wire.codec import SingleObjectCodec
 SingleObjectCodec()  # current and released schemas, as a worker builds it
 print(json.dumps({
     "streams": streams.__file__,

@@ -1,0 +1,157 @@
+"""The exchange's ACL model: which principal may do what, as plain data (no Kafka import).
+
+Tenant identity comes from the topic, so isolation is a set of broker ACLs over topic
+names (see ``../shared/DESIGN.md``, "Tenant identity comes from the topic"). The secure
+broker denies everything without an ACL (``allow.everyone.if.no.acl.found=false``); each
+function below returns the complete allow-list of one principal, and
+``streams.ops.admin`` turns it into Kafka ``AclBinding``s.
+
+Decisions (each checked against Apache Kafka 4.3.1 by
+``tests/integration/test_security_matrix.py``):
+
+* A platform gets WRITE on its two ingest topics by LITERAL name, not on the prefix
+  ``ingest.P.``: the prefix would include ``ingest.P.rejected``, which only the exchange
+  writes (a platform forging its own rejects would corrupt what it is told).
+* Idempotent producers (the platform and bank SDKs) need no cluster IDEMPOTENT_WRITE:
+  since Kafka 3.0 (KIP-679) InitProducerId without a transactional.id is authorized by
+  WRITE on any topic. So tenants get nothing on the cluster resource.
+* READ/WRITE imply DESCRIBE in Kafka; DESCRIBE is still listed on topics, as in
+  ``deploy/k8s/users.yaml``, so a listing reads plainly.
+* Consumer groups of a tenant are PREFIXED ``<tenant>.``; tenant names cannot contain a
+  dot, so ``a.`` never matches the groups of tenant ``ab`` or ``a-b``.
+* The exchange may CREATE only its own topics (``exchange.``, and ``<app_id>-`` for
+  Faust's changelogs); platform and bank topics are created by the admin at provisioning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from streams import topics
+
+ResourceType = Literal["TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID"]
+PatternType = Literal["LITERAL", "PREFIXED"]
+Operation = Literal[
+    "READ",
+    "WRITE",
+    "CREATE",
+    "DELETE",
+    "ALTER",
+    "DESCRIBE",
+    "DESCRIBE_CONFIGS",
+    "ALTER_CONFIGS",
+    "IDEMPOTENT_WRITE",
+]
+Permission = Literal["ALLOW", "DENY"]
+
+#: The only name a CLUSTER resource has in Kafka.
+CLUSTER_NAME = "kafka-cluster"
+#: The exchange's SASL user by default (the KafkaUser in ``deploy/k8s/users.yaml``).
+EXCHANGE_USER = "creditstream-exchange"
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Acl:
+    """One ACL binding. ``principal`` is ``User:<name>``; any host."""
+
+    principal: str
+    resource_type: ResourceType
+    resource_name: str
+    pattern_type: PatternType
+    operation: Operation
+    permission: Permission = "ALLOW"
+    host: str = "*"
+
+    def matches(self, resource_type: ResourceType, name: str) -> bool:
+        """True when this binding's resource pattern covers ``name`` (no wildcards used)."""
+        if resource_type != self.resource_type:
+            return False
+        if self.pattern_type == "PREFIXED":
+            return name.startswith(self.resource_name)
+        return name == self.resource_name
+
+
+def principal(user: str) -> str:
+    """The Kafka principal of a SASL user."""
+    return f"User:{user}"
+
+
+def _check_tenant(kind: str, name: str) -> None:
+    if not topics.valid_tenant(name):
+        raise ValueError(f"invalid {kind} name {name!r}: use a-z, 0-9 and '-'")
+
+
+def _allow(
+    who: str,
+    resource_type: ResourceType,
+    name: str,
+    pattern: PatternType,
+    *operations: Operation,
+) -> list[Acl]:
+    return [Acl(who, resource_type, name, pattern, op) for op in operations]
+
+
+def platform_acls(platform: str) -> list[Acl]:
+    """Platform P: write its two ingest topics, read its rejects in groups ``P.*``."""
+    _check_tenant("platform", platform)
+    who = principal(platform)
+    return [
+        *_allow(who, "TOPIC", topics.ingest_loans(platform), "LITERAL", "WRITE", "DESCRIBE"),
+        *_allow(who, "TOPIC", topics.ingest_activity(platform), "LITERAL", "WRITE", "DESCRIBE"),
+        *_allow(who, "TOPIC", topics.rejected(platform), "LITERAL", "READ", "DESCRIBE"),
+        *_allow(who, "GROUP", f"{platform}.", "PREFIXED", "READ"),
+    ]
+
+
+def bank_acls(bank: str) -> list[Acl]:
+    """Bank B: write its subscriptions, read its feed in groups ``B.*``."""
+    _check_tenant("bank", bank)
+    who = principal(bank)
+    return [
+        *_allow(who, "TOPIC", topics.subscriptions(bank), "LITERAL", "WRITE", "DESCRIBE"),
+        *_allow(who, "TOPIC", topics.feed(bank), "LITERAL", "READ", "DESCRIBE"),
+        *_allow(who, "GROUP", f"{bank}.", "PREFIXED", "READ"),
+    ]
+
+
+def exchange_acls(user: str = EXCHANGE_USER, app_id: str = "creditstream") -> list[Acl]:
+    """The exchange worker: everything the pipeline does, and nothing an admin does.
+
+    Its stages use consumer groups and transactional ids ``<app_id>-<stage>...`` and
+    Faust uses the group ``<app_id>`` and changelog topics ``<app_id>-...``.
+    """
+    if not app_id or "." in app_id:
+        # A dot would let the exchange's prefixes overlap a tenant's ``name.`` groups.
+        raise ValueError(f"invalid app id {app_id!r}: must be non-empty, without '.'")
+    who = principal(user)
+    own: tuple[Operation, ...] = ("READ", "WRITE", "DESCRIBE", "CREATE", "DESCRIBE_CONFIGS")
+    return [
+        # Read every platform's ingest topics, write each platform's rejects.
+        *_allow(who, "TOPIC", "ingest.", "PREFIXED", "READ", "WRITE", "DESCRIBE"),
+        # Read every bank's subscriptions, write each bank's feed.
+        *_allow(who, "TOPIC", "banks.", "PREFIXED", "READ", "WRITE", "DESCRIBE"),
+        # Its own topics, created idempotently at worker start.
+        *_allow(who, "TOPIC", "exchange.", "PREFIXED", *own),
+        *_allow(who, "TOPIC", f"{app_id}-", "PREFIXED", *own),
+        *_allow(who, "GROUP", app_id, "LITERAL", "READ"),
+        *_allow(who, "GROUP", f"{app_id}-", "PREFIXED", "READ"),
+        *_allow(who, "TRANSACTIONAL_ID", f"{app_id}-", "PREFIXED", "WRITE", "DESCRIBE"),
+        # Not needed by Kafka >= 3 (WRITE on a topic suffices) but harmless and kept for
+        # clients that still ask for it; matches deploy/k8s/users.yaml.
+        *_allow(who, "CLUSTER", CLUSTER_NAME, "LITERAL", "IDEMPOTENT_WRITE"),
+    ]
+
+
+def allowed(acls: list[Acl], resource_type: ResourceType, name: str, operation: Operation) -> bool:
+    """Kafka's authorizer over ALLOW bindings: DENY wins; READ/WRITE/DELETE/ALTER imply
+    DESCRIBE, ALTER_CONFIGS implies DESCRIBE_CONFIGS (as in Kafka's AclAuthorizer)."""
+    implied: dict[Operation, set[Operation]] = {
+        "DESCRIBE": {"DESCRIBE", "READ", "WRITE", "DELETE", "ALTER"},
+        "DESCRIBE_CONFIGS": {"DESCRIBE_CONFIGS", "ALTER_CONFIGS"},
+    }
+    grants = implied.get(operation, {operation})
+    matching = [a for a in acls if a.matches(resource_type, name)]
+    if any(a.permission == "DENY" and a.operation == operation for a in matching):
+        return False
+    return any(a.permission == "ALLOW" and a.operation in grants for a in matching)

@@ -1,0 +1,222 @@
+"""Fan-out: one borrower's profile change -> one feed record per consenting bank.
+
+Contract:
+
+* :func:`bank_view` renders the bank-facing profile JSON once per change (not once per
+  bank) from a ``BorrowerProfile`` or its Avro datum (what ``ProfileUpdate.profile``
+  decodes to); it refuses a view that holds a ``borrower_id`` (:class:`PrivacyLeakError`).
+* :func:`deliveries` gives one :class:`Delivery` per subscription *active at*
+  ``now_ms`` (never an expired or revoked one), keyed by that bank's own
+  ``customer_ref``, carrying ``profile_version``, the profile JSON and the alerts.
+  Kind ``ALERT`` when there are alerts (always delivered), else ``PROFILE_UPDATE`` when
+  ``material``, else nothing. A record never names another bank's customer_ref or the
+  borrower_id (checked on the JSON, not only on the keys).
+* Every delivery that carries personal data (a profile or alerts) has ``audit``: the
+  ``AuditRecord`` fields (unsealed; :class:`streams.domain.audit.ChainHead` seals them) and is
+  metered. The snapshot sent on a new subscription is such a delivery. Bare answers,
+  i.e. an ack of a revocation, a reject, or ``NO_DATA_YET``, carry no profile data:
+  no audit record and no charge, because the audit trail answers "who received this
+  person's data" and billing is reproduced from it. They still go to the bank's feed.
+
+Feed records here are ``io.creditstream.FeedRecord`` datums with times as epoch ms.
+Pure: no Kafka import.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.domain.consent import Answer, Subscription, Subscriptions, active
+from streams.domain.profile.alerts import Alert
+from streams.domain.profile.view import BorrowerProfile, profile_to_dict
+from streams.errors import CreditstreamError
+from streams.topics import feed
+from streams.wire.avrojson import datum_to_json
+from streams.wire.consents import Action
+
+PROFILE_UPDATE = "PROFILE_UPDATE"
+ALERT = "ALERT"
+SUBSCRIPTION_ACK = "SUBSCRIPTION_ACK"
+SUBSCRIPTION_REJECT = "SUBSCRIPTION_REJECT"
+NO_DATA_YET = "NO_DATA_YET"
+
+
+class PrivacyLeakError(CreditstreamError):
+    """A feed record would have carried a borrower_id: a bug, never sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One feed record for ``topic`` keyed by ``key`` (the bank's customer_ref), and
+    the audit fields when it carries personal data (else None)."""
+
+    bank: str
+    topic: str
+    key: str
+    record: dict[str, Any]
+    audit: dict[str, Any] | None
+
+
+def bank_view(profile: BorrowerProfile | Mapping[str, Any]) -> str:
+    """The ``FeedRecord.profile`` JSON of a profile (dataclass or Avro datum)."""
+    if isinstance(profile, BorrowerProfile):
+        view = profile_to_dict(profile)
+    else:
+        view = datum_to_json(dict(profile))
+    if "borrower_id" in view:
+        raise PrivacyLeakError("bank-facing profile must not contain borrower_id")
+    return json.dumps(view, sort_keys=True, separators=(",", ":"))
+
+
+def feed_alerts(alerts: Iterable[Alert | Mapping[str, Any]]) -> list[dict[str, str]]:
+    """``FeedAlert`` datums from :class:`Alert` objects or ``{kind, reason}`` mappings."""
+    out = []
+    for a in alerts:
+        if isinstance(a, Alert):
+            out.append({"kind": str(a.kind), "reason": a.reason})
+        else:
+            out.append({"kind": str(a["kind"]), "reason": str(a["reason"])})
+    return out
+
+
+def _record(
+    customer_ref: str,
+    version: int,
+    kind: str,
+    now_ms: int,
+    *,
+    ingested_at_ms: int | None = None,
+    profile: str | None = None,
+    alerts: list[dict[str, str]] | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "customer_ref": customer_ref,
+        "profile_version": version,
+        "kind": kind,
+        "produced_at": now_ms,
+        "ingested_at": ingested_at_ms,
+        "profile": profile,
+        "alerts": alerts or [],
+        "message": message,
+    }
+
+
+def audit_fields(
+    sub: Subscription, borrower_id: str, version: int, delivered_at_ms: int
+) -> dict[str, Any]:
+    """The ``AuditRecord`` fields (no hashes yet) of one delivery under ``sub``."""
+    return {
+        "bank": sub.bank,
+        "borrower_id": borrower_id,
+        "customer_ref": sub.customer_ref,
+        "profile_version": version,
+        "purpose": str(sub.purpose),
+        "consent_ref": sub.consent_ref,
+        "delivered_at": delivered_at_ms,
+        "feed_topic": feed(sub.bank),
+    }
+
+
+def _delivery(
+    sub: Subscription, borrower_id: str, version: int, record: dict[str, Any], now_ms: int
+) -> Delivery:
+    audit = audit_fields(sub, borrower_id, version, now_ms)
+    return Delivery(sub.bank, feed(sub.bank), sub.customer_ref, record, audit)
+
+
+def _check(view: str, borrower_id: str) -> None:
+    # A borrower_id anywhere in the JSON (e.g. in a reason string) is a leak, not only
+    # under a "borrower_id" key; 64 hex chars cannot occur by accident.
+    if borrower_id and borrower_id in view:
+        raise PrivacyLeakError("bank-facing data contains the borrower_id")
+
+
+def deliveries(
+    borrower_id: str,
+    view: str,
+    version: int,
+    alerts: Sequence[Alert | Mapping[str, Any]],
+    subs: Subscriptions,
+    now_ms: int,
+    ingested_at_ms: int | None,
+    *,
+    material: bool = True,
+) -> list[Delivery]:
+    """Feed records for one profile change (see module doc); ``view`` from
+    :func:`bank_view`, ``material`` from ``streams.domain.profile.fold.material_change``."""
+    if not alerts and not material:
+        return []
+    items = feed_alerts(alerts)
+    kind = ALERT if items else PROFILE_UPDATE
+    _check(view, borrower_id)
+    if items:
+        _check(json.dumps(items), borrower_id)
+    out = []
+    for sub in active(subs, now_ms):
+        record = _record(
+            sub.customer_ref,
+            version,
+            kind,
+            now_ms,
+            ingested_at_ms=ingested_at_ms,
+            profile=view,
+            alerts=items,
+        )
+        out.append(_delivery(sub, borrower_id, version, record, now_ms))
+    return out
+
+
+def snapshot(
+    sub: Subscription, borrower_id: str, view: str | None, version: int, now_ms: int
+) -> Delivery:
+    """The answer to an accepted SUBSCRIBE: ``SUBSCRIPTION_ACK`` carrying the current
+    profile (audited), or ``NO_DATA_YET`` at version 0 when ``view`` is None."""
+    until = _iso(sub.expires_at_ms)
+    if view is None:
+        msg = f"subscribed until {until}; no platform has reported this borrower yet"
+        record = _record(sub.customer_ref, 0, NO_DATA_YET, now_ms, message=msg)
+        return Delivery(sub.bank, feed(sub.bank), sub.customer_ref, record, None)
+    _check(view, borrower_id)
+    msg = f"subscribed until {until}"
+    record = _record(sub.customer_ref, version, SUBSCRIPTION_ACK, now_ms, profile=view, message=msg)
+    return _delivery(sub, borrower_id, version, record, now_ms)
+
+
+def answer_record(answer: Answer, now_ms: int) -> Delivery:
+    """The bare feed record of a revocation ack or of any reject (never audited).
+
+    Rejects say ``"<REASON>: <message>"`` so a bank (and the SDK) can act on the code.
+    An accepted SUBSCRIBE is answered by :func:`snapshot` instead.
+    """
+    if answer.accepted and answer.action is Action.SUBSCRIBE:
+        raise ValueError("an accepted SUBSCRIBE is answered with snapshot()")
+    if answer.accepted:
+        kind, msg = SUBSCRIPTION_ACK, answer.message or "revoked"
+    else:
+        kind, msg = SUBSCRIPTION_REJECT, f"{answer.reason}: {answer.message}"
+    record = _record(answer.customer_ref, 0, kind, now_ms, message=msg)
+    return Delivery(answer.bank, feed(answer.bank), answer.customer_ref, record, None)
+
+
+def answer_deliveries(
+    answer: Answer, borrower_id: str, view: str | None, version: int, now_ms: int
+) -> list[Delivery]:
+    """Everything a request causes on the bank's feed: the snapshot for an accepted
+    SUBSCRIBE (``view``/``version``: the current profile, None/0 if none), else the
+    bare ack or reject."""
+    if answer.accepted and answer.subscription is not None:
+        return [snapshot(answer.subscription, borrower_id, view, version, now_ms)]
+    return [answer_record(answer, now_ms)]
+
+
+def _iso(ms: int) -> str:
+    try:
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond year 9999: still a valid long
+        return f"{ms} ms after the epoch"
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,155 @@
+"""What leaves the profile fold: the material-change rule and the bank-facing forms.
+
+* :func:`material_change` (on profiles) and :func:`material_view` (the same answer on
+  :data:`~streams.domain.profile.model.View` s, as the stage compares them);
+* :func:`profile_to_avro`: the ``io.creditstream.BorrowerProfile`` datum;
+* :func:`profile_to_dict`: its JSON-safe form (``FeedRecord.profile``).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from streams.domain.profile.model import BorrowerProfile, View, view_to_profile
+from streams.domain.profile.windows import DEFAULT_CONFIG, PROVENANCE_FIELDS, ProfileConfig
+
+
+def material_change(
+    old: BorrowerProfile | None,
+    new: BorrowerProfile,
+    config: ProfileConfig = DEFAULT_CONFIG,
+) -> bool:
+    """Whether ``new`` differs from ``old`` in a feature a bank would act on.
+
+    Provenance-only changes (``config.material_ignore``) are not material; spend figures
+    are material only when a window's count or a currency's sum moves by at least
+    ``config.spend_material_ratio`` of its old value (or appears / disappears).
+    """
+    if old is None:
+        return True
+    ratio = Decimal(str(config.spend_material_ratio))
+    for f in fields(BorrowerProfile):
+        name = f.name
+        a, b = getattr(old, name), getattr(new, name)
+        if name in config.material_ignore or a == b:
+            continue
+        if name == "spend_count":
+            if _moved(
+                {k: Decimal(v) for k, v in a.items()},
+                {k: Decimal(v) for k, v in b.items()},
+                ratio,
+            ):
+                return True
+        elif name == "spend_sum":
+            if a.keys() != b.keys() or any(_moved(a[k], b[k], ratio) for k in a):
+                return True
+        else:
+            return True
+    return False
+
+
+def _moved(a: dict[str, Decimal], b: dict[str, Decimal], ratio: Decimal) -> bool:
+    if a.keys() != b.keys():
+        return True
+    return any(abs(b[k] - a[k]) >= ratio * abs(a[k]) and b[k] != a[k] for k in a)
+
+
+def material_view(old: View | None, new: View, config: ProfileConfig = DEFAULT_CONFIG) -> bool:
+    """:func:`material_change` on views (same answer, without building profiles): one
+    tuple comparison when nothing material moved, which is the common case."""
+    if old is None:
+        return True
+    if config.material_ignore != PROVENANCE_FIELDS:  # the grouping below assumes these
+        return material_change(
+            view_to_profile("", old, config), view_to_profile("", new, config), config
+        )
+    if old[0] != new[0] or len(old[1]) != len(new[1]) or len(old[2]) != len(new[2]):
+        return True  # (different lengths: the windows were reconfigured)
+    num, den = _ratio(config.spend_material_ratio)
+    if old[1] != new[1]:
+        for a, b in zip(old[1], new[1], strict=True):
+            if a != b and abs(b - a) * den >= num * abs(a):
+                return True
+    if old[2] != new[2]:
+        for was, now in zip(old[2], new[2], strict=True):
+            if was == now:
+                continue
+            da, db = dict(was), dict(now)
+            if da.keys() != db.keys():
+                return True
+            for cur, a in da.items():
+                b = db[cur]
+                if a != b and abs(b - a) * den >= num * abs(a):
+                    return True
+    return False
+
+
+@functools.cache
+def _ratio(ratio: float) -> tuple[int, int]:
+    # The exact fraction of the ratio as material_change reads it (Decimal(str(ratio))).
+    return Decimal(str(ratio)).as_integer_ratio()
+
+
+def profile_to_avro(profile: BorrowerProfile) -> dict[str, Any]:
+    """Datum of ``schemas/io.creditstream.BorrowerProfile.avsc`` (what fastavro decodes back).
+
+    Aggregates only, no borrower_id (it is the Kafka key). Money is ``Decimal`` at scale 2
+    (the schema's decimal(18, 2)), times are aware UTC datetimes.
+    """
+    p = profile
+    return {
+        "as_of": _ts(p.as_of_ms),
+        "profile_version": p.profile_version,
+        "open_loans": p.open_loans,
+        "outstanding_principal": {c: a.quantize(_CENT) for c, a in p.outstanding_principal.items()},
+        "loans_opened": dict(p.loans_opened),
+        "applications": dict(p.applications),
+        "lenders_applied": dict(p.lenders_applied),
+        "lenders_borrowing": dict(p.lenders_borrowing),
+        "current_days_past_due": p.current_days_past_due,
+        "worst_days_past_due": dict(p.worst_days_past_due),
+        "payment_history": p.payment_history,
+        "repayments_on_time": p.repayments_on_time,
+        "repayments_late": p.repayments_late,
+        "defaults": p.defaults,
+        "write_offs": p.write_offs,
+        "first_delinquency": _ts(p.first_delinquency_ms),
+        "spend_count": dict(p.spend_count),
+        "spend_sum": {
+            w: {c: a.quantize(_CENT) for c, a in by.items()} for w, by in p.spend_sum.items()
+        },
+        "travel_bookings": p.travel_bookings,
+        "platforms_active": p.platforms_active,
+        "first_seen": _ts(p.first_seen_ms),
+        "contributing_platforms": list(p.contributing_platforms),
+        "last_event": _ts(p.last_event_ms),
+    }
+
+
+def profile_to_dict(profile: BorrowerProfile) -> dict[str, Any]:
+    """Bank-facing JSON-safe form (``FeedRecord.profile``): the Avro datum in the JSON
+    convention of ``schemas/examples/README.md`` (decimal strings, ISO-8601 UTC times)."""
+    out: dict[str, Any] = _jsonable(profile_to_avro(profile))
+    return out
+
+
+_CENT = Decimal("0.01")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ts(ms: int | None) -> datetime | None:
+    return None if ms is None else _EPOCH + timedelta(milliseconds=ms)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value

@@ -1,0 +1,310 @@
+"""Building blocks of the exchange's exactly-once stages (confluent-kafka, no Faust).
+
+Each stage consumes a batch, produces its outputs, its state changelog and its
+consumer offsets in ONE Kafka transaction (KIP-447), and on failure aborts, forgets
+what it staged and rewinds to the batch's first offsets. These helpers hold that
+shared mechanics so every stage does it the same way:
+
+* ``transactional_producer`` / ``stage_consumer``: client settings every stage needs;
+* ``next_offsets`` / ``rewind``: the offsets a batch commits, and the undo;
+* ``replay_changelog``: read compacted changelog partitions from the start to their
+  end (recovery after a rebalance or restart);
+* ``StageIdentity``: the stable ids that let a restarted worker fence its crashed self.
+
+``streams.runtime.host`` runs a stage loop inside the Faust worker and restarts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from streams.runtime import provision
+from streams.runtime.instance import instance_id
+from streams.settings import KafkaConf, Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StageIdentity:
+    """Who a stage's clients are: its consumer group and this worker's stable instance.
+
+    ``group.instance.id`` and ``transactional.id`` are both ``<group>-<instance>``, so a
+    restarted worker (same instance, see ``streams.runtime.instance``) rejoins its group without
+    a rebalance and fences its crashed predecessor's producer, aborting the open
+    transaction at once. Zombies of a *different* instance (paused past the session
+    timeout while another worker took their partitions) are fenced by the consumer
+    group generation checked in ``send_offsets_to_transaction`` (KIP-447).
+    """
+
+    group: str
+    instance: str
+    session_timeout_ms: int
+    transaction_timeout_ms: int
+
+    @classmethod
+    def of(cls, settings: Settings, stage: str) -> StageIdentity:
+        return cls(
+            group=f"{settings.app_id}-{stage}",
+            instance=instance_id(settings),
+            session_timeout_ms=settings.session_timeout_ms,
+            transaction_timeout_ms=settings.transaction_timeout_ms,
+        )
+
+    @property
+    def member(self) -> str:
+        return f"{self.group}-{self.instance}"
+
+
+def transactional_producer(
+    conf: KafkaConf, ident: StageIdentity, **extra: str | int | float | bool
+) -> Producer:
+    """An idempotent, transactional producer; ``init_transactions`` fences (and aborts
+    the open transaction of) any earlier producer of the same stage and instance."""
+    producer = Producer(
+        conf
+        | {
+            "transactional.id": ident.member,
+            "transaction.timeout.ms": ident.transaction_timeout_ms,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "partitioner": "murmur2_random",  # the partitions Java and Faust clients pick
+        }
+        | extra
+    )
+    producer.init_transactions(30)
+    return producer
+
+
+def stage_consumer(
+    conf: KafkaConf, ident: StageIdentity, **extra: str | int | float | bool
+) -> Consumer:
+    """A static group member that reads only committed data and never commits by itself."""
+    return Consumer(
+        conf
+        | {
+            "group.id": ident.group,
+            "group.instance.id": ident.member,
+            "session.timeout.ms": ident.session_timeout_ms,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "partition.assignment.strategy": "range",
+        }
+        | extra
+    )
+
+
+def fetch_batch(consumer: Consumer, max_messages: int, timeout: float = 0.2) -> list[Message]:
+    """Up to ``max_messages``: waits up to ``timeout`` for the first one only, then takes
+    whatever else has already been fetched, without waiting for a full batch.
+
+    ``consume(n, timeout)`` alone waits until n arrive or the timeout passes, which adds
+    the timeout to every hop at light load (~0.2 s per stage, three stages to a feed).
+    This way a batch is what arrived while the previous one was committing: small and
+    quick when traffic is light, full when it is heavy.
+    """
+    first = consumer.consume(1, timeout)
+    if not first or max_messages <= 1:
+        return first
+    return first + consumer.consume(max_messages - 1, 0)
+
+
+@contextmanager
+def stage_clients(
+    conf: KafkaConf,
+    settings: Settings,
+    stage: str,
+    consumer_extra: KafkaConf | None = None,
+    producer_extra: KafkaConf | None = None,
+) -> Iterator[tuple[Consumer, Producer]]:
+    """A stage's consumer and transactional producer (identity ``StageIdentity.of``),
+    once the exchange's topics exist; closed and flushed on the way out, however."""
+    provision.ensure(conf, provision.exchange_topics(settings.partitions))
+    ident = StageIdentity.of(settings, stage)
+    consumer = stage_consumer(conf, ident, **(consumer_extra or {}))
+    producer = transactional_producer(conf, ident, **(producer_extra or {}))
+    try:
+        yield consumer, producer
+    finally:
+        consumer.close()
+        producer.flush(10)
+
+
+def batches(
+    consumer: Consumer,
+    max_messages: int,
+    *,
+    stopping: threading.Event,
+    ready: threading.Event,
+    on_tick: Callable[[Consumer], None] | None = None,
+    tick_s: float = 5.0,
+) -> Iterator[list[Message]]:
+    """Each fetched batch of data messages until ``stopping`` is set; an empty one when
+    nothing came (stages use the pause for their timers). Calls ``on_tick(consumer)``
+    every ``tick_s``, and sets ``ready`` while nothing is assigned (idle is ready too;
+    assignment callbacks clear and set it around their recovery)."""
+    next_tick = time.monotonic()
+    while not stopping.is_set():
+        if on_tick is not None and time.monotonic() >= next_tick:
+            on_tick(consumer)
+            next_tick = time.monotonic() + tick_s
+        msgs = fetch_batch(consumer, max_messages)
+        if not ready.is_set() and not consumer.assignment():
+            ready.set()
+        yield [m for m in msgs if usable(m)]
+
+
+def usable(msg: Message) -> bool:
+    """True for a data message; raises on a fatal client error, logs the rest."""
+    err = msg.error()
+    if err is None:
+        return True
+    if err.fatal():
+        raise KafkaException(err)
+    log.warning("consumer: %s", err)
+    return False
+
+
+def next_offsets(batch: Iterable[Message]) -> list[TopicPartition]:
+    """The offsets to commit after ``batch``: last offset + 1 per partition."""
+    last: dict[tuple[str, int], int] = {}
+    for m in batch:
+        last[(m.topic() or "", m.partition() or 0)] = (m.offset() or 0) + 1
+    return [TopicPartition(t, p, o) for (t, p), o in last.items()]
+
+
+def rewind(consumer: Consumer, batch: Iterable[Message]) -> None:
+    """Seek back to the first offset of ``batch`` in each partition, to redo it."""
+    first: dict[tuple[str, int], int] = {}
+    for m in batch:
+        first.setdefault((m.topic() or "", m.partition() or 0), m.offset() or 0)
+    for (topic, partition), offset in first.items():
+        try:
+            consumer.seek(TopicPartition(topic, partition, offset))
+        except KafkaException as exc:  # revoked meanwhile: the new owner re-reads it
+            log.warning("rewind of %s[%d] failed: %s", topic, partition, exc)
+
+
+def abort(producer: Producer) -> None:
+    """Abort the open transaction; a failed abort is logged (the next init fences it)."""
+    try:
+        producer.abort_transaction(30)
+    except KafkaException as exc:
+        log.error("abort_transaction failed: %s", exc)
+
+
+@contextmanager
+def batch_transaction(
+    consumer: Consumer,
+    producer: Producer,
+    batch: list[Message],
+    *,
+    offsets: list[TopicPartition] | None = None,
+    on_abort: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """One transaction for ``batch``: produce inside the ``with`` block; on leaving it
+    the batch's offsets (``offsets``, default ``next_offsets(batch)``) are sent and the
+    transaction commits. Any error inside or at commit calls ``on_abort`` (the stage
+    forgets what it staged), aborts, rewinds the consumer to the batch and re-raises."""
+    producer.begin_transaction()
+    try:
+        yield
+        producer.send_offsets_to_transaction(
+            offsets if offsets is not None else next_offsets(batch),
+            consumer.consumer_group_metadata(),
+            30,
+        )
+        producer.commit_transaction(30)
+    except BaseException:
+        if on_abort is not None:
+            on_abort()
+        abort(producer)
+        rewind(consumer, batch)
+        raise
+
+
+#: ``on_record(partition, key, value)`` of a changelog replay.
+OnRecord = Callable[[int, bytes, bytes | None], None]
+
+
+def replay_changelog(
+    conf: KafkaConf,
+    topic: str,
+    partitions: Iterable[int],
+    on_record: OnRecord,
+    batch: int = 10_000,
+    group_prefix: str = "creditstream",
+) -> int:
+    """Read ``partitions`` of ``topic`` from the start to their current end (committed
+    data only), all at once, calling ``on_record(partition, key, value)`` for each;
+    returns the count."""
+    reader = Consumer(
+        conf
+        | {
+            # Never joins or commits (assign only), but stays inside the exchange's prefix.
+            "group.id": f"{group_prefix}-replay-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+            # Compaction and retention move a changelog's start past 0: begin at the
+            # earliest offset that exists rather than jumping to the end.
+            "auto.offset.reset": "earliest",
+        }
+    )
+    count = 0
+    try:
+        ends: dict[int, int] = {}
+        for p in set(partitions):
+            low, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        while ends:
+            for msg in fetch_batch(reader, batch, 1.0):
+                err, part = msg.error(), msg.partition() or 0
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        ends.pop(part, None)
+                    continue
+                on_record(part, msg.key() or b"", msg.value())
+                count += 1
+                # Transaction markers occupy offsets too: stop at the end, not at EOF only.
+                if (msg.offset() or 0) + 1 >= ends.get(part, 0):
+                    ends.pop(part, None)
+    finally:
+        reader.close()
+    return count
+
+
+def report_lag(consumer: Consumer, set_lag: Callable[[str, int, int], None]) -> None:
+    """Lag (log end - position) of every assigned partition, from the client's cached
+    watermarks (no broker round trip), reported through ``set_lag(topic, part, lag)``."""
+    assigned = consumer.assignment()
+    if not assigned:
+        return
+    for tp in consumer.position(assigned):
+        try:
+            _low, high = consumer.get_watermark_offsets(tp, cached=True)
+        except KafkaException:
+            continue
+        if high >= 0 and tp.offset >= 0:
+            set_lag(tp.topic, tp.partition, max(0, high - tp.offset))

@@ -1,0 +1,157 @@
+"""Settings: one frozen object built from the environment, secrets never printed.
+
+Every variable is ``CREDITSTREAM_<FIELD>`` (e.g. ``CREDITSTREAM_BOOTSTRAP``). Secrets are
+``SecretStr``: their ``repr``/``str`` is masked, so logging a ``Settings`` is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.errors import ConfigError
+
+#: The Apache Kafka release the local broker runs (see deploy/local/README.md for why).
+KAFKA_VERSION = "4.3.1"
+#: Seconds between the worker's full garbage collections (``streams.runtime.gcpolicy``).
+FULL_COLLECT_EVERY_S = 1800.0
+
+#: librdkafka configuration, as confluent-kafka types it.
+KafkaConf = dict[str, str | int | float | bool]
+
+#: The Python logger every Kafka client built from :meth:`Settings.kafka_client_config`
+#: logs through (librdkafka's own lines, ``client_log_level`` and up). librdkafka would
+#: otherwise write them straight to stderr; the worker's logging shows them, the CLI
+#: hides them unless ``--verbose`` (its errors arrive as exceptions anyway).
+CLIENT_LOGGER = "streams.kafka"
+
+
+def default_cache_dir() -> Path:
+    """Where downloaded Kafka jars live, outside the repo so clones share them."""
+    return Path.home() / ".cache" / "creditstream"
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a creditstream process."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDITSTREAM_", frozen=True, extra="ignore")
+
+    # -- Kafka connection -------------------------------------------------------------
+    bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    client_log_level: int = Field(
+        3, ge=0, le=7, description="librdkafka log level (syslog scale; 3 = errors only)."
+    )
+    schema_registry_url: str | None = Field(
+        None,
+        description="Confluent-compatible registry; unset means single-object Avro.",
+    )
+
+    # -- local broker -----------------------------------------------------------------
+    kafka_version: str = KAFKA_VERSION
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    broker_port: int = Field(9092, ge=1, le=65535)
+    broker_data_dir: Path = Path(".creditstream/broker")
+
+    # -- worker -----------------------------------------------------------------------
+    app_id: str = "creditstream"
+    state_dir: Path = Path(".creditstream/state")
+    partitions: int = Field(4, ge=1, description="Partitions of the exchange's topics.")
+    web_port: int = Field(6066, ge=1, le=65535)
+    web_host: str = Field("127.0.0.1", description="Interface the worker's web server listens on.")
+    instance_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="This worker's identity across restarts (static group membership and "
+        "transactional ids); unset: kept in <state_dir>/instance-id.",
+    )
+    session_timeout_ms: int = Field(
+        10_000, ge=6_000, le=300_000, description="How soon a dead worker's partitions move."
+    )
+    transaction_timeout_ms: int = Field(
+        15_000,
+        ge=1_000,
+        le=900_000,
+        description="How soon the broker aborts a dead worker's open transaction.",
+    )
+    kafka_wait_s: float = Field(
+        120.0, ge=0, description="How long a starting worker waits for Kafka to answer."
+    )
+    stage_restart_limit: int = Field(
+        10, ge=0, description="Consecutive failed restarts of a stage before the worker exits."
+    )
+
+    # -- ingress ----------------------------------------------------------------------
+    ingress_batch_max: int = Field(2000, ge=1, description="Records per ingress transaction.")
+    dedup_window_days: int = Field(8, ge=1, description="How long event_ids are remembered.")
+    max_clock_skew_ms: int = Field(300_000, ge=0, description="How far ahead events may be.")
+    max_record_bytes: int = Field(16 * 1024, ge=256, description="Larger records are rejected.")
+    reject_guard_ratio: float = Field(
+        0.95, gt=0, le=1, description="Stop ingress if this share of recent records is rejected."
+    )
+    reject_guard_window: int = Field(2000, ge=10, description="Records the guard looks at.")
+
+    # -- profiles ---------------------------------------------------------------------
+    profile_batch_max: int = Field(5000, ge=1, description="Events per profile transaction.")
+    profile_hot_states: int = Field(
+        200_000, ge=0, description="Decoded profile states kept in memory (the rest as bytes)."
+    )
+    gc_full_collect_every_s: float = Field(
+        FULL_COLLECT_EVERY_S,
+        gt=0,
+        description=(
+            "Seconds between full garbage collections (the worker pauses for each: ~3 s"
+            " at 200 000 decoded states; see streams.runtime.gcpolicy)."
+        ),
+    )
+    profile_spend_material_ratio: float = Field(
+        0.2, ge=0, description="Relative spend move that makes a profile change material."
+    )
+
+    # -- consents and fan-out (bank feeds) ------------------------------------------------
+    consent_batch_max: int = Field(500, ge=1, description="Requests per consent transaction.")
+    fanout_batch_max: int = Field(2000, ge=1, description="Records per fan-out transaction.")
+    fanout_prune_interval_ms: int = Field(
+        1000, ge=100, description="How often expired subscriptions are pruned from state."
+    )
+
+    # -- privacy ----------------------------------------------------------------------
+    hmac_key: SecretStr | None = None
+    hmac_key_file: Path | None = None
+    hmac_key_version: int = Field(1, ge=1)
+
+    def kafka_client_config(self) -> KafkaConf:
+        """librdkafka settings for this connection (the secret is revealed only here)."""
+        conf: KafkaConf = {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": self.security_protocol,
+            "log_level": self.client_log_level,
+            # confluent-kafka takes a logging.Logger here; its stubs type values narrower.
+            "logger": cast(Any, logging.getLogger(CLIENT_LOGGER)),
+        }
+        if self.security_protocol == "SASL_PLAINTEXT":
+            if not self.sasl_username or self.sasl_password is None:
+                raise ConfigError(
+                    "SASL_PLAINTEXT needs CREDITSTREAM_SASL_USERNAME and CREDITSTREAM_SASL_PASSWORD"
+                )
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.username"] = self.sasl_username
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        return conf
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    try:
+        return Settings()
+    except ValueError as exc:  # pydantic's ValidationError derives from ValueError
+        raise ConfigError(f"invalid settings: {exc}") from exc

@@ -1,0 +1,4 @@
+"""The deterministic load simulator.
+
+Platforms, borrowers and their lives, bad records.
+"""

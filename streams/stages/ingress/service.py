@@ -1,0 +1,47 @@
+"""Wire the ingress stage from settings and host it in the Faust worker."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from streams.domain.privacy import pseudonymizer_from_settings
+from streams.domain.validation import ValidationLimits
+from streams.runtime.host import install_threaded_stage
+from streams.runtime.metrics import Metrics
+from streams.runtime.registry import codec_for
+from streams.runtime.txloop import report_lag
+from streams.settings import Settings
+from streams.stages.ingress.dedup import DedupMemory
+from streams.stages.ingress.observe import metrics_hook
+from streams.stages.ingress.process import IngressProcessor, RejectGuard
+from streams.stages.ingress.stage import IngressStage
+
+log = logging.getLogger(__name__)
+DAY_MS = 86_400_000
+
+
+def build_stage(settings: Settings) -> IngressStage:
+    """An ingress stage wired from settings (the key is required; see privacy)."""
+    limits = ValidationLimits(
+        max_clock_skew_ms=settings.max_clock_skew_ms, max_record_bytes=settings.max_record_bytes
+    )
+    processor = IngressProcessor(
+        codec_for(settings.schema_registry_url),
+        pseudonymizer_from_settings(
+            settings.hmac_key, settings.hmac_key_file, settings.hmac_key_version
+        ),
+        limits,
+        DedupMemory(settings.dedup_window_days * DAY_MS),
+    )
+    guard = RejectGuard(settings.reject_guard_ratio, settings.reject_guard_window)
+    return IngressStage(settings, processor, guard)
+
+
+def install_ingress(app: faust.App, stage: IngressStage, metrics: Metrics) -> None:
+    """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
+    stage.on_batch = metrics_hook(metrics)
+    stage.on_tick = lambda consumer: report_lag(consumer, metrics.set_lag)
+    stage.gate.report = metrics.set_tenant_waiting
+    install_threaded_stage(app, "ingress", stage, metrics)

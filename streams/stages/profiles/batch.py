@@ -1,0 +1,146 @@
+"""One batch of events through the profile fold, coalesced per borrower (pure).
+
+No Kafka import: the stage hands in decoded events (:data:`~streams.stages.profiles.events.Op`,
+with their input partition) and a way to load a borrower's entry; this returns what to
+write. Per borrower per batch:
+
+* every event is applied in arrival order (``streams.domain.profile.fold.apply_*``: dedup,
+  corrections and out-of-order are its business), alerts are collected in that order;
+  a borrower is taken start to finish (fold, view, encodes) before the next one;
+* ONE view as of ``now_ms`` (the read time: windows end there) decides the emits;
+* the state record is always written (even duplicates can move provenance);
+* the profile goes to ``exchange.profiles`` when it is the first or materially changed
+  (``material_view``) versus the last *emitted* one;
+* a ``ProfileUpdate`` goes to ``exchange.profile-updates`` when the profile went out or
+  alerts were raised, so an alert never depends on the compacted topic;
+* an aggregate amount that outgrew the schemas' ``decimal(18, 2)`` (two valid
+  disbursements can) is published clamped to the largest value (``saturate_money``) and
+  flagged on the :class:`Emit`, to be counted and alerted: one borrower's numbers must
+  not stop every bank's feed. The fold state keeps the exact sums.
+
+Versions on the updates are the state's ``profile_version`` after the batch, so they
+only grow per borrower. Coalescing is what amortizes the view and the encodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from streams.domain.profile.alerts import Alert
+from streams.domain.profile.fold import ProfileConfig, apply_activity, apply_loan
+from streams.domain.profile.model import saturate_money
+from streams.domain.profile.view import material_view, view
+from streams.stages.profiles.avro import AmountOverflowError
+from streams.stages.profiles.events import Op, op_of
+from streams.stages.profiles.records import Entry, OutputEncoder, entry_to_bytes
+from streams.wire.events import ExchangeEvent
+
+NO_ALERTS: tuple[Alert, ...] = ()
+
+
+@dataclass(slots=True)
+class Emit:
+    """What one borrower's batch writes: always ``state``; ``profile``/``update`` or None."""
+
+    borrower_id: str
+    partition: int  # input partition; the state record goes to the same changelog partition
+    state: bytes
+    profile: bytes | None
+    update: bytes | None
+    version: int
+    alerts: Sequence[Alert]
+    entry: Entry  # the entry after the batch (the store keeps it once committed)
+    saturated: bool = False  # an amount outgrew decimal(18, 2): published clamped
+
+
+Loader = Callable[[int, str], Entry]
+
+
+def group_ops(ops: Iterable[Op]) -> dict[str, Op | list[Op]]:
+    """Events per borrower in arrival order, borrowers in order of first appearance (a
+    borrower's only event is kept as is: most borrowers have one per batch)."""
+    groups: dict[str, Op | list[Op]] = {}
+    for op in ops:
+        bid = op[1]
+        got = groups.get(bid)
+        if got is None:
+            groups[bid] = op
+        elif isinstance(got, list):
+            got.append(op)
+        else:
+            groups[bid] = [got, op]
+    return groups
+
+
+def fold(entry: Entry, ops: list[Op], config: ProfileConfig) -> tuple[list[Alert], int]:
+    """Apply ``ops`` (one borrower's) to ``entry`` in order; returns the alerts raised,
+    in order, and the newest ingestion time."""
+    state = entry.state
+    alerts: list[Alert] = []
+    ingested = 0
+    for op in ops:
+        # Op: (partition, borrower, ingested, is_loan, *args), args as events.Op says.
+        if op[3]:
+            raised = apply_loan(
+                state, op[4], op[5], op[6], op[7], op[8], op[9], op[10], op[11], op[12],
+                op[13], op[14], config,
+            )  # fmt: skip
+            if raised:
+                alerts += raised
+        else:  # activity never raises alerts
+            apply_activity(state, op[4], op[5], op[6], op[7], op[8], op[9], config)
+        ingested = max(ingested, op[2])
+    return alerts, ingested
+
+
+def process_ops(
+    ops: Iterable[Op], load: Loader, now_ms: int, config: ProfileConfig, encoder: OutputEncoder
+) -> list[Emit]:
+    """Fold a batch and decide its outputs, one borrower at a time, start to finish
+    (its state stays in the CPU caches). The entries are mutated: on an aborted
+    transaction the caller must drop them and reload from committed bytes."""
+    out: list[Emit] = []
+    append = out.append
+    for bid, group in group_ops(ops).items():
+        its = group if isinstance(group, list) else [group]
+        partition = its[0][0]
+        entry = load(partition, bid)
+        state = entry.state
+        if len(its) == 1 and not its[0][3]:  # one activity event: no alerts
+            op = its[0]
+            apply_activity(state, op[4], op[5], op[6], op[7], op[8], op[9], config)
+            alerts: Sequence[Alert] = NO_ALERTS
+            ingested = op[2]
+        else:
+            alerts, ingested = fold(entry, its, config)
+        v = view(state, now_ms, config)
+        material = material_view(entry.emitted, v, config)
+        profile = update = None
+        saturated = False
+        if material or alerts:
+            try:
+                profile = encoder.profile(v)
+            except AmountOverflowError:
+                v, saturated = saturate_money(v), True
+                profile = encoder.profile(v)
+            update = encoder.update(bid, v, profile, material, ingested, alerts)
+            if material:
+                entry.emit(v)
+            else:
+                profile = None  # only material changes go to the compacted topic
+        record = entry_to_bytes(entry)
+        append(Emit(bid, partition, record, profile, update, v[4], alerts, entry, saturated))
+    return out
+
+
+def process_batch(
+    events: Iterable[tuple[int, ExchangeEvent]],
+    load: Loader,
+    now_ms: int,
+    config: ProfileConfig,
+    encoder: OutputEncoder,
+) -> list[Emit]:
+    """:func:`process_ops` of ``(partition, event)`` pairs."""
+    ops = [op_of(p, ev) for p, ev in events]
+    return process_ops(ops, load, now_ms, config, encoder)

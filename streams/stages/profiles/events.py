@@ -1,0 +1,312 @@
+"""Decode exchange.events records straight into what the profile fold needs (pure).
+
+The generic path (codec decode -> fastavro datum with datetimes and Decimals ->
+``ExchangeEvent``/``LoanFacts`` dataclasses -> apply's strings) cost ~13 us per event,
+and fastavro alone against the schema stripped of logical types ~5 us (its reader
+dispatches on type names for every field). Records written with the current
+``io.creditstream.ExchangeEvent`` schema (recognised by their header: single-object
+fingerprint, or the Confluent id this codec encodes with) are read here by hand
+(:func:`_read_event`, ~2 us): the record's binary layout is fixed by that schema, and
+the decoder is used only when the schema has exactly the shape it reads (``event_check.SHAPE``)
+and it reads start-up samples exactly as the generic path does. The result is the
+arguments of ``streams.domain.profile.fold.apply_activity`` / ``apply_loan``. Any other header (an
+older writer schema, another registry id) takes the generic path, which resolves
+schemas; both give the same :data:`Op`, which the unit tests also compare.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from streams.domain.profile.fold import loan_args
+from streams.domain.profile.state import T_CODE
+from streams.domain.validation import from_avro, to_avro
+from streams.stages.profiles.event_check import (
+    SHAPE,
+    enum_symbols,
+    sample_activity,
+    sample_loan,
+    sample_long,
+    shape,
+)
+from streams.wire.codec import SINGLE_OBJECT_MAGIC, SniffingCodec
+from streams.wire.events import ExchangeEvent, LoanEventType
+from streams.wire.schemas import EXCHANGE_EVENT
+
+log = logging.getLogger(__name__)
+EXPECTED = frozenset({EXCHANGE_EVENT})
+_intern = sys.intern
+
+
+#: One decoded event, flat (one tuple per event): ``(partition, borrower_id,
+#: ingested_ms, is_loan, *args)`` where ``args`` are the parameters of
+#: ``streams.domain.profile.fold.apply_loan`` (``is_loan``) or ``apply_activity`` between the state
+#: and the config. Platform names are interned (they repeat, and key every state).
+Op = tuple[Any, ...]
+
+
+def op_of(partition: int, ev: ExchangeEvent) -> Op:
+    """The :data:`Op` of a decoded ``ExchangeEvent`` (the generic path)."""
+    t, act, facts = ev.occurred_at_ms, ev.activity, ev.loan
+    head = (partition, ev.borrower_id, ev.ingested_at_ms)
+    plat = sys.intern(ev.platform)
+    if act is not None:
+        return (*head, False, plat, ev.event_id, t, str(act.kind), act.currency, str(act.amount))
+    if facts is None:
+        raise ValueError("event carries neither loan nor activity facts")
+    return (*head, True, plat, ev.event_id, t, *loan_args(facts))
+
+
+_DEC_CACHE: dict[bytes, str] = {}
+
+
+def decimal_str(unscaled: bytes) -> str:
+    """``str`` of the ``decimal(18, 2)`` with these unscaled bytes (as ``Decimal`` prints
+    it: always two decimals, never an exponent at this scale)."""
+    got = _DEC_CACHE.get(unscaled)
+    if got is None:
+        n = int.from_bytes(unscaled, "big", signed=True)
+        q, r = divmod(abs(n), 100)
+        got = f"{'-' if n < 0 else ''}{q}.{r:02d}"
+        if len(_DEC_CACHE) > 100_000:  # a safety valve: amounts repeat a lot
+            _DEC_CACHE.clear()
+        _DEC_CACHE[unscaled] = got
+    return got
+
+
+_HIGH: dict[bytes, int] = {}  # bytes 3..5 of a 6-byte varint -> their share of the value
+
+
+def _long(data: bytes, pos: int) -> tuple[int, int]:
+    """An Avro int/long (zig-zag varint) at ``pos``: (value, next position)."""
+    z = data[pos]  # IndexError past the end
+    if z < 0x80:
+        return (z >> 1) ^ -(z & 1), pos + 1
+    b = data[pos + 1]
+    if b < 0x80:  # 2 bytes: lengths of 64..8191
+        z = (z & 0x7F) | b << 7
+        return (z >> 1) ^ -(z & 1), pos + 2
+    # 6 bytes, the 3 high ones cached: epoch-ms times until 2039, sharing them for ~35
+    # minutes (value = high part + low 21 bits, halved: zig-zag of a non-negative).
+    high = _HIGH.get(data[pos + 3 : pos + 6])
+    if high is not None:
+        c = data[pos + 2]
+        if not z & 1 and c >= 0x80:
+            return high + (((z & 0x7F) | (b & 0x7F) << 7 | (c & 0x7F) << 14) >> 1), pos + 6
+    else:  # learn it (bounded: times move slowly, a new high part every ~35 minutes)
+        if len(_HIGH) >= 4096:
+            _HIGH.clear()
+        tail = data[pos + 3 : pos + 6]
+        if len(tail) == 3 and tail[0] >= 0x80 and tail[1] >= 0x80 and tail[2] < 0x80:
+            _HIGH[tail] = ((tail[0] & 0x7F) | (tail[1] & 0x7F) << 7 | tail[2] << 14) << 20
+    z = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        z |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (z >> 1) ^ -(z & 1), pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint longer than a long")
+
+
+def _length(data: bytes, pos: int) -> tuple[int, int]:
+    """A string or bytes length at ``pos``: (length, next position)."""
+    n, pos = _long(data, pos)
+    if n < 0:
+        raise ValueError("negative length")
+    return n, pos
+
+
+def _read_event(
+    data: bytes,
+    pos: int,
+    partition: int,
+    types: tuple[int, ...],
+    products: tuple[str, ...],
+    kinds: tuple[str, ...],
+) -> Op:
+    """The :data:`Op` of the ExchangeEvent body at ``data[pos:]`` (schema: ``event_check.SHAPE``);
+    ``types`` are the ``T_CODE`` of the LoanEventType symbols, ``products`` and ``kinds``
+    the Product and ActivityKind symbols. Raises ValueError/IndexError on anything but
+    one whole valid record.
+
+    Written out flat on purpose: a function call costs more than reading a field. A
+    string is ``length, UTF-8 bytes``; most lengths and small ints take one byte ``b``
+    (``b < 0x80``, value ``(b >> 1) ^ -(b & 1)``; ``b & 0x81 == 0`` for a length), the
+    rest go through :func:`_long`. A field running past the end makes the next read
+    raise IndexError, or the final position check fail.
+    """
+    b = data[pos]  # event_id
+    ln, pos = _length(data, pos) if b & 0x81 else (b >> 1, pos + 1)
+    end = pos + ln
+    event_id = data[pos:end].decode()
+    b = data[end]  # platform
+    ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+    end = pos + ln
+    platform = _intern(data[pos:end].decode())
+    b = data[end]  # borrower_id (64 hex: a 2-byte length)
+    ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+    end = pos + ln
+    borrower_id = data[pos:end].decode()
+    b = data[end]  # key_version (not needed)
+    pos = end + 1 if b < 0x80 else _long(data, end)[1]
+    occurred, pos = _long(data, pos)
+    ingested, pos = _long(data, pos)
+    branch = data[pos]
+    if branch == 2:  # loan: LoanFacts
+        b = data[pos + 1]  # loan_id
+        ln, pos = _length(data, pos + 1) if b & 0x81 else (b >> 1, pos + 2)
+        end = pos + ln
+        loan_id = data[pos:end].decode()
+        b = data[end]  # lender
+        ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+        end = pos + ln
+        lender = data[pos:end].decode()
+        b = data[end]  # product (not needed: checked)
+        if b & 0x81 or b >> 1 >= len(products):
+            raise ValueError("bad product")
+        b = data[end + 1]  # type
+        if b & 0x81:
+            raise ValueError("bad loan event type")
+        typ = types[b >> 1]
+        b = data[end + 2]  # amount (not needed): bytes, at most 8 of them
+        if b & 0x81:
+            raise ValueError("bad amount")
+        pos = end + 3 + (b >> 1)
+        b = data[pos]  # currency
+        if b & 0x81:
+            raise ValueError("bad currency")
+        end = pos + 1 + (b >> 1)
+        currency = data[pos + 1 : end].decode()
+        b = data[end]  # principal_outstanding
+        if b & 0x81:
+            raise ValueError("bad principal")
+        pos = end + 1 + (b >> 1)
+        raw = data[end + 1 : pos]
+        principal = _DEC_CACHE.get(raw) or decimal_str(raw)
+        b = data[pos]  # days_past_due
+        dpd, pos = ((b >> 1) ^ -(b & 1), pos + 1) if b < 0x80 else _long(data, pos)
+        due = -1
+        branch = data[pos]  # due_date
+        if branch == 2:
+            due, pos = _long(data, pos + 1)
+        elif branch:
+            raise ValueError("bad due_date branch")
+        else:
+            pos += 1
+        branch = data[pos]  # term_months (not needed)
+        if branch == 2:
+            pos = _long(data, pos + 1)[1]
+        elif branch:
+            raise ValueError("bad term_months branch")
+        else:
+            pos += 1
+        corrects = None
+        branch = data[pos]  # corrects_event_id
+        if branch == 2:
+            ln, pos = _length(data, pos + 1)
+            end = pos + ln
+            corrects = data[pos:end].decode()
+            pos = end
+        elif branch:
+            raise ValueError("bad corrects_event_id branch")
+        else:
+            pos += 1
+        if data[pos] != 0:  # activity: null
+            raise ValueError("an event with both loan and activity facts")
+        if pos + 1 != len(data):
+            raise ValueError(f"{len(data) - pos - 1} trailing bytes after the event")
+        return (
+            partition,
+            borrower_id,
+            ingested,
+            True,
+            platform,
+            event_id,
+            occurred,
+            typ,
+            loan_id,
+            lender,
+            currency,
+            principal,
+            dpd,
+            due,
+            corrects,
+        )
+    if branch != 0 or data[pos + 1] != 2:
+        raise ValueError("event carries neither loan nor activity facts")
+    b = data[pos + 2]  # kind
+    if b & 0x81:
+        raise ValueError("bad activity kind")
+    kind = kinds[b >> 1]
+    b = data[pos + 3]  # amount: bytes, at most 8 of them
+    if b & 0x81:
+        raise ValueError("bad amount")
+    end = pos + 4 + (b >> 1)
+    raw = data[pos + 4 : end]
+    amount = _DEC_CACHE.get(raw) or decimal_str(raw)
+    b = data[end]  # currency
+    ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+    end = pos + ln
+    currency = data[pos:end].decode()
+    b = data[end]  # category (not needed: checked)
+    ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+    data[pos : pos + ln].decode()
+    if pos + ln != len(data):
+        raise ValueError(f"{len(data) - pos - ln} trailing bytes after the event")
+    return (
+        partition,
+        borrower_id,
+        ingested,
+        False,
+        platform,
+        event_id,
+        occurred,
+        kind,
+        currency,
+        amount,
+    )
+
+
+class EventDecoder:
+    """``decode(partition, value) -> Op``; raises DecodeError/ValueError/KeyError/...
+    on records that are not valid ExchangeEvents (the caller counts and skips them)."""
+
+    def __init__(self, codec: SniffingCodec) -> None:
+        self.codec = codec
+        schema = codec.single.schemas.info(EXCHANGE_EVENT).resolved
+        self._fast: dict[bytes, int] = {}  # header -> its length
+        fields = {f["name"]: f["type"] for f in schema["fields"]}
+        if shape(schema) != SHAPE:
+            log.warning("ExchangeEvent differs from what profiles.events reads: generic path")
+            return
+        types = enum_symbols(fields["loan"], "type")
+        self._enums = (
+            tuple(T_CODE[LoanEventType(symbol)] for symbol in types),
+            enum_symbols(fields["loan"], "product"),
+            enum_symbols(fields["activity"], "kind"),
+        )
+        sample = sample_loan()
+        for encoded in (
+            codec.single.encode(EXCHANGE_EVENT, to_avro(sample)),
+            codec.encode(EXCHANGE_EVENT, to_avro(sample)),
+        ):
+            n = 10 if encoded.startswith(SINGLE_OBJECT_MAGIC) else 5
+            self._fast[encoded[:n]] = n
+        # The fast path is kept only if it reads samples exactly as the generic one does.
+        for ev in (sample, sample_activity(), sample_long()):
+            encoded = codec.encode(EXCHANGE_EVENT, to_avro(ev))
+            if self.decode(0, encoded) != op_of(0, from_avro(codec.decode(encoded)[1])):
+                log.warning("profiles.events misreads ExchangeEvent: generic path")
+                self._fast.clear()
+
+    def decode(self, partition: int, value: bytes) -> Op:
+        n = self._fast.get(value[:10]) or self._fast.get(value[:5])
+        if n is not None:
+            types, products, kinds = self._enums
+            return _read_event(value, n, partition, types, products, kinds)
+        return op_of(partition, from_avro(self.codec.decode(value, EXPECTED)[1]))
