@@ -5,8 +5,9 @@ Errors a user can cause print one line on stderr (``creditstream: error: …``) 
 besides creditstream's own errors, ``main`` turns the errors a user can provoke from
 outside (a file that cannot be read, a Kafka that does not answer) into that one line;
 anything else is a bug and keeps its traceback. The Kafka clients' own log lines go to
-the ``streams.kafka`` logger, which the CLI shows only with ``--verbose`` (the worker's
-logging shows them). Each subcommand lives in its own module under ``streams.commands``.
+the ``streams.kafka`` logger, which the CLI shows only with ``--verbose`` (the worker
+leaves them to librdkafka, on its stderr; see ``Settings.client_log_to_python``). Each
+subcommand lives in its own module under ``streams.commands``.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ def effective_settings(args: argparse.Namespace) -> Settings:
         if isinstance(exc.__cause__, ValidationError):
             raise ConfigError(_settings_problem(exc.__cause__)) from exc
         raise
+    if args.command not in OWN_LOGGING:  # see route_client_log
+        settings = settings.model_copy(update={"client_log_to_python": True})
     if args.bootstrap:
         return settings.model_copy(update={"bootstrap": args.bootstrap})
     problem = bootstrap_problem(settings.bootstrap)

@@ -24,10 +24,10 @@ FULL_COLLECT_EVERY_S = 1800.0
 #: librdkafka configuration, as confluent-kafka types it.
 KafkaConf = dict[str, str | int | float | bool]
 
-#: The Python logger every Kafka client built from :meth:`Settings.kafka_client_config`
-#: logs through (librdkafka's own lines, ``client_log_level`` and up). librdkafka would
-#: otherwise write them straight to stderr; the worker's logging shows them, the CLI
-#: hides them unless ``--verbose`` (its errors arrive as exceptions anyway).
+#: The Python logger a Kafka client built from :meth:`Settings.kafka_client_config` logs
+#: through when ``client_log_to_python`` is set (librdkafka's own lines,
+#: ``client_log_level`` and up): the CLI sets it and hides them unless ``--verbose``
+#: (its errors arrive as exceptions anyway). Otherwise librdkafka writes them to stderr.
 CLIENT_LOGGER = "streams.kafka"
 
 
@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     sasl_password: SecretStr | None = None
     client_log_level: int = Field(
         3, ge=0, le=7, description="librdkafka log level (syslog scale; 3 = errors only)."
+    )
+    client_log_to_python: bool = Field(
+        False,
+        description=(
+            "Route the Kafka clients' log lines into the Python logger streams.kafka (the "
+            "CLI does). Off in the worker: confluent-kafka 2.16 aborts the process "
+            "(CallState_get assertion) when such a logger is called from a client's own "
+            "thread, which the chaos run hit; the worker's stderr keeps librdkafka's lines."
+        ),
     )
     schema_registry_url: str | None = Field(
         None,
@@ -134,9 +143,10 @@ class Settings(BaseSettings):
             "bootstrap.servers": self.bootstrap,
             "security.protocol": self.security_protocol,
             "log_level": self.client_log_level,
-            # confluent-kafka takes a logging.Logger here; its stubs type values narrower.
-            "logger": cast(Any, logging.getLogger(CLIENT_LOGGER)),
         }
+        if self.client_log_to_python:
+            # confluent-kafka takes a logging.Logger here; its stubs type values narrower.
+            conf["logger"] = cast(Any, logging.getLogger(CLIENT_LOGGER))
         if self.security_protocol == "SASL_PLAINTEXT":
             if not self.sasl_username or self.sasl_password is None:
                 raise ConfigError(

@@ -27,6 +27,7 @@ from streams.commands.common import bootstrap_problem
 from streams.errors import ConfigError
 from streams.sdk.feeditem import SubscriberError
 from streams.sdk.subscriber import check_identity
+from streams.settings import Settings
 
 CLI = [sys.executable, "-m", "streams.cli"]
 REPO = Path(__file__).resolve().parents[2]
@@ -295,3 +296,13 @@ def test_an_install_without_its_schemas_fails_in_one_line(
     monkeypatch.setattr(cli, "build_parser", no_schemas)
     assert cli.main(["--help"]) == 1
     assert capsys.readouterr().err == "creditstream: error: no Avro schemas (*.avsc) in /nowhere\n"
+
+
+def test_only_the_cli_routes_client_logs_through_python() -> None:
+    """A Python logger on a client can abort a multi-threaded worker (confluent-kafka's
+    CallState assertion, seen in the chaos run): the worker's clients get none."""
+    assert "logger" not in Settings().kafka_client_config()
+    args = build_parser().parse_args(["platforms"])
+    assert "logger" in cli.effective_settings(args).kafka_client_config()
+    args = build_parser().parse_args(["worker"])
+    assert "logger" not in cli.effective_settings(args).kafka_client_config()
