@@ -1,7 +1,8 @@
 """A real Prometheus server scrapes a real ``creditstream worker`` doing real work.
 
 The worker ingests simulated platform traffic (with bad records and re-sends), builds
-profiles, and feeds a bank that subscribed to some borrowers; Prometheus, scraping the
+profiles, and feeds a bank that subscribed to some borrowers (another bank, never
+provisioned, waits); Prometheus, scraping the
 worker's own ``/metrics``, must then hold every metric family ``streams.runtime.metrics``
 declares, and the counts it stores must match what was sent.
 """
@@ -22,7 +23,7 @@ from streams.runtime.provision import ensure_bank
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
 from streams.simulator.load import SimConfig, national_ids
-from tests.integration.kafka_helpers import consume_all, unique
+from tests.integration.kafka_helpers import consume_all, create_topics, unique
 from tests.integration.test_prometheus_scrape import (
     api,
     expected_series_names,
@@ -50,6 +51,8 @@ def test_prometheus_sees_every_family_from_a_working_worker(
     bank = "prombank"
     conf = {"bootstrap.servers": private_bootstrap}
     ensure_bank(conf, bank, 2)
+    # A bank whose subscriptions topic was made by hand, never provisioned: it waits.
+    create_topics(conf, [topics.subscriptions("ghostbank")], 2)
     with running_worker(env) as worker:
         with BankSubscriber(bank, settings) as sub:
             expires = datetime.now(UTC) + timedelta(days=30)
