@@ -20,12 +20,12 @@ from itertools import islice
 from typing import Any
 
 from streams import topics
+from streams.clock import DAY_MS
 from streams.runtime import provision
 from streams.runtime.registry import codec_for
 from streams.sdk.producer import PlatformProducer
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import KafkaConf, Settings
-from streams.simulator.life import DAY_MS
 from streams.simulator.load import SimConfig, generate, national_ids
 
 BANK_NAMES = ("nordbank", "alpbank", "fjordbank", "baltbank", "coastbank", "ridgebank")

@@ -9,14 +9,13 @@ import time
 
 from confluent_kafka import KafkaException
 
+from streams.clock import DAY_MS
 from streams.commands.common import positive_days
 from streams.commands.rejects import iso_ms
 from streams.errors import BrokerError
 from streams.ops.platforms import PlatformStats, platform_stats
 from streams.runtime.topicread import CONNECT_TIMEOUT_S, cluster_metadata, kafka_reason
 from streams.settings import Settings
-
-DAY_MS = 86_400_000
 
 
 def render(stats: list[PlatformStats], days: float, now_ms: int) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 
+from streams.clock import DAY_MS
 from streams.commands.publish import ProgressLine, bar
 from streams.errors import BrokerError
 from streams.runtime.provision import ensure_platform
@@ -28,7 +29,6 @@ from streams.runtime.registry import codec_for
 from streams.runtime.topicread import CONNECT_TIMEOUT_S, cluster_metadata, kafka_reason
 from streams.sdk.producer import DeliveryError, DeliveryReport, PlatformProducer
 from streams.settings import Settings
-from streams.simulator.life import DAY_MS
 from streams.simulator.load import SimConfig, SimRecord, generate, platform_names
 from streams.wire.rejects import Reason, reject_key
 

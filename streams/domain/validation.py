@@ -25,6 +25,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from streams.clock import DAY_MS
 from streams.domain.privacy import Pseudonymizer, is_valid_national_id, normalize_national_id
 from streams.errors import CreditstreamError, DecodeError
 from streams.wire.events import (
@@ -43,7 +44,6 @@ _CURRENCY_LIST = """
     MYR PHP THB VND AUD NZD CAD MXN BRL ARS CLP COP PEN ZAR NGN KES EGP MAD AED SAR ILS
 """
 DEFAULT_CURRENCIES = frozenset(_CURRENCY_LIST.split())
-_DAY_MS = 86_400_000
 #: Amounts are Avro ``decimal(18, 2)`` in every schema: 16 integer digits at most.
 AMOUNT_LIMIT = Decimal(10) ** 16
 
@@ -54,7 +54,7 @@ class ValidationLimits:
 
     currencies: frozenset[str] = field(default=DEFAULT_CURRENCIES)
     max_clock_skew_ms: int = 5 * 60 * 1000  # platform clocks may run a little ahead
-    retention_ms: int = 1826 * _DAY_MS  # 5 years: negative information ages out then
+    retention_ms: int = 1826 * DAY_MS  # 5 years: negative information ages out then
     max_record_bytes: int = 16 * 1024  # a real event is ~200 B; 16 KiB means abuse
     max_days_past_due: int = 3650
     max_term_months: int = 600
@@ -192,7 +192,7 @@ def _common(
     if occurred_ms < now_ms - limits.retention_ms:
         raise InvalidEventError(
             Reason.TOO_OLD,
-            f"occurred_at is older than the retention of {limits.retention_ms // _DAY_MS} days",
+            f"occurred_at is older than the retention of {limits.retention_ms // DAY_MS} days",
             "occurred_at",
         )
     amount = _amount(datum, "amount")

@@ -22,7 +22,6 @@ manager):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -31,6 +30,7 @@ from typing import Any, Literal
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from streams import topics
+from streams.clock import now_ms
 from streams.domain.validation import (
     DEFAULT_LIMITS,
     InvalidEventError,
@@ -103,10 +103,6 @@ class ProducerStats:
     @property
     def in_flight(self) -> int:
         return self.queued - self.delivered - self.failed
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class PlatformProducer:

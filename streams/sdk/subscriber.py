@@ -59,12 +59,13 @@ from confluent_kafka import (
 )
 
 from streams import topics
+from streams.clock import now_ms
 from streams.domain.privacy import is_valid_national_id, normalize_national_id
 from streams.errors import ConfigError, DecodeError
 from streams.runtime.registry import codec_for
 from streams.sdk.feeditem import FeedItem, SubscriberError, check_request, to_feed_item
 from streams.sdk.ledger import LedgerStore, VersionLedger
-from streams.sdk.producer import DeliveryError, DeliveryReport, now_ms
+from streams.sdk.producer import DeliveryError, DeliveryReport
 from streams.sdk.requests import RequestSender, topic_partitions
 from streams.settings import KafkaConf, Settings
 from streams.wire.codec import CONFLUENT_MAGIC, SniffingCodec

@@ -23,10 +23,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from streams.clock import DAY_MS
 from streams.wire.events import ActivityKind, LoanEventType, Product
 from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 
-DAY_MS = 86_400_000
 MINUTE_MS = 60_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -34,9 +34,10 @@ from itertools import islice
 from typing import Any, Literal
 
 from streams import topics
+from streams.clock import DAY_MS
 from streams.domain.validation import DEFAULT_LIMITS
 from streams.errors import ConfigError
-from streams.simulator.life import DAY_MS, PERSONA_WEIGHTS, Ev, Life, Persona, platform_specs, ts
+from streams.simulator.life import PERSONA_WEIGHTS, Ev, Life, Persona, platform_specs, ts
 from streams.simulator.personas import PERSONAS
 from streams.wire.rejects import Reason
 from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT

@@ -54,9 +54,9 @@ from decimal import Decimal
 from typing import Any
 
 from streams import topics
+from streams.clock import DAY_MS
 from streams.domain.validation import DEFAULT_LIMITS
 from streams.runtime.registry import codec_for
-from streams.simulator.life import DAY_MS
 from streams.simulator.load import BadKind, SimConfig, SimRecord, generate, platform_names
 from streams.wire.rejects import Reason
 from streams.wire.schemas import ACTIVITY_EVENT, EXCHANGE_EVENT, LOAN_EVENT, load_schemas

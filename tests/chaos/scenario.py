@@ -31,12 +31,13 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from streams import topics
+from streams.clock import DAY_MS
 from streams.domain.privacy import Pseudonymizer
 from streams.runtime.provision import ensure_bank, ensure_platform
 from streams.runtime.registry import codec_for
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
-from streams.simulator.load import DAY_MS, SimConfig, SimRecord, generate, national_ids
+from streams.simulator.load import SimConfig, SimRecord, generate, national_ids
 from tests.chaos.checker import Consent, Counts, Sent, check
 from tests.chaos.cluster import SESSION_TIMEOUT_MS, ChaosBroker, Journal, WorkerPool, tail
 from tests.integration.kafka_helpers import unique

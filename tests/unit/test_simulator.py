@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.clock import DAY_MS
 from streams.domain.privacy import is_valid_national_id, normalize_national_id
 from streams.domain.validation import InvalidEventError, check_size, validate_event
 from streams.errors import ConfigError, DecodeError
-from streams.simulator.life import DAY_MS, Persona
+from streams.simulator.life import Persona
 from streams.simulator.load import BadKind, SimConfig, SimRecord, generate, platform_names
 from streams.wire.codec import SingleObjectCodec
 from streams.wire.rejects import Reason

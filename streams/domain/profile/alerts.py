@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from streams.clock import DAY_MS
 from streams.domain.profile.state import (
     APPLICATION,
     DISBURSEMENT,
@@ -38,13 +39,7 @@ from streams.domain.profile.state import (
     ProfileState,
     loan_status,
 )
-from streams.domain.profile.windows import (
-    DAY_MS,
-    HOUR_MS,
-    ProfileConfig,
-    delinquency_level,
-    level_label,
-)
+from streams.domain.profile.windows import HOUR_MS, ProfileConfig, delinquency_level, level_label
 
 
 class AlertKind(StrEnum):

@@ -21,6 +21,7 @@ can memoize them across reads (see ``profile.view``).
 
 from __future__ import annotations
 
+from streams.clock import DAY_MS
 from streams.domain.profile.model import Credit, Money, cents
 from streams.domain.profile.state import (
     APPLICATION,
@@ -34,7 +35,7 @@ from streams.domain.profile.state import (
     Loan,
     is_zero,
 )
-from streams.domain.profile.windows import DAY_MS, MONTH_OF_DAY, ProfileConfig, month_of_day
+from streams.domain.profile.windows import MONTH_OF_DAY, ProfileConfig, month_of_day
 
 _DEFAULT_BIT = 1 << DEFAULT
 _WRITE_OFF_BIT = 1 << WRITE_OFF

@@ -55,6 +55,7 @@ import re
 import sys
 from decimal import Decimal
 
+from streams.clock import DAY_MS
 from streams.domain.profile.alerts import Alert, AlertKind
 from streams.domain.profile.loans import NO_ALERTS, apply_correction, maybe_prune, replace_record
 from streams.domain.profile.state import (
@@ -74,7 +75,7 @@ from streams.domain.profile.view import (
     profile_to_dict,
     snapshot,
 )
-from streams.domain.profile.windows import DAY_MS, DEFAULT_CONFIG, ProfileConfig
+from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
 from streams.wire.events import ActivityKind, ExchangeEvent, LoanFacts
 
 __all__ = [

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from bisect import insort
 
+from streams.clock import DAY_MS
 from streams.domain.profile.alerts import (
     Alert,
     delinquency_alert,
@@ -42,7 +43,7 @@ from streams.domain.profile.state import (
     prune,
     rebuild_loan,
 )
-from streams.domain.profile.windows import DAY_MS, ProfileConfig
+from streams.domain.profile.windows import ProfileConfig
 
 NO_ALERTS: tuple[Alert, ...] = ()
 PRUNE_EVERY_DAYS = 7  # pruning only bounds size; doing it weekly keeps apply cheap

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.clock import DAY_MS
 from streams.domain.profile.credit import credit_features
 from streams.domain.profile.model import (
     BorrowerProfile,
@@ -43,7 +44,7 @@ from streams.domain.profile.output import (
     profile_to_dict,
 )
 from streams.domain.profile.state import ProfileState
-from streams.domain.profile.windows import DAY_MS, DEFAULT_CONFIG, ProfileConfig
+from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
 
 __all__ = [
     "BorrowerProfile",

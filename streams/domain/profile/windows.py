@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-DAY_MS = 86_400_000
+from streams.clock import DAY_MS
+
 HOUR_MS = 3_600_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 

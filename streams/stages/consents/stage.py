@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import topics
+from streams.clock import now_ms
 from streams.runtime.tenantgate import TenantGate
 from streams.runtime.txloop import batch_transaction, batches, stage_clients
 from streams.settings import KafkaConf, Settings
@@ -101,7 +101,7 @@ class ConsentStage:
         self.stats.aborted += 1
 
     def _transact(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
-        now = int(time.time() * 1000)
+        now = now_ms()
         outcomes: list[Forward | Refusal] = []
         with batch_transaction(consumer, producer, batch, on_abort=self._count_abort):
             for msg in batch:

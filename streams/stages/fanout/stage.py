@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import topics
+from streams.clock import now_ms
 from streams.domain.audit import ChainHead
 from streams.errors import BrokerError, DecodeError
 from streams.runtime.auditlog import chain_heads
@@ -125,7 +126,7 @@ class FanoutStage:
             ):
                 due: list[tuple[int, str]] = []
                 if time.monotonic() >= next_prune:
-                    due = self.store.due(_now_ms())
+                    due = self.store.due(now_ms())
                     next_prune = time.monotonic() + self._prune_s
                 if batch or due:
                     self._transact(consumer, producer, batch, due)
@@ -207,10 +208,10 @@ class FanoutStage:
         began = time.perf_counter()
         offsets = self._offsets(consumer, batch)
         if not offsets:
-            self.store.defer(due, _now_ms() + int(self._prune_s * 1000))
+            self.store.defer(due, now_ms() + int(self._prune_s * 1000))
             return
         items = self._decode(batch)
-        now = _now_ms()
+        now = now_ms()
         checkpoints = {p: h.checkpoint() for p, h in self.heads.items()}
 
         def forget() -> None:  # the audit chains continue from their pre-batch heads
@@ -242,7 +243,3 @@ class FanoutStage:
                 produce(topics.EXCHANGE_AUDIT, encode(AUDIT_RECORD, sealed), key, partition=p)
         for bid, (p, record, _expires) in outcome.states.items():
             produce(topics.FANOUT_STATE, record, bid.encode(), partition=p)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

@@ -6,6 +6,7 @@ import logging
 
 import faust
 
+from streams.clock import DAY_MS
 from streams.domain.privacy import pseudonymizer_from_settings
 from streams.domain.validation import ValidationLimits
 from streams.runtime.host import install_threaded_stage
@@ -19,7 +20,6 @@ from streams.stages.ingress.process import IngressProcessor, RejectGuard
 from streams.stages.ingress.stage import IngressStage
 
 log = logging.getLogger(__name__)
-DAY_MS = 86_400_000
 
 
 def build_stage(settings: Settings) -> IngressStage:

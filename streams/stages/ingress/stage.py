@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import topics
+from streams.clock import now_ms
 from streams.runtime.tenantgate import TenantGate
 from streams.runtime.txloop import batch_transaction, batches, replay_changelog, stage_clients
 from streams.settings import KafkaConf, Settings
@@ -59,10 +60,6 @@ ConsumerHook = Callable[[Consumer], None]
 def _platform(topic: str) -> str | None:
     parsed = topics.platform_of(topic)
     return parsed[0] if parsed else None
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class IngressStage:
@@ -129,7 +126,7 @@ class IngressStage:
         """Replay the dedup changelog partitions that hold ``sources``' memory."""
         if not sources:
             return
-        now = _now_ms()
+        now = now_ms()
         dedup = self.processor.dedup
 
         def load(_partition: int, key: bytes, value: bytes | None) -> None:
@@ -147,7 +144,7 @@ class IngressStage:
     # -- the batch transaction ------------------------------------------------------
     def _transact(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
         began = time.perf_counter()
-        now = _now_ms()
+        now = now_ms()
         outcomes: list[Accepted | Refused] = []
         with batch_transaction(consumer, producer, batch, on_abort=self._forget_batch):
             for msg in batch:

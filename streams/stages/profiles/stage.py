@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import topics
+from streams.clock import now_ms
 from streams.domain.profile.fold import ProfileConfig
 from streams.errors import DecodeError
 from streams.runtime.gcpolicy import FreezingGc
@@ -253,7 +254,7 @@ class ProfileStage:
         began = time.perf_counter()
         try:
             ops = self._decode(batch)
-            emits = process_ops(ops, self.store.get, _now_ms(), self.config, self.encoder)
+            emits = process_ops(ops, self.store.get, now_ms(), self.config, self.encoder)
         except BaseException:  # a bug: let the previous batch finish, then undo this one
             touched = self.store.take_touched()
             try:
@@ -332,7 +333,3 @@ def _commit(producer: Producer, offsets: list[TopicPartition], meta: object) -> 
     producer.send_offsets_to_transaction(offsets, meta, 30)
     producer.commit_transaction(30)
     return time.perf_counter()
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
