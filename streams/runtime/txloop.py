@@ -137,8 +137,9 @@ def stage_clients(
     producer_extra: KafkaConf | None = None,
 ) -> Iterator[tuple[Consumer, Producer]]:
     """A stage's consumer and transactional producer (identity ``StageIdentity.of``),
-    once the exchange's topics exist; closed and flushed on the way out, however."""
-    provision.ensure(conf, provision.exchange_topics(settings.partitions))
+    once the exchange's topics exist and the topics the stage joins by key are
+    co-partitioned (else StageHaltError, one line); closed and flushed on the way out."""
+    provision.prepare_stage(conf, stage, settings.partitions)
     ident = StageIdentity.of(settings, stage)
     consumer = stage_consumer(conf, ident, **(consumer_extra or {}))
     producer = transactional_producer(conf, ident, **(producer_extra or {}))
@@ -293,18 +294,3 @@ def replay_changelog(
     finally:
         reader.close()
     return count
-
-
-def report_lag(consumer: Consumer, set_lag: Callable[[str, int, int], None]) -> None:
-    """Lag (log end - position) of every assigned partition, from the client's cached
-    watermarks (no broker round trip), reported through ``set_lag(topic, part, lag)``."""
-    assigned = consumer.assignment()
-    if not assigned:
-        return
-    for tp in consumer.position(assigned):
-        try:
-            _low, high = consumer.get_watermark_offsets(tp, cached=True)
-        except KafkaException:
-            continue
-        if high >= 0 and tp.offset >= 0:
-            set_lag(tp.topic, tp.partition, max(0, high - tp.offset))

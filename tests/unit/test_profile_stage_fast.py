@@ -199,7 +199,7 @@ def test_metrics_hooks_move_the_registry() -> None:
 
 
 class _FakeConsumer:
-    """What ``txloop.report_lag`` reads: assignment, positions, cached watermarks."""
+    """What ``runtime.lag.LagReporter`` reads: assignment, positions, cached watermarks."""
 
     def assignment(self) -> list[TopicPartition]:
         return [TopicPartition("exchange.events", 2)]

@@ -7,6 +7,7 @@ import faust
 from streams.domain.consent import ConsentLimits
 from streams.domain.privacy import pseudonymizer_from_settings
 from streams.runtime.host import install_threaded_stage
+from streams.runtime.lag import LagReporter
 from streams.runtime.metrics import Metrics
 from streams.runtime.registry import codec_for
 from streams.settings import Settings
@@ -42,4 +43,5 @@ def install_consents(app: faust.App, stage: ConsentStage, metrics: Metrics) -> N
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     stage.on_batch = metrics_hook(metrics)
     stage.gate.report = metrics.set_tenant_waiting
+    stage.on_tick = LagReporter(metrics.set_lag, metrics.forget_partition)
     install_threaded_stage(app, "consents", stage, metrics)

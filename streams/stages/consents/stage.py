@@ -65,6 +65,7 @@ class ConsentStage:
         self.gate = TenantGate(
             "consents", topics.bank_of, lambda b: [topics.feed(b)], "provision-bank"
         )
+        self.on_tick: Callable[[Consumer], None] | None = None
         self.tick_s = 5.0
 
     def stop(self) -> None:
@@ -82,11 +83,16 @@ class ConsentStage:
                 self.settings.consent_batch_max,
                 stopping=self._stopping,
                 ready=self.ready,
-                on_tick=self.gate.recheck,
+                on_tick=self._tick,
                 tick_s=self.tick_s,
             ):
                 if batch:
                     self._transact(consumer, producer, batch)
+
+    def _tick(self, consumer: Consumer) -> None:
+        self.gate.recheck(consumer)
+        if self.on_tick is not None:
+            self.on_tick(consumer)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         banks = {b for tp in partitions if (b := topics.bank_of(tp.topic))}

@@ -16,9 +16,9 @@ import faust
 from confluent_kafka import Consumer
 
 from streams.runtime.host import install_threaded_stage
+from streams.runtime.lag import LagReporter
 from streams.runtime.metrics import Metrics
 from streams.runtime.registry import codec_for
-from streams.runtime.txloop import report_lag
 from streams.settings import Settings
 from streams.stages.fanout.batch import Outcome
 from streams.stages.fanout.stage import BatchHook, FanoutStage
@@ -55,8 +55,10 @@ def install_fanout(app: faust.App, stage: FanoutStage, metrics: Metrics) -> None
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     stage.on_batch = metrics_hook(metrics)
 
+    report_lag = LagReporter(metrics.set_lag, metrics.forget_partition)
+
     def on_tick(consumer: Consumer) -> None:
-        report_lag(consumer, metrics.set_lag)
+        report_lag(consumer)
         metrics.set_table_entries(STAGE, stage.store.size())
         metrics.set_recovery(STAGE, 1.0 if stage.ready.is_set() else 0.0)
 

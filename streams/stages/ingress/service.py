@@ -10,9 +10,9 @@ from streams.clock import DAY_MS
 from streams.domain.privacy import pseudonymizer_from_settings
 from streams.domain.validation import ValidationLimits
 from streams.runtime.host import install_threaded_stage
+from streams.runtime.lag import LagReporter
 from streams.runtime.metrics import Metrics
 from streams.runtime.registry import codec_for
-from streams.runtime.txloop import report_lag
 from streams.settings import Settings
 from streams.stages.ingress.dedup import DedupMemory
 from streams.stages.ingress.observe import metrics_hook
@@ -42,6 +42,6 @@ def build_stage(settings: Settings) -> IngressStage:
 def install_ingress(app: faust.App, stage: IngressStage, metrics: Metrics) -> None:
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     stage.on_batch = metrics_hook(metrics)
-    stage.on_tick = lambda consumer: report_lag(consumer, metrics.set_lag)
+    stage.on_tick = LagReporter(metrics.set_lag, metrics.forget_partition)
     stage.gate.report = metrics.set_tenant_waiting
     install_threaded_stage(app, "ingress", stage, metrics)

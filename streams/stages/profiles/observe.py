@@ -11,10 +11,8 @@ exchange.events.
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer
-
+from streams.runtime.lag import LagReporter
 from streams.runtime.metrics import Metrics
-from streams.runtime.txloop import report_lag
 from streams.stages.profiles.batch import Emit
 from streams.stages.profiles.stage import BatchHook, ConsumerHook, ProfileStage, RestoreHook
 
@@ -59,10 +57,7 @@ def restore_hook(metrics: Metrics, stage: ProfileStage) -> RestoreHook:
 def lag_hook(metrics: Metrics) -> ConsumerHook:
     """Consumer lag of the assigned exchange.events partitions."""
 
-    def on_tick(consumer: Consumer) -> None:
-        report_lag(consumer, metrics.set_lag)
-
-    return on_tick
+    return LagReporter(metrics.set_lag, metrics.forget_partition)
 
 
 def install_metrics(stage: ProfileStage, metrics: Metrics) -> None:
