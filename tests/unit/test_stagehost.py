@@ -65,13 +65,27 @@ def test_the_worker_crashes_after_the_limit_of_consecutive_failures() -> None:
 
 def test_a_halt_during_the_backoff_stops_without_another_run() -> None:
     halt = threading.Event()
+    backing_off = threading.Event()  # set by the supervisor just before its backoff wait
     stage = FlakyStage(failures=100)
     slow = RestartPolicy(limit=5, first_delay_s=30, max_delay_s=30)
-    thread = threading.Thread(target=supervise, args=(stage, "t", slow, halt, None, lambda e: None))
+    args = (stage, "t", slow, halt, backing_off.set, lambda e: None)
+    thread = threading.Thread(target=supervise, args=args, daemon=True)
     thread.start()
+    # Halting at once could come before the first run (then nothing ran) or while it
+    # ran (then the halt is seen on its failure, with no backoff): wait for the backoff.
+    assert backing_off.wait(10), "the stage never failed into its backoff"
     halt.set()
-    thread.join(5)
+    thread.join(5)  # far less than the 30 s backoff: only the halt ends it
     assert not thread.is_alive() and stage.runs == 1
+
+
+def test_a_halt_before_the_stage_thread_runs_means_no_run() -> None:
+    halt = threading.Event()
+    halt.set()
+    stage = FlakyStage(failures=0)
+    restarts: list[int] = []
+    supervise(stage, "t", FAST, halt, lambda: restarts.append(1), lambda e: None)
+    assert (stage.runs, restarts) == (0, [])
 
 
 @given(st.lists(st.floats(0, 200), min_size=1, max_size=30))
