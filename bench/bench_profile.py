@@ -51,17 +51,11 @@ from decimal import Decimal
 from pathlib import Path
 from statistics import quantiles
 
-from streams.domain.profile.fold import (
-    DEFAULT_CONFIG,
-    ProfileState,
-    apply,
-    new_state,
-    profile_to_avro,
-    snapshot,
-    state_from_bytes,
-    state_to_bytes,
-)
-from streams.domain.profile.view import material_view, view
+from streams.domain.profile.fold import apply
+from streams.domain.profile.output import material_view, profile_to_avro
+from streams.domain.profile.state import ProfileState, new_state, state_from_bytes, state_to_bytes
+from streams.domain.profile.view import snapshot, view
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.domain.validation import to_avro
 from streams.runtime.gcpolicy import FreezingGc
 from streams.runtime.registry import codec_for

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_profile import make_events
 
 from streams import topics
-from streams.domain.profile.fold import DEFAULT_CONFIG
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.domain.validation import to_avro
 from streams.localkafka import BrokerSpec, start, stop
 from streams.runtime import provision

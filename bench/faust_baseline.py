@@ -33,15 +33,11 @@ from faust.streams import _current_event
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams import topics
-from streams.domain.profile.fold import (
-    DEFAULT_CONFIG,
-    apply,
-    new_state,
-    profile_to_avro,
-    snapshot,
-    state_from_bytes,
-    state_to_bytes,
-)
+from streams.domain.profile.fold import apply
+from streams.domain.profile.output import profile_to_avro
+from streams.domain.profile.state import new_state, state_from_bytes, state_to_bytes
+from streams.domain.profile.view import snapshot
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.domain.validation import from_avro
 from streams.runtime.registry import codec_for
 from streams.wire.schemas import BORROWER_PROFILE, EXCHANGE_EVENT

@@ -56,8 +56,11 @@ from streams.domain.audit import ChainHead
 from streams.domain.consent import Subscription
 from streams.domain.delivery import bank_view, deliveries
 from streams.domain.privacy import Pseudonymizer
-from streams.domain.profile.fold import DEFAULT_CONFIG, apply
-from streams.domain.profile.view import material_view, view, view_to_profile
+from streams.domain.profile.fold import apply
+from streams.domain.profile.model import view_to_profile
+from streams.domain.profile.output import material_view
+from streams.domain.profile.view import view
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.domain.validation import (
     DEFAULT_LIMITS,
     InvalidEventError,

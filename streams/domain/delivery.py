@@ -32,7 +32,8 @@ from typing import Any
 
 from streams.domain.consent import Answer, Subscription, Subscriptions, active
 from streams.domain.profile.alerts import Alert
-from streams.domain.profile.view import BorrowerProfile, profile_to_dict
+from streams.domain.profile.model import BorrowerProfile
+from streams.domain.profile.output import profile_to_dict
 from streams.errors import CreditstreamError
 from streams.topics import feed
 from streams.wire.avrojson import datum_to_json

@@ -26,7 +26,10 @@ from streams.domain.delivery import (
     deliveries,
 )
 from streams.domain.profile.alerts import Alert, AlertKind
-from streams.domain.profile.fold import apply, new_state, profile_to_avro, profile_to_dict, snapshot
+from streams.domain.profile.fold import apply
+from streams.domain.profile.output import profile_to_avro, profile_to_dict
+from streams.domain.profile.state import new_state
+from streams.domain.profile.view import snapshot
 from streams.runtime.registry import codec_for
 from streams.wire.consents import Action, ConsentRequest, Purpose
 from streams.wire.events import LoanEventType

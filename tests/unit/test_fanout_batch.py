@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams.domain.delivery import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
-from streams.domain.profile.fold import profile_to_avro
+from streams.domain.profile.output import profile_to_avro
 from streams.stages.fanout.batch import Outcome, ProfileChange, process_batch
 from streams.stages.fanout.state import Entry, FanoutStore, entry_from_bytes, entry_to_bytes
 from streams.wire.consents import Action, ConsentRequest, Purpose

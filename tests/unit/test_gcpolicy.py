@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.domain.profile.fold import DEFAULT_CONFIG
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.runtime.gcpolicy import GC_THRESHOLD, FreezingGc
 from streams.runtime.registry import codec_for
 from streams.settings import Settings

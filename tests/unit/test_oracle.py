@@ -8,8 +8,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain.profile.fold import DEFAULT_CONFIG, BorrowerProfile
+from streams.domain.profile.model import BorrowerProfile
 from streams.domain.profile.oracle import fold
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.wire.events import ActivityKind, ExchangeEvent, LoanEventType
 from tests.unit.profile_factories import DAY, T0, activity_event, event_sets, loan_event
 

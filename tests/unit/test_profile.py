@@ -10,19 +10,12 @@ from io import BytesIO
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from streams.domain.profile.fold import (
-    AlertKind,
-    ProfileConfig,
-    ProfileState,
-    apply,
-    material_change,
-    new_state,
-    profile_to_avro,
-    profile_to_dict,
-    snapshot,
-    state_from_bytes,
-    state_to_bytes,
-)
+from streams.domain.profile.alerts import AlertKind
+from streams.domain.profile.fold import apply
+from streams.domain.profile.output import material_change, profile_to_avro, profile_to_dict
+from streams.domain.profile.state import ProfileState, new_state, state_from_bytes, state_to_bytes
+from streams.domain.profile.view import snapshot
+from streams.domain.profile.windows import ProfileConfig
 from streams.wire.events import ActivityKind, ExchangeEvent, LoanEventType
 from streams.wire.schemas import SCHEMA_DIR
 from tests.unit.profile_factories import BORROWER, DAY, HOUR, T0, activity_event, loan_event

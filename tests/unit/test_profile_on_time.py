@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from streams.domain.profile.fold import DEFAULT_CONFIG, BorrowerProfile, apply, new_state, snapshot
+from streams.domain.profile.fold import apply
+from streams.domain.profile.model import BorrowerProfile
 from streams.domain.profile.oracle import fold
+from streams.domain.profile.state import new_state
+from streams.domain.profile.view import snapshot
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.wire.events import ExchangeEvent, LoanEventType
 from tests.unit.profile_factories import BORROWER, DAY, T0, loan_event
 

@@ -13,17 +13,12 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.domain.profile.fold import (
-    DEFAULT_CONFIG,
-    BorrowerProfile,
-    ProfileState,
-    apply,
-    new_state,
-    snapshot,
-    state_from_bytes,
-    state_to_bytes,
-)
+from streams.domain.profile.fold import apply
+from streams.domain.profile.model import BorrowerProfile
 from streams.domain.profile.oracle import fold
+from streams.domain.profile.state import ProfileState, new_state, state_from_bytes, state_to_bytes
+from streams.domain.profile.view import snapshot
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.wire.events import ExchangeEvent, LoanEventType
 from tests.unit.profile_factories import (
     DAY,

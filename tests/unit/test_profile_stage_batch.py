@@ -6,15 +6,12 @@ import marshal
 from dataclasses import replace
 from decimal import Decimal
 
-from streams.domain.profile.fold import (
-    DEFAULT_CONFIG,
-    apply,
-    profile_to_avro,
-    snapshot,
-    state_to_bytes,
-)
+from streams.domain.profile.fold import apply
 from streams.domain.profile.oracle import fold
-from streams.domain.profile.view import view
+from streams.domain.profile.output import profile_to_avro
+from streams.domain.profile.state import state_to_bytes
+from streams.domain.profile.view import snapshot, view
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.runtime.registry import codec_for
 from streams.stages.profiles.batch import process_batch
 from streams.stages.profiles.records import (

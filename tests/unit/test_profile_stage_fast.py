@@ -21,8 +21,12 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from streams.domain.profile.alerts import Alert, AlertKind
-from streams.domain.profile.fold import DEFAULT_CONFIG, apply, new_state, profile_to_avro, snapshot
-from streams.domain.profile.view import cents, material_change, material_view, to_decimal, view
+from streams.domain.profile.fold import apply
+from streams.domain.profile.model import cents, to_decimal
+from streams.domain.profile.output import material_change, material_view, profile_to_avro
+from streams.domain.profile.state import new_state
+from streams.domain.profile.view import snapshot, view
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.domain.validation import from_avro, to_avro
 from streams.errors import DecodeError
 from streams.runtime.metrics import Metrics
@@ -153,7 +157,7 @@ def test_material_view_agrees_with_material_change(
 
 
 def snapshot_of(borrower: str, v: tuple[object, ...]) -> object:
-    from streams.domain.profile.view import view_to_profile
+    from streams.domain.profile.model import view_to_profile
 
     return view_to_profile(borrower, v)
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import marshal
 
-from streams.domain.profile.fold import (
-    DEFAULT_CONFIG,
-    BorrowerProfile,
+from streams.domain.profile.fold import apply
+from streams.domain.profile.model import BorrowerProfile
+from streams.domain.profile.oracle import fold
+from streams.domain.profile.state import (
     ProfileState,
-    apply,
     new_state,
-    snapshot,
+    state_fields,
     state_from_bytes,
     state_to_bytes,
 )
-from streams.domain.profile.oracle import fold
-from streams.domain.profile.state import state_fields
+from streams.domain.profile.view import snapshot
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.stages.profiles.records import FORMAT as RECORD_FORMAT
 from streams.stages.profiles.records import entry_from_bytes
 from streams.wire.events import ExchangeEvent, LoanEventType

@@ -56,7 +56,7 @@ import sys
 from decimal import Decimal
 
 from streams.clock import DAY_MS
-from streams.domain.profile.alerts import Alert, AlertKind
+from streams.domain.profile.alerts import Alert
 from streams.domain.profile.loans import NO_ALERTS, apply_correction, maybe_prune, replace_record
 from streams.domain.profile.state import (
     CORRECTION,
@@ -64,36 +64,9 @@ from streams.domain.profile.state import (
     Pending,
     ProfileState,
     Record,
-    new_state,
-    state_from_bytes,
-    state_to_bytes,
-)
-from streams.domain.profile.view import (
-    BorrowerProfile,
-    material_change,
-    profile_to_avro,
-    profile_to_dict,
-    snapshot,
 )
 from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
 from streams.wire.events import ActivityKind, ExchangeEvent, LoanFacts
-
-__all__ = [
-    "DEFAULT_CONFIG",
-    "Alert",
-    "AlertKind",
-    "BorrowerProfile",
-    "ProfileConfig",
-    "ProfileState",
-    "apply",
-    "material_change",
-    "new_state",
-    "profile_to_avro",
-    "profile_to_dict",
-    "snapshot",
-    "state_from_bytes",
-    "state_to_bytes",
-]
 
 _EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
 _SPEND_EXCLUDED = ActivityKind.ACCOUNT_CHANGE

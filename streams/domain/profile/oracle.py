@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from streams.domain.profile.view import BorrowerProfile
+from streams.domain.profile.model import BorrowerProfile
 from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
 from streams.wire.events import ActivityKind, ExchangeEvent, LoanEventType, LoanFacts
 

@@ -28,42 +28,13 @@ from streams.domain.profile.credit import credit_features
 from streams.domain.profile.model import (
     BorrowerProfile,
     Credit,
-    Money,
     MoneyPairs,
     View,
     cents,
-    decimal_cents,
-    profile_to_view,
-    to_decimal,
     view_to_profile,
-)
-from streams.domain.profile.output import (
-    material_change,
-    material_view,
-    profile_to_avro,
-    profile_to_dict,
 )
 from streams.domain.profile.state import ProfileState
 from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
-
-__all__ = [
-    "BorrowerProfile",
-    "Credit",
-    "Money",
-    "MoneyPairs",
-    "View",
-    "cents",
-    "decimal_cents",
-    "material_change",
-    "material_view",
-    "profile_to_avro",
-    "profile_to_dict",
-    "profile_to_view",
-    "snapshot",
-    "to_decimal",
-    "view",
-    "view_to_profile",
-]
 
 
 def snapshot(

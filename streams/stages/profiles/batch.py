@@ -28,9 +28,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from streams.domain.profile.alerts import Alert
-from streams.domain.profile.fold import ProfileConfig, apply_activity, apply_loan
+from streams.domain.profile.fold import apply_activity, apply_loan
 from streams.domain.profile.model import saturate_money
-from streams.domain.profile.view import material_view, view
+from streams.domain.profile.output import material_view
+from streams.domain.profile.view import view
+from streams.domain.profile.windows import ProfileConfig
 from streams.stages.profiles.avro import AmountOverflowError
 from streams.stages.profiles.events import Op, op_of
 from streams.stages.profiles.records import Entry, OutputEncoder, entry_to_bytes

@@ -31,16 +31,8 @@ from decimal import Decimal
 from typing import Any
 
 from streams.domain.profile.alerts import Alert, AlertKind
-from streams.domain.profile.fold import (
-    DEFAULT_CONFIG,
-    BorrowerProfile,
-    ProfileConfig,
-    ProfileState,
-    new_state,
-    profile_to_avro,
-    state_from_bytes,
-)
 from streams.domain.profile.model import (
+    BorrowerProfile,
     Money,
     View,
     map_money,
@@ -48,7 +40,9 @@ from streams.domain.profile.model import (
     profile_to_view,
     view_to_profile,
 )
-from streams.domain.profile.state import state_fields
+from streams.domain.profile.output import profile_to_avro
+from streams.domain.profile.state import ProfileState, new_state, state_fields, state_from_bytes
+from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
 from streams.stages.profiles import avro
 from streams.stages.profiles.avro import ProfileBodies, read_body
 from streams.wire.codec import SINGLE_OBJECT_MAGIC, SniffingCodec

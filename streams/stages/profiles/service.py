@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import faust
 
-from streams.domain.profile.fold import DEFAULT_CONFIG
+from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.runtime.host import install_threaded_stage
 from streams.runtime.metrics import Metrics
 from streams.runtime.registry import codec_for

@@ -48,7 +48,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import topics
 from streams.clock import now_ms
-from streams.domain.profile.fold import ProfileConfig
+from streams.domain.profile.windows import ProfileConfig
 from streams.errors import DecodeError
 from streams.runtime.gcpolicy import FreezingGc
 from streams.runtime.txloop import (
