@@ -26,7 +26,7 @@ from streams.runtime import provision
 from streams.runtime.registry import codec_for
 from streams.settings import Settings
 from streams.stages.ingress.process import Accepted, Refused
-from streams.stages.ingress.service import build_stage
+from streams.stages.ingress.service import build_ingress
 from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 
 PLATFORMS = ("shopnow", "paywave", "ridego", "foodfast", "quickloan", "lendly")
@@ -100,7 +100,7 @@ def main() -> None:
                     producer.poll(0.05)
         producer.flush(60)
 
-        stage = build_stage(settings)
+        stage = build_ingress(settings)
         done = threading.Event()
         seen = 0
         batch_ms: list[float] = []

@@ -61,7 +61,11 @@ from streams.runtime.gcpolicy import FreezingGc
 from streams.runtime.registry import codec_for
 from streams.stages.profiles.batch import Emit, process_ops
 from streams.stages.profiles.events import EventDecoder
-from streams.stages.profiles.records import OutputEncoder, entry_from_bytes, entry_to_bytes
+from streams.stages.profiles.records import (
+    OutputEncoder,
+    profile_entry_from_bytes,
+    profile_entry_to_bytes,
+)
 from streams.stages.profiles.store import ProfileStore
 from streams.wire.events import (
     ActivityFacts,
@@ -213,7 +217,7 @@ def parts(store: ProfileStore, sample: int = 20_000) -> dict[str, float]:
     entries = store.hot_entries()[:sample]
     states = [e.state for e in entries]
     now = int(time.time() * 1000)
-    blobs = [entry_to_bytes(e) for e in entries]
+    blobs = [profile_entry_to_bytes(e) for e in entries]
     views = [view(s, now, cfg) for s in states]
 
     def clock(f: Callable[[], object]) -> float:
@@ -240,8 +244,8 @@ def parts(store: ProfileStore, sample: int = 20_000) -> dict[str, float]:
             "update_encode": clock(
                 lambda: [encoder.update("b" * 64, v, b"x" * 11, True, now, ()) for v in views]
             ),
-            "state_record": clock(lambda: [entry_to_bytes(e) for e in entries]),
-            "cold_load": clock(lambda: [entry_from_bytes(b) for b in blobs]),
+            "state_record": clock(lambda: [profile_entry_to_bytes(e) for e in entries]),
+            "cold_load": clock(lambda: [profile_entry_from_bytes(b) for b in blobs]),
         }
     finally:
         gc.enable()

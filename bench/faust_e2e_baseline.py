@@ -74,9 +74,9 @@ from streams.runtime.registry import codec_for
 from streams.stages.ingress.process import EXPECTED
 from streams.stages.profiles.records import (
     OutputEncoder,
-    entry_from_bytes,
-    entry_to_bytes,
-    new_entry,
+    new_profile_entry,
+    profile_entry_from_bytes,
+    profile_entry_to_bytes,
 )
 from streams.wire.consents import Purpose
 from streams.wire.rejects import Reason
@@ -188,7 +188,7 @@ async def profiles(stream: Any) -> None:
         bid = ev.borrower_id
         key = bid.encode()
         data = profiles_table.get(key)
-        entry = entry_from_bytes(data) if data else new_entry(bid)
+        entry = profile_entry_from_bytes(data) if data else new_profile_entry(bid)
         _, alerts = apply(entry.state, ev, config)
         now = _now_ms()
         v = view(entry.state, now, config)
@@ -198,7 +198,7 @@ async def profiles(stream: Any) -> None:
             entry.emit(v)
             await profiles_topic.send(key=key, value=profile)
             seen["profiles_out"] += 1
-        profiles_table[key] = entry_to_bytes(entry)
+        profiles_table[key] = profile_entry_to_bytes(entry)
         subs = SUBS.get(bid)
         if subs and (material or alerts):
             shown = bank_view(view_to_profile(bid, v, config))

@@ -17,7 +17,7 @@ Contract:
 * :func:`active` returns the subscriptions valid at ``now_ms``; expiry is exclusive
   (at ``expires_at_ms`` delivery has stopped), so a stage that calls it with the
   current time stops at expiry, not at the next event. :func:`next_expiry` tells the
-  stage when to look again; :func:`prune` drops what expired.
+  stage when to look again; :func:`drop_expired` drops what expired.
 * :func:`to_bytes` / :func:`from_bytes`: a compact marshal form for the per-borrower
   state; ``from_bytes(to_bytes(s)) == s``.
 
@@ -291,7 +291,7 @@ def next_expiry(subs: Subscriptions) -> int | None:
     return min((s.expires_at_ms for s in subs.values()), default=None)
 
 
-def prune(subs: Subscriptions, now_ms: int) -> tuple[Subscriptions, list[Subscription]]:
+def drop_expired(subs: Subscriptions, now_ms: int) -> tuple[Subscriptions, list[Subscription]]:
     """``(still valid, expired)`` at ``now_ms``; returns ``subs`` itself if none expired."""
     gone = [s for s in subs.values() if s.expires_at_ms <= now_ms]
     if not gone:

@@ -172,7 +172,7 @@ def deliveries(
     return out
 
 
-def snapshot(
+def subscription_answer(
     sub: Subscription, borrower_id: str, view: str | None, version: int, now_ms: int
 ) -> Delivery:
     """The answer to an accepted SUBSCRIBE: ``SUBSCRIPTION_ACK`` carrying the current
@@ -192,10 +192,10 @@ def answer_record(answer: Answer, now_ms: int) -> Delivery:
     """The bare feed record of a revocation ack or of any reject (never audited).
 
     Rejects say ``"<REASON>: <message>"`` so a bank (and the SDK) can act on the code.
-    An accepted SUBSCRIBE is answered by :func:`snapshot` instead.
+    An accepted SUBSCRIBE is answered by :func:`subscription_answer` instead.
     """
     if answer.accepted and answer.action is Action.SUBSCRIBE:
-        raise ValueError("an accepted SUBSCRIBE is answered with snapshot()")
+        raise ValueError("an accepted SUBSCRIBE is answered with subscription_answer()")
     if answer.accepted:
         kind, msg = SUBSCRIPTION_ACK, answer.message or "revoked"
     else:
@@ -211,7 +211,7 @@ def answer_deliveries(
     SUBSCRIBE (``view``/``version``: the current profile, None/0 if none), else the
     bare ack or reject."""
     if answer.accepted and answer.subscription is not None:
-        return [snapshot(answer.subscription, borrower_id, view, version, now_ms)]
+        return [subscription_answer(answer.subscription, borrower_id, view, version, now_ms)]
     return [answer_record(answer, now_ms)]
 
 

@@ -81,15 +81,12 @@ def install_stages(
     app: faust.App, settings: Settings, metrics: Metrics, readiness: Readiness
 ) -> None:
     """Register the exchange's stages on ``app``, each with its readiness check."""
-    from streams.stages.consents.service import build_stage as build_consents
-    from streams.stages.consents.service import install_consents
-    from streams.stages.fanout.service import build_stage as build_fanout
-    from streams.stages.fanout.service import install_fanout
-    from streams.stages.ingress.service import build_stage, install_ingress
-    from streams.stages.profiles.service import build_stage as build_profiles
-    from streams.stages.profiles.service import install_profiles
+    from streams.stages.consents.service import build_consents, install_consents
+    from streams.stages.fanout.service import build_fanout, install_fanout
+    from streams.stages.ingress.service import build_ingress, install_ingress
+    from streams.stages.profiles.service import build_profiles, install_profiles
 
-    ingress = build_stage(settings)
+    ingress = build_ingress(settings)
     install_ingress(app, ingress, metrics)
     readiness["ingress"] = ingress.ready.is_set
     profiles = build_profiles(settings)

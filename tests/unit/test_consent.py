@@ -18,10 +18,10 @@ from streams.domain.consent import (
     Subscriptions,
     active,
     apply_request,
+    drop_expired,
     from_bytes,
     next_expiry,
     parse_request,
-    prune,
     refusal_from_decode_error,
     refused,
     to_bytes,
@@ -172,10 +172,10 @@ def test_expiry_is_exclusive_and_pruned() -> None:
     assert next_expiry(subs) == expires
     assert [s.bank for s in active(subs, expires - 1)] == ["nordbank", "southbank"]
     assert [s.bank for s in active(subs, expires)] == ["southbank"]
-    kept, expired = prune(subs, expires)
+    kept, expired = drop_expired(subs, expires)
     assert [s.bank for s in expired] == ["nordbank"]
     assert list(kept) == ["southbank"]
-    assert prune(kept, expires)[0] is kept
+    assert drop_expired(kept, expires)[0] is kept
 
 
 def test_a_request_processed_after_its_expiry_is_rejected() -> None:

@@ -7,7 +7,12 @@ from typing import Any
 from streams.domain.delivery import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
 from streams.domain.profile.output import profile_to_avro
 from streams.stages.fanout.batch import Outcome, ProfileChange, process_batch
-from streams.stages.fanout.state import Entry, FanoutStore, entry_from_bytes, entry_to_bytes
+from streams.stages.fanout.state import (
+    FanoutEntry,
+    FanoutStore,
+    fanout_entry_from_bytes,
+    fanout_entry_to_bytes,
+)
 from streams.wire.consents import Action, ConsentRequest, Purpose
 from tests.unit.profile_factories import BORROWER
 from tests.unit.test_fanout import PROFILE
@@ -103,8 +108,11 @@ def test_state_bytes_round_trip_and_empty_is_a_tombstone() -> None:
     run(store, [req("a", "ra"), change(9)])
     entry = store.get(0, BORROWER)
     assert entry.version == 9 and entry.view == bank_view(DATUM) and set(entry.subs) == {"a"}
-    assert entry_from_bytes(entry_to_bytes(entry)) == entry
-    assert entry_to_bytes(Entry()) is None and entry_from_bytes(None) == Entry()
+    assert fanout_entry_from_bytes(fanout_entry_to_bytes(entry)) == entry
+    assert (
+        fanout_entry_to_bytes(FanoutEntry()) is None
+        and fanout_entry_from_bytes(None) == FanoutEntry()
+    )
     store.forget([0])
     assert store.size() == 0 and store.due(NOW + 10**9) == []
 

@@ -15,11 +15,11 @@ from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.runtime.registry import codec_for
 from streams.stages.profiles.batch import process_batch
 from streams.stages.profiles.records import (
-    Entry,
     OutputEncoder,
-    entry_from_bytes,
-    entry_to_bytes,
-    new_entry,
+    ProfileEntry,
+    new_profile_entry,
+    profile_entry_from_bytes,
+    profile_entry_to_bytes,
     profile_to_tuple,
 )
 from streams.stages.profiles.store import ProfileStore
@@ -42,11 +42,11 @@ def _loans(borrower: str = BORROWER) -> list:  # type: ignore[type-arg]
 
 
 def test_entry_round_trips_through_bytes_with_and_without_emitted_profile() -> None:
-    entry = new_entry(BORROWER)
-    assert entry_from_bytes(entry_to_bytes(entry)) == entry
+    entry = new_profile_entry(BORROWER)
+    assert profile_entry_from_bytes(profile_entry_to_bytes(entry)) == entry
     store = ProfileStore(10)
     (emit,) = process_batch([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
-    back = entry_from_bytes(emit.state)
+    back = profile_entry_from_bytes(emit.state)
     assert back.state == emit.entry.state
     assert back.emitted == emit.entry.emitted
     assert back.emitted is not None
@@ -66,21 +66,21 @@ def test_entries_in_the_previous_formats_are_still_read() -> None:
         b"\x02" + head + body,  # format 2: the Avro body of the emitted profile
         b"\x02" + head,  # format 2, nothing emitted yet
     ):
-        back = entry_from_bytes(old)
+        back = profile_entry_from_bytes(old)
         assert back.state == emit.entry.state
         assert back.emitted == (emit.entry.emitted if len(old) > 5 + len(state) else None)
-        assert entry_from_bytes(entry_to_bytes(back)) == back
+        assert profile_entry_from_bytes(profile_entry_to_bytes(back)) == back
 
 
 def test_an_emitted_amount_below_a_cent_survives_the_state_record() -> None:
-    entry = new_entry(BORROWER)
+    entry = new_profile_entry(BORROWER)
     apply(entry.state, activity_event("s1", T0, amount="10.505"))
     v = view(entry.state, NOW)
     assert isinstance(v[2][1][0][1], Decimal)  # spend sum 90d, in cents: 1050.5
     entry.emit(v)
-    data = entry_to_bytes(entry)
+    data = profile_entry_to_bytes(entry)
     assert data[0] == 4
-    back = entry_from_bytes(data)
+    back = profile_entry_from_bytes(data)
     assert back == entry and back.emitted == v
 
 
@@ -180,7 +180,7 @@ def test_restore_is_lazy_and_rebalance_forgets_partitions() -> None:
     store = ProfileStore(0)
     store.load(3, BORROWER, emits[0].state)
     assert store.size() == 1 and store.hot() == 0
-    entry: Entry = store.get(3, BORROWER)
+    entry: ProfileEntry = store.get(3, BORROWER)
     assert entry.state.version == 3 and entry.emitted is not None
     assert snapshot(entry.state, NOW) == snapshot(emits[0].entry.state, NOW)
     store.commit([])
@@ -218,7 +218,9 @@ def test_a_small_hot_cache_keeps_what_the_next_batch_folded_on_until_it_commits(
         store.commit(previous)
         previous = emits
     store.commit(previous)
-    assert entry_from_bytes(store.committed(0, BORROWER) or b"").state.version == len(events)
+    assert profile_entry_from_bytes(store.committed(0, BORROWER) or b"").state.version == len(
+        events
+    )
     assert store.hot() == 1  # the last batch handed out is kept until the next one
 
 
@@ -261,4 +263,4 @@ def test_an_aggregate_past_the_schema_is_published_clamped_and_flagged() -> None
         exact = snapshot(loans.entry.state, NOW).outstanding_principal
         assert exact == {"EUR": Decimal(HUGE) * 2}
         # What was published is what later changes are judged against.
-        assert entry_from_bytes(loans.state).emitted == loans.entry.emitted
+        assert profile_entry_from_bytes(loans.state).emitted == loans.entry.emitted

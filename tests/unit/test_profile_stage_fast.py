@@ -35,7 +35,7 @@ from streams.settings import Settings
 from streams.stages.profiles.batch import Emit
 from streams.stages.profiles.events import EventDecoder, op_of
 from streams.stages.profiles.observe import install_metrics
-from streams.stages.profiles.records import OutputEncoder, new_entry
+from streams.stages.profiles.records import OutputEncoder, new_profile_entry
 from streams.stages.profiles.stage import ProfileStage
 from streams.wire.events import ExchangeEvent
 from streams.wire.schemas import BORROWER_PROFILE, EXCHANGE_EVENT, PROFILE_UPDATE
@@ -174,7 +174,7 @@ def test_metrics_hooks_move_the_registry() -> None:
     stage = ProfileStage(Settings(), CODEC, DEFAULT_CONFIG)
     install_metrics(stage, metrics)
     assert stage.on_batch is not None and stage.on_restore is not None
-    entry = new_entry("b" * 64)
+    entry = new_profile_entry("b" * 64)
     stage.store.load(0, "b" * 64, b"x")
     alerts = [Alert(AlertKind.NEW_LOAN, "r", 1), Alert(AlertKind.DEFAULT, "r", 1)]
     emits = [

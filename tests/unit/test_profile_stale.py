@@ -18,7 +18,7 @@ from streams.domain.profile.state import (
 from streams.domain.profile.view import snapshot
 from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.stages.profiles.records import FORMAT as RECORD_FORMAT
-from streams.stages.profiles.records import entry_from_bytes
+from streams.stages.profiles.records import profile_entry_from_bytes
 from streams.wire.events import ExchangeEvent, LoanEventType
 from tests.unit.profile_factories import BORROWER, DAY, T0, activity_event, loan_event
 
@@ -130,7 +130,7 @@ def test_old_state_bytes_and_records_without_the_stale_memory_still_read() -> No
     fields = state_fields(state)[:-1]  # format 1: no stale memory
     old = state_from_bytes(bytes([1]) + marshal.dumps(fields, 4))
     assert old == state and old.stale == {}
-    entry = entry_from_bytes(bytes([RECORD_FORMAT]) + marshal.dumps((fields, None), 4))
+    entry = profile_entry_from_bytes(bytes([RECORD_FORMAT]) + marshal.dumps((fields, None), 4))
     assert entry.state == state
     apply(old, activity_event("old", NOW - 200 * DAY))
     assert old.version == 3 and state_from_bytes(state_to_bytes(old)) == old

@@ -15,7 +15,7 @@ from streams.stages.consents.process import ConsentProcessor, Forward, Refusal
 from streams.stages.consents.stage import BatchHook, ConsentStage
 
 
-def build_stage(settings: Settings) -> ConsentStage:
+def build_consents(settings: Settings) -> ConsentStage:
     """A consent stage wired from settings (the HMAC key is required; see privacy)."""
     processor = ConsentProcessor(
         codec_for(settings.schema_registry_url),

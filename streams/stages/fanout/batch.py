@@ -13,7 +13,7 @@ order, and a way to load a borrower's committed entry; this returns what to writ
   (``streams.domain.consent.apply_request``) and answered: an accepted SUBSCRIBE with the
   current snapshot (audited) or ``NO_DATA_YET``, a REVOKE with a bare ack, else a reject.
 * Every touched entry, and every ``due`` one, drops its expired subscriptions
-  (``streams.domain.consent.prune``): state stays small, and delivery never depended on it.
+  (``streams.domain.consent.drop_expired``): state stays small, and delivery never depended on it.
 * Each changed entry yields its new state record (None = tombstone) and the earliest
   expiry it still holds.
 
@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.domain.consent import active, apply_request, next_expiry, prune
+from streams.domain.consent import active, apply_request, drop_expired, next_expiry
 from streams.domain.delivery import Delivery, answer_deliveries, bank_view, deliveries
 from streams.domain.validation import to_epoch_ms
-from streams.stages.fanout.state import Entry, entry_to_bytes
+from streams.stages.fanout.state import FanoutEntry, fanout_entry_to_bytes
 from streams.wire.consents import ConsentRequest
 
 
@@ -59,7 +59,7 @@ def change_from_datum(datum: Mapping[str, Any]) -> ProfileChange:
 
 
 Item = tuple[int, ProfileChange | ConsentRequest]
-Loader = Callable[[int, str], Entry]
+Loader = Callable[[int, str], FanoutEntry]
 
 
 @dataclass(slots=True)
@@ -78,18 +78,18 @@ class Outcome:
 class _Batch:
     def __init__(self, load: Loader, now_ms: int) -> None:
         self.load, self.now = load, now_ms
-        self.work: dict[str, tuple[int, Entry]] = {}
+        self.work: dict[str, tuple[int, FanoutEntry]] = {}
         self.pending: dict[str, Mapping[str, Any]] = {}  # profile not yet rendered
         self.dirty: set[str] = set()
         self.out = Outcome()
 
-    def entry(self, partition: int, bid: str) -> Entry:
+    def entry(self, partition: int, bid: str) -> FanoutEntry:
         found = self.work.get(bid)
         if found is None:
             found = self.work[bid] = (partition, self.load(partition, bid))
         return found[1]
 
-    def view(self, bid: str, entry: Entry) -> str | None:
+    def view(self, bid: str, entry: FanoutEntry) -> str | None:
         profile = self.pending.pop(bid, None)
         if profile is not None:
             entry.view = bank_view(profile)
@@ -133,14 +133,14 @@ class _Batch:
 
     def finish(self) -> Outcome:
         for bid, (partition, entry) in self.work.items():
-            kept, gone = prune(entry.subs, self.now)
+            kept, gone = drop_expired(entry.subs, self.now)
             if gone:
                 entry.subs = dict(kept)
                 self.out.expired += len(gone)
                 self.dirty.add(bid)
             if bid in self.dirty:
                 self.view(bid, entry)
-                record = entry_to_bytes(entry)
+                record = fanout_entry_to_bytes(entry)
                 self.out.states[bid] = (partition, record, next_expiry(entry.subs))
         return self.out
 

@@ -26,7 +26,7 @@ from streams.stages.fanout.stage import BatchHook, FanoutStage
 STAGE = "fanout"
 
 
-def build_stage(settings: Settings) -> FanoutStage:
+def build_fanout(settings: Settings) -> FanoutStage:
     """A fan-out stage wired from settings."""
     return FanoutStage(settings, codec_for(settings.schema_registry_url))
 

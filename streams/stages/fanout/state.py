@@ -1,6 +1,6 @@
 """The fan-out's per-borrower state and its store (pure: no Kafka import).
 
-An :class:`Entry` is one borrower as the fan-out needs it: the banks' subscriptions
+An :class:`FanoutEntry` is one borrower as the fan-out needs it: the banks' subscriptions
 (``streams.domain.consent.Subscriptions``) and the latest bank-facing profile view with its
 version, kept so a new subscription is answered at once with a snapshot.
 
@@ -35,7 +35,7 @@ _LEN = struct.Struct(">I")
 
 
 @dataclass(slots=True)
-class Entry:
+class FanoutEntry:
     """One borrower: subscriptions by bank, latest view (None: no profile yet), version."""
 
     subs: dict[str, Subscription] = field(default_factory=dict)
@@ -46,7 +46,7 @@ class Entry:
         return not self.subs and self.view is None
 
 
-def entry_to_bytes(entry: Entry) -> bytes | None:
+def fanout_entry_to_bytes(entry: FanoutEntry) -> bytes | None:
     """The state record of ``entry``; None (a tombstone) when it holds nothing."""
     if entry.empty():
         return None
@@ -55,13 +55,13 @@ def entry_to_bytes(entry: Entry) -> bytes | None:
     return b"".join((_FORMAT_BYTE, _LEN.pack(len(subs)), subs, rest))
 
 
-def entry_from_bytes(data: bytes | None) -> Entry:
-    """Inverse of :func:`entry_to_bytes` (None: a new entry); ``ValueError`` if unknown."""
+def fanout_entry_from_bytes(data: bytes | None) -> FanoutEntry:
+    """Inverse of :func:`fanout_entry_to_bytes` (None: a new entry); ``ValueError`` if unknown."""
     if data is None:
-        return Entry()
+        return FanoutEntry()
     n = _check(data)
     view, version = marshal.loads(data[5 + n :])
-    return Entry(subs_from_bytes(data), view, version)
+    return FanoutEntry(subs_from_bytes(data), view, version)
 
 
 def subs_from_bytes(data: bytes) -> dict[str, Subscription]:
@@ -105,9 +105,9 @@ class FanoutStore:
         soonest = None if value is None else consent.next_expiry(subs_from_bytes(value))
         self.put(partition, borrower_id, value, soonest)
 
-    def get(self, partition: int, borrower_id: str) -> Entry:
+    def get(self, partition: int, borrower_id: str) -> FanoutEntry:
         """A fresh decoded copy of the committed entry (or a new one)."""
-        return entry_from_bytes(self._bytes.get(partition, {}).get(borrower_id))
+        return fanout_entry_from_bytes(self._bytes.get(partition, {}).get(borrower_id))
 
     def put(
         self, partition: int, borrower_id: str, value: bytes | None, expires_ms: int | None

@@ -22,7 +22,7 @@ from streams.stages.ingress.stage import IngressStage
 log = logging.getLogger(__name__)
 
 
-def build_stage(settings: Settings) -> IngressStage:
+def build_ingress(settings: Settings) -> IngressStage:
     """An ingress stage wired from settings (the key is required; see privacy)."""
     limits = ValidationLimits(
         max_clock_skew_ms=settings.max_clock_skew_ms, max_record_bytes=settings.max_record_bytes

@@ -35,7 +35,7 @@ from streams.domain.profile.view import view
 from streams.domain.profile.windows import ProfileConfig
 from streams.stages.profiles.avro import AmountOverflowError
 from streams.stages.profiles.events import Op, op_of
-from streams.stages.profiles.records import Entry, OutputEncoder, entry_to_bytes
+from streams.stages.profiles.records import OutputEncoder, ProfileEntry, profile_entry_to_bytes
 from streams.wire.events import ExchangeEvent
 
 NO_ALERTS: tuple[Alert, ...] = ()
@@ -52,11 +52,11 @@ class Emit:
     update: bytes | None
     version: int
     alerts: Sequence[Alert]
-    entry: Entry  # the entry after the batch (the store keeps it once committed)
+    entry: ProfileEntry  # the entry after the batch (the store keeps it once committed)
     saturated: bool = False  # an amount outgrew decimal(18, 2): published clamped
 
 
-Loader = Callable[[int, str], Entry]
+Loader = Callable[[int, str], ProfileEntry]
 
 
 def group_ops(ops: Iterable[Op]) -> dict[str, Op | list[Op]]:
@@ -75,7 +75,7 @@ def group_ops(ops: Iterable[Op]) -> dict[str, Op | list[Op]]:
     return groups
 
 
-def fold(entry: Entry, ops: list[Op], config: ProfileConfig) -> tuple[list[Alert], int]:
+def fold(entry: ProfileEntry, ops: list[Op], config: ProfileConfig) -> tuple[list[Alert], int]:
     """Apply ``ops`` (one borrower's) to ``entry`` in order; returns the alerts raised,
     in order, and the newest ingestion time."""
     state = entry.state
@@ -131,7 +131,7 @@ def process_ops(
                 entry.emit(v)
             else:
                 profile = None  # only material changes go to the compacted topic
-        record = entry_to_bytes(entry)
+        record = profile_entry_to_bytes(entry)
         append(Emit(bid, partition, record, profile, update, v[4], alerts, entry, saturated))
     return out
 

@@ -62,7 +62,7 @@ _DECIMAL_DEPTH = {"outstanding_principal": 1, "spend_sum": 2}
 
 
 @dataclass(slots=True)
-class Entry:
+class ProfileEntry:
     """One borrower as the stage holds it: fold state and the last emitted profile."""
 
     state: ProfileState
@@ -83,8 +83,8 @@ def _cents_of(amount: str) -> Money:
     return int(d) if d == d.to_integral_value() else d
 
 
-def new_entry(borrower_id: str) -> Entry:
-    return Entry(new_state(borrower_id))
+def new_profile_entry(borrower_id: str) -> ProfileEntry:
+    return ProfileEntry(new_state(borrower_id))
 
 
 def _dec_out(value: Any, depth: int) -> Any:
@@ -117,7 +117,7 @@ def profile_from_tuple(values: tuple[Any, ...]) -> BorrowerProfile:
     return BorrowerProfile(**kw)
 
 
-def entry_to_bytes(entry: Entry) -> bytes:
+def profile_entry_to_bytes(entry: ProfileEntry) -> bytes:
     """The state record of ``entry`` (see module docstring)."""
     fields = state_fields(entry.state)
     try:
@@ -127,20 +127,20 @@ def entry_to_bytes(entry: Entry) -> bytes:
         return _DECIMALS + marshal.dumps((fields, emitted), 4)
 
 
-def entry_from_bytes(data: bytes) -> Entry:
-    """Inverse of :func:`entry_to_bytes` (also reads formats 1 and 2); ``ValueError`` on
+def profile_entry_from_bytes(data: bytes) -> ProfileEntry:
+    """Inverse of :func:`profile_entry_to_bytes` (also reads formats 1 and 2); ``ValueError`` on
     an unknown format."""
     if not data or data[0] not in _READS:
         raise ValueError(f"unknown profile entry format {data[:1]!r}")
     view = memoryview(data)
     if data[0] == FORMAT:
         fields, emitted = marshal.loads(view[1:])
-        return Entry(ProfileState(fields), emitted)
+        return ProfileEntry(ProfileState(fields), emitted)
     if data[0] == _DECIMALS[0]:
         fields, emitted = marshal.loads(view[1:])
-        return Entry(ProfileState(fields), emitted and map_money(emitted, _cents_of))
+        return ProfileEntry(ProfileState(fields), emitted and map_money(emitted, _cents_of))
     (n,) = _LEN.unpack_from(data, 1)  # formats 1 and 2: [format][u32 n][state n][profile]
-    entry = Entry(state_from_bytes(view[5 : 5 + n]))
+    entry = ProfileEntry(state_from_bytes(view[5 : 5 + n]))
     blob = bytes(view[5 + n :])
     if data[0] == 2:
         if blob:

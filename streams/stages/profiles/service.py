@@ -21,7 +21,7 @@ from streams.stages.profiles.observe import install_metrics
 from streams.stages.profiles.stage import ProfileStage
 
 
-def build_stage(settings: Settings) -> ProfileStage:
+def build_profiles(settings: Settings) -> ProfileStage:
     """A profile stage wired from settings."""
     config = replace(DEFAULT_CONFIG, spend_material_ratio=settings.profile_spend_material_ratio)
     return ProfileStage(settings, codec_for(settings.schema_registry_url), config)

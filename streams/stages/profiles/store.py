@@ -17,7 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from streams.stages.profiles.batch import Emit
-from streams.stages.profiles.records import Entry, entry_from_bytes, new_entry
+from streams.stages.profiles.records import (
+    ProfileEntry,
+    new_profile_entry,
+    profile_entry_from_bytes,
+)
 
 
 class ProfileStore:
@@ -26,7 +30,7 @@ class ProfileStore:
     def __init__(self, hot_max: int) -> None:
         self.hot_max = hot_max
         self._bytes: dict[int, dict[str, bytes]] = {}
-        self._hot: dict[str, Entry] = {}  # insertion order = least recently used first
+        self._hot: dict[str, ProfileEntry] = {}  # insertion order = least recently used first
         self._touched: list[str] = []
         self._taken: list[str] = []  # the last batch handed out: maybe not committed yet
 
@@ -51,7 +55,7 @@ class ProfileStore:
                 self._hot.pop(bid, None)
 
     # -- the batch ------------------------------------------------------------------
-    def get(self, partition: int, borrower_id: str) -> Entry:
+    def get(self, partition: int, borrower_id: str) -> ProfileEntry:
         """The entry to fold into (decoded or new); remembered as touched."""
         self._touched.append(borrower_id)
         hot = self._hot
@@ -59,7 +63,9 @@ class ProfileStore:
         if entry is None:
             part = self._bytes.get(partition)
             data = None if part is None else part.get(borrower_id)
-            entry = new_entry(borrower_id) if data is None else entry_from_bytes(data)
+            entry = (
+                new_profile_entry(borrower_id) if data is None else profile_entry_from_bytes(data)
+            )
         hot[borrower_id] = entry  # most recently used last
         return entry
 
@@ -114,6 +120,6 @@ class ProfileStore:
             for bid, data in part.items():
                 yield p, bid, data
 
-    def hot_entries(self) -> list[Entry]:
+    def hot_entries(self) -> list[ProfileEntry]:
         """The decoded entries, least recently used first."""
         return list(self._hot.values())
