@@ -45,6 +45,8 @@ COMMAND_MODULES = (
     "streams.commands.billing",
     "streams.commands.feed",
     "streams.commands.admin",
+    "streams.commands.topology",
+    "streams.commands.schemas",
 )
 
 #: Commands that set up logging themselves (the worker logs through Faust).

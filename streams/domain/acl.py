@@ -9,6 +9,8 @@ function below returns the complete allow-list of one principal, and
 Decisions (each checked against Apache Kafka 4.3.1 by
 ``tests/integration/test_security_matrix.py``):
 
+* A tenant's rights on its topics follow the topology (``streams.topics.TOPOLOGY``:
+  each tenant topic declares whether its tenant writes or reads it).
 * A platform gets WRITE on its two ingest topics by LITERAL name, not on the prefix
   ``ingest.P.``: the prefix would include ``ingest.P.rejected``, which only the exchange
   writes (a platform forging its own rejects would corrupt what it is told).
@@ -92,14 +94,25 @@ def _allow(
     return [Acl(who, resource_type, name, pattern, op) for op in operations]
 
 
+def _tenant_topics(who: str, owner: topics.Owner, tenant: str) -> list[Acl]:
+    """WRITE or READ (with DESCRIBE) on each of the tenant's topics, by literal name,
+    as the topology declares (``Topic.tenant_access``)."""
+    grant: dict[str | None, Operation] = {"write": "WRITE", "read": "READ"}
+    return [
+        acl
+        for t in topics.TOPOLOGY.owned_by(owner)
+        for acl in _allow(
+            who, "TOPIC", t.named(tenant), "LITERAL", grant[t.tenant_access], "DESCRIBE"
+        )
+    ]
+
+
 def platform_acls(platform: str) -> list[Acl]:
     """Platform P: write its two ingest topics, read its rejects in groups ``P.*``."""
     _check_tenant("platform", platform)
     who = principal(platform)
     return [
-        *_allow(who, "TOPIC", topics.ingest_loans(platform), "LITERAL", "WRITE", "DESCRIBE"),
-        *_allow(who, "TOPIC", topics.ingest_activity(platform), "LITERAL", "WRITE", "DESCRIBE"),
-        *_allow(who, "TOPIC", topics.rejected(platform), "LITERAL", "READ", "DESCRIBE"),
+        *_tenant_topics(who, "platform", platform),
         *_allow(who, "GROUP", f"{platform}.", "PREFIXED", "READ"),
     ]
 
@@ -109,8 +122,7 @@ def bank_acls(bank: str) -> list[Acl]:
     _check_tenant("bank", bank)
     who = principal(bank)
     return [
-        *_allow(who, "TOPIC", topics.subscriptions(bank), "LITERAL", "WRITE", "DESCRIBE"),
-        *_allow(who, "TOPIC", topics.feed(bank), "LITERAL", "READ", "DESCRIBE"),
+        *_tenant_topics(who, "bank", bank),
         *_allow(who, "GROUP", f"{bank}.", "PREFIXED", "READ"),
     ]
 
