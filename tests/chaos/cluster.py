@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.localkafka import BrokerSpec, kill, start, stop
-from tests.integration.conftest import STARTED, broker_spec
+from tests.integration.conftest import start_broker
 from tests.integration.workers import worker_env
 
 #: Short enough that kills, pauses and scale-down settle within a test's minutes.
@@ -47,10 +47,9 @@ class ChaosBroker:
     """A broker that may be crashed (SIGKILL) and brought back on the same data."""
 
     def __init__(self, journal: Journal) -> None:
-        self.spec: BrokerSpec = broker_spec("chaos")
+        self.spec: BrokerSpec
+        self.spec, info = start_broker("chaos")
         self.journal = journal
-        info = start(self.spec)
-        STARTED.append(f"Apache Kafka {info.version} (KRaft, {info.mode}) at {info.bootstrap}")
         self.bootstrap = info.bootstrap
 
     def crash(self) -> None:

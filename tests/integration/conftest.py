@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.localkafka import BrokerSpec, start, stop
+from streams.errors import BrokerError
+from streams.localkafka import BrokerInfo, BrokerSpec, start, stop
 from streams.settings import KafkaConf, Settings
 from tests.integration.kafka_helpers import create_topics, free_port, unique
 
@@ -53,6 +54,24 @@ def broker_spec(name: str, **kw: object) -> BrokerSpec:
     )
 
 
+def start_broker(name: str, attempts: int = 3, **kw: object) -> tuple[BrokerSpec, BrokerInfo]:
+    """Start a broker of ``broker_spec(name, **kw)``; if a port it was given is taken
+    meanwhile (``free_port`` is check-then-use), start again on fresh ports."""
+    for attempt in range(1, attempts + 1):
+        spec = broker_spec(name, **kw)
+        try:
+            info = start(spec)
+        except BrokerError as exc:
+            if "in use" not in str(exc) or attempt == attempts:
+                raise
+            print(f"broker {name}: a port was taken before Kafka bound it, retrying: {exc}")
+            stop(spec)  # nothing should run, but never leave a half-started broker behind
+            continue
+        STARTED.append(f"Apache Kafka {info.version} (KRaft, {info.mode}) at {info.bootstrap}")
+        return spec, info
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def bootstrap() -> Iterator[str]:
     """Bootstrap address of the session's broker."""
@@ -60,9 +79,7 @@ def bootstrap() -> Iterator[str]:
     if given:
         yield given
         return
-    spec = broker_spec("session")
-    info = start(spec)
-    STARTED.append(f"Apache Kafka {info.version} (KRaft, {info.mode}) at {info.bootstrap}")
+    spec, info = start_broker("session")
     try:
         yield info.bootstrap
     finally:
@@ -72,9 +89,7 @@ def bootstrap() -> Iterator[str]:
 @contextmanager
 def own_broker(name: str) -> Iterator[str]:
     """A broker of one's own on free ports (stopped afterwards); yields its bootstrap."""
-    spec = broker_spec(name)
-    info = start(spec)
-    STARTED.append(f"Apache Kafka {info.version} (KRaft, {info.mode}) at {info.bootstrap}")
+    spec, info = start_broker(name)
     try:
         yield info.bootstrap
     finally:

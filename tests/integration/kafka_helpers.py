@@ -2,26 +2,58 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Iterable
 
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.settings import KafkaConf
 
-T = TypeVar("T")
+#: Ports below the kernel's ephemeral range (``ip_local_port_range``): an outgoing
+#: connection, which takes its local port from that range, cannot take one of these
+#: between ``free_port()`` and the bind.
+_PORTS = range(20000, 32768)
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    """A TCP port on 127.0.0.1 that nobody listens on right now (each one once per run).
+
+    Check-then-use: the port can still be taken before whoever it is for binds it (by
+    another test run choosing the same number). It is picked at random below the
+    ephemeral range, so this process's own outgoing connections cannot take it, and
+    the starters that bind it retry with fresh ports on "address in use"
+    (``conftest.start_broker``, ``workers.running_worker``).
+    """
+    low = min(_PORTS.stop, _ephemeral_low())
+    if low - _PORTS.start < 1000:  # an unusual kernel setting: let the kernel choose
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    for _ in range(200):
+        port = random.randrange(_PORTS.start, low)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORTS.start}..{low - 1} after 200 tries")
 
 
 def unique(prefix: str) -> str:
@@ -76,15 +108,3 @@ def consume_all(
     finally:
         consumer.close()
     return out
-
-
-def eventually(what: str, check: Callable[[], T | None], timeout: float = 90.0) -> T:
-    """Poll ``check`` until it returns something truthy (that value), or fail with ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,8 +16,9 @@ from streams.runtime.provision import ensure_platform
 from streams.runtime.registry import codec_for
 from streams.wire.rejects import from_headers
 from streams.wire.schemas import EXCHANGE_EVENT, LOAN_EVENT
-from tests.integration.kafka_helpers import consume_all, create_topics, eventually
+from tests.integration.kafka_helpers import consume_all, create_topics
 from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
+from tests.waiting import eventually
 
 CODEC = codec_for(None)
 
@@ -106,9 +106,7 @@ def test_restarted_worker_neither_loses_nor_repeats(private_bootstrap: str) -> N
         return sorted(e.event_id for e in found if e.platform == platform)
 
     with running_worker(env):
-        deadline = time.monotonic() + 90
-        while len(ours(10)) < 10 and time.monotonic() < deadline:
-            pass
+        eventually(lambda: len(ours(10)) >= 10, what="the first 10 events forwarded")
     # While it is down, the platform re-sends everything plus five new events.
     for raw in first:
         producer.produce(topics.ingest_loans(platform), raw, b"u-2")
@@ -140,11 +138,8 @@ def test_reject_ratio_guard_stops_the_worker_without_committing(private_bootstra
         CREDITSTREAM_REJECT_GUARD_WINDOW="20",
         CREDITSTREAM_REJECT_GUARD_RATIO="0.9",
     )
-    with running_worker(env) as worker:
-        deadline = time.monotonic() + 60
-        while worker.alive() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not worker.alive(), "the worker kept running past the guard"
+    with running_worker(env, ready=False) as worker:  # it is expected to stop by itself
+        eventually(lambda: not worker.alive(), what="the guard stops the worker", timeout=60)
         assert worker.proc.returncode != 0
         assert "of the last 20 ingest records were rejected" in worker.log()
     # The guarded batch was aborted: its rejects never became visible and its offsets
@@ -173,19 +168,13 @@ def test_an_unprovisioned_platform_waits_until_it_is_provisioned(private_bootstr
     labels = (("stage", "ingress"), ("tenant", platform))
     waiting = ("creditstream_tenant_partitions_waiting", labels)
 
-    def scraped() -> dict[Any, float] | None:
-        try:
-            return worker.metrics()
-        except OSError:  # its web server is not up yet
-            return None
-
-    with running_worker(worker_env(private_bootstrap)) as worker:
-        eventually("the platform is reported waiting", lambda: (scraped() or {}).get(waiting))
+    with running_worker(worker_env(private_bootstrap)) as worker:  # /metrics is up
+        eventually(lambda: worker.metrics().get(waiting), what="the platform is reported waiting")
         said = f"{platform} is not provisioned (missing {topics.rejected(platform)})"
         assert said in worker.log()
         assert f"creditstream admin provision-platform {platform}" in worker.log()
         ensure_platform(conf, platform, 2)
-        eventually("the platform is served", lambda: waiting not in (scraped() or {waiting: 1}))
+        eventually(lambda: waiting not in worker.metrics(), what="the platform is served")
         events = consume_all(conf, topics.EXCHANGE_EVENTS, expected=1, timeout=60)
         assert worker.alive(), worker.log()
     found = [from_avro(CODEC.decode(m.value() or b"")[1]) for m in events]
