@@ -45,9 +45,9 @@ from streams.wire.schemas import EXCHANGE_EVENT, PROFILE_UPDATE
 from tests.chaos.badinput import FAMILIES, Torture, TortureConfig, plan
 from tests.integration.conftest import own_broker
 from tests.integration.kafka_helpers import create_topics, unique
-from tests.integration.test_bank_feeds import eventually
 from tests.integration.test_profile_stage import _read_all, accepted_by_borrower, equals_oracle
 from tests.integration.workers import TEST_HMAC_KEY, WorkerProcess, running_worker, worker_env
+from tests.waiting import NotYet, eventually
 
 pytestmark = [pytest.mark.integration]
 
@@ -164,13 +164,19 @@ class Tail:
     def until(
         self, events: int, rejects: int, alive: Callable[[], bool], timeout: float = 120
     ) -> None:
-        """Read until both counts are reached (or time is up, or the worker died), then
-        a little longer so that anything extra shows up too."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and alive():
+        """Read until both counts are reached (stopping early if the worker died; the
+        caller asserts it is alive), then a little longer so that anything extra shows
+        up too. Fails if the counts are not reached within ``timeout``."""
+
+        def reached() -> bool | NotYet:
             self.poll(0.5)
-            if len(self.events) >= events and len(self.rejects) >= rejects:
-                break
+            if (len(self.events) >= events and len(self.rejects) >= rejects) or not alive():
+                return True
+            return NotYet(
+                f"{len(self.events)}/{events} events, {len(self.rejects)}/{rejects} rejects"
+            )
+
+        eventually(reached, what="every record landed", timeout=timeout, interval=0)
         while self.poll(2.0):
             pass
 
@@ -183,14 +189,10 @@ def metric(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
 
-def waits(worker: WorkerProcess, tenant: str) -> str:
-    """ "" once the worker exports ``tenant``'s partitions as waiting, else why not."""
-    try:
-        samples = worker.metrics()
-    except OSError:
-        return "no /metrics yet"
+def waits(worker: WorkerProcess, tenant: str) -> bool:
+    """Whether the (ready) worker exports ``tenant``'s partitions as waiting."""
     name = "creditstream_tenant_partitions_waiting"
-    return "" if metric(samples, name, stage="ingress", tenant=tenant) else "not waiting"
+    return bool(metric(worker.metrics(), name, stage="ingress", tenant=tenant))
 
 
 # -- the test -------------------------------------------------------------------------
@@ -233,7 +235,7 @@ def test_bad_input_never_crashes_and_every_record_is_accounted_for(
             refused = unknown_platform_refused(conf, nowhere)
             # The ghost is not provisioned: its records wait unread (not lost, not refused)
             # and say so, until provisioning makes its rejected topic.
-            eventually("the unprovisioned platform reported waiting", lambda: waits(worker, ghost))
+            eventually(lambda: waits(worker, ghost), what="the unprovisioned platform waits")
             ensure_platform(conf, ghost, PARTITIONS)
             tail.until(events=len(good), rejects=len(bad), alive=worker.alive)
             assert worker.alive(), "the worker died:\n" + worker.log()[-3000:]
@@ -332,8 +334,8 @@ def check_events(msgs: list[Message], good: list[Torture], now_ms: int) -> None:
         )
 
 
-def profiles_match(conf: Conf) -> str:
-    """ "" when every borrower's latest profile update equals the oracle's fold of the
+def profiles_match(conf: Conf) -> bool | NotYet:
+    """True when every borrower's latest profile update equals the oracle's fold of the
     accepted events as of that update (material fields), else what differs."""
     by_bid = accepted_by_borrower(conf)
     latest: dict[str, dict[str, Any]] = {}
@@ -341,15 +343,16 @@ def profiles_match(conf: Conf) -> str:
         _, datum = CODEC.decode(m.value() or b"", {PROFILE_UPDATE})
         latest[datum["borrower_id"]] = datum  # per-borrower order is partition order
     if set(latest) != set(by_bid):
-        return f"{len(set(by_bid) - set(latest))} borrowers without a profile yet"
+        return NotYet(f"{len(set(by_bid) - set(latest))} borrowers without a profile yet")
     for bid, events in by_bid.items():
         if not equals_oracle(latest[bid]["profile"], bid, events):
-            return f"borrower {bid[:8]} differs from the oracle"
-    return ""
+            return NotYet(f"borrower {bid[:8]} differs from the oracle")
+    return True
 
 
 def check_profiles_eventually(conf: Conf, worker: WorkerProcess) -> None:
-    def check() -> str:
-        return profiles_match(conf) if worker.alive() else "the worker died"
+    def check() -> bool | NotYet:
+        assert worker.alive(), "the worker died:\n" + worker.log()[-3000:]
+        return profiles_match(conf)
 
-    eventually("profiles equal the oracle", check, timeout=120)
+    eventually(check, what="profiles equal the oracle", timeout=120)

@@ -3,7 +3,9 @@
 Three banks subscribe through the SDK: alpha and gamma to borrowers 0-7 (identical
 subscriptions: the neutrality pair), beta to 4-11 (overlapping). Platform events flow
 in two phases. Between them alpha revokes borrower 1, and beta subscribes borrower 5
-with a consent that expires a few seconds later (so its only delivery is the snapshot).
+with a consent that expires some seconds later (so its only delivery is the snapshot):
+the test waits until the worker has dropped that consent from its committed state, a
+fact, before phase 2 (``LATE_CONSENT_S`` only needs to outlast answering the request).
 Then, from the topics themselves:
 
 * each bank's feed holds exactly what it is entitled to: for a consent that stayed
@@ -28,10 +30,8 @@ import random
 import statistics
 import subprocess
 import sys
-import time
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ from streams.runtime.provision import (
 from streams.runtime.registry import codec_for
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
+from streams.stages.fanout.state import subs_from_bytes
 from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD, LOAN_EVENT
 from streams.wire.schemas import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
 from tests.integration.test_profile_stage import (
@@ -63,6 +64,7 @@ from tests.integration.test_profile_stage import (
     equals_oracle,
 )
 from tests.integration.workers import TEST_HMAC_KEY, WorkerProcess, running_worker, worker_env
+from tests.waiting import NotYet, eventually
 
 REPO = Path(__file__).resolve().parents[2]
 CODEC = codec_for(None)
@@ -71,6 +73,9 @@ PLATFORM = "bf-lend"
 BANKS = {"alpha": range(0, 8), "gamma": range(0, 8), "beta": range(4, 12)}
 REVOKED = ("alpha", 1)
 EXPIRING = ("beta", 5)
+#: The late consent's lifetime: it must outlast answering the subscription (a snapshot
+#: produced after the expiry would be refused), so generous for a slow run.
+LATE_CONSENT_S = 20
 DATA_KINDS = {PROFILE_UPDATE, ALERT, SUBSCRIPTION_ACK}
 NIDS = [f"BF{700000 + i}" for i in range(12)]
 BIDS = [HMAC.borrower_id(n) for n in NIDS]
@@ -120,42 +125,44 @@ def updates(conf: Conf) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def eventually(what: str, check: Callable[[], str], timeout: float = 90) -> None:
-    """Wait until ``check`` returns "" (else it says what is missing)."""
-    deadline, why = time.monotonic() + timeout, ""
-    while time.monotonic() < deadline:
-        why = check()
-        if not why:
-            return
-        time.sleep(1)
-    raise AssertionError(f"{what}: {why}")
-
-
-def answered(conf: Conf, wanted: dict[str, set[str]]) -> str:
+def answered(conf: Conf, wanted: dict[str, set[str]]) -> bool | NotYet:
     for bank, refs in wanted.items():
         got = {r["customer_ref"] for r in feed(conf, bank) if r["profile_version"] == 0}
         got |= {r["customer_ref"] for r in feed(conf, bank) if r["kind"] == SUBSCRIPTION_ACK}
         if not refs <= got:
-            return f"{bank} lacks answers for {sorted(refs - got)}"
-    return ""
+            return NotYet(f"{bank} lacks answers for {sorted(refs - got)}")
+    return True
 
 
-def caught_up(conf: Conf, events_so_far: int) -> str:
+def consent_dropped(conf: Conf, bank: str, borrower_id: str) -> bool | NotYet:
+    """Whether the fan-out's committed state of ``borrower_id`` held ``bank``'s
+    subscription and a later state record no longer does (the consent was dropped)."""
+    held = [
+        bank in (subs_from_bytes(m.value()) if m.value() is not None else {})
+        for m in _read_all(conf, topics.FANOUT_STATE)
+        if m.key() == borrower_id.encode()  # one borrower: one partition, in order
+    ]
+    if True not in held:
+        return NotYet(f"no state holds {bank}'s subscription")
+    return not held[-1] or NotYet(f"{bank}'s subscription is still held")
+
+
+def caught_up(conf: Conf, events_so_far: int) -> bool | NotYet:
     """Every borrower's latest update has folded ``events_so_far`` events (a version per
     applied event), and each still-consenting bank has that version of its borrowers."""
     ups = updates(conf)
     for i, bid in enumerate(BIDS):
         seen = ups[bid][-1]["profile_version"] if ups.get(bid) else 0
         if seen < events_so_far:
-            return f"borrower {i} is at version {seen}"
+            return NotYet(f"borrower {i} is at version {seen}")
     for bank, members in BANKS.items():
         last = {r["customer_ref"]: r["profile_version"] for r in feed(conf, bank)}
         for i in members:
             if (bank, i) in (REVOKED, EXPIRING):
                 continue
             if last.get(ref(bank, i)) != ups[BIDS[i]][-1]["profile_version"]:
-                return f"{bank} has v{last.get(ref(bank, i))} of borrower {i}"
-    return ""
+                return NotYet(f"{bank} has v{last.get(ref(bank, i))} of borrower {i}")
+    return True
 
 
 def scrape(worker: WorkerProcess) -> dict[tuple[str, str], float]:
@@ -202,30 +209,34 @@ def test_bank_feeds_are_consented_audited_metered_and_private(private_bootstrap:
                             NIDS[i], ref(bank, i), f"{bank}-consent-{i}", "ACCOUNT_REVIEW", year
                         )
         wanted = {b: {ref(b, i) for i in m if (b, i) != EXPIRING} for b, m in BANKS.items()}
-        eventually("subscriptions answered", lambda: answered(conf, wanted))
+        eventually(lambda: answered(conf, wanted), what="subscriptions answered")
         produce(conf, events(1))
-        eventually("phase 1 delivered", lambda: caught_up(conf, 2))
+        eventually(lambda: caught_up(conf, 2), what="phase 1 delivered")
         before_revoke = [u["profile_version"] for u in updates(conf)[BIDS[REVOKED[1]]]]
         with BankSubscriber("alpha", settings) as sub:
             sub.revoke(ref(*REVOKED), NIDS[REVOKED[1]], f"alpha-consent-{REVOKED[1]}")
-        expires = datetime.now(UTC) + timedelta(seconds=8)
+        expires = datetime.now(UTC) + timedelta(seconds=LATE_CONSENT_S)
         with BankSubscriber("beta", settings) as sub:
             sub.subscribe(
                 NIDS[EXPIRING[1]], ref(*EXPIRING), "beta-consent-5", "COLLECTIONS", expires
             )
-        revoked_acks = lambda: answered(conf, {"alpha": set(), "beta": {ref(*EXPIRING)}})  # noqa: E731
-        eventually("late subscription answered", revoked_acks)
+        late_ack = lambda: answered(conf, {"alpha": set(), "beta": {ref(*EXPIRING)}})  # noqa: E731
+        eventually(late_ack, what="late subscription answered")
         eventually(
-            "revocation acknowledged",
-            lambda: (
-                ""
-                if any(r["message"] == "revoked" for r in feed(conf, "alpha"))
-                else "no revoke ack"
-            ),
+            lambda: any(r["message"] == "revoked" for r in feed(conf, "alpha")),
+            what="revocation acknowledged",
         )
-        time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.5)
+        # Phase 2 must come after the expiry: wait until the worker itself dropped the
+        # expired consent from its committed state (its prune timer), not for a time.
+        eventually(
+            lambda: consent_dropped(conf, "beta", BIDS[EXPIRING[1]]),
+            what="the worker dropped beta's expired consent of borrower 5",
+            timeout=LATE_CONSENT_S + 90,
+            interval=1,
+        )
+        assert datetime.now(UTC) >= expires
         produce(conf, events(2))
-        eventually("phase 2 delivered", lambda: caught_up(conf, 3))
+        eventually(lambda: caught_up(conf, 3), what="phase 2 delivered")
         latency = scrape(worker)
         assert worker.alive(), worker.log()
     check_entitlements(conf, before_revoke, to_epoch_ms(expires))

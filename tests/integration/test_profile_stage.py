@@ -27,13 +27,15 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 
 from streams import topics
 from streams.domain.privacy import Pseudonymizer
-from streams.domain.profile.fold import DEFAULT_CONFIG, BorrowerProfile, profile_to_dict, snapshot
+from streams.domain.profile.model import BorrowerProfile
 from streams.domain.profile.oracle import fold
-from streams.domain.profile.windows import PROVENANCE_FIELDS
+from streams.domain.profile.output import profile_to_dict
+from streams.domain.profile.view import snapshot
+from streams.domain.profile.windows import DEFAULT_CONFIG, PROVENANCE_FIELDS
 from streams.domain.validation import from_avro, to_epoch_ms
 from streams.runtime.provision import ensure_platform
 from streams.runtime.registry import codec_for
-from streams.stages.profiles.records import entry_from_bytes
+from streams.stages.profiles.records import profile_entry_from_bytes
 from streams.wire.avrojson import datum_to_json
 from streams.wire.events import ExchangeEvent
 from streams.wire.schemas import (
@@ -45,6 +47,7 @@ from streams.wire.schemas import (
 )
 from tests.integration.kafka_helpers import unique
 from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
+from tests.waiting import NotYet, eventually
 
 CODEC = codec_for(None)
 HMAC = Pseudonymizer({1: TEST_HMAC_KEY}, 1)
@@ -143,20 +146,22 @@ def _read_all(conf: dict[str, Any], topic: str, timeout: float = 60) -> list[Mes
     }
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
     out: list[Message] = []
-    deadline = time.monotonic() + timeout
+
+    def at_end() -> bool | NotYet:
+        got = [m for m in consumer.consume(1000, timeout=1.0) if m.error() is None]
+        out.extend(got)
+        positions = consumer.position([TopicPartition(topic, p) for p in ends])
+        # Transactional topics end with a commit marker the position may stop before.
+        done = all(
+            tp.offset >= ends[tp.partition] - 1 or not ends[tp.partition] for tp in positions
+        )
+        return (done and not got) or NotYet(f"{len(out)} records read, ends {ends}")
+
     try:
-        while time.monotonic() < deadline:
-            got = [m for m in consumer.consume(1000, timeout=1.0) if m.error() is None]
-            out += got
-            positions = consumer.position([TopicPartition(topic, p) for p in ends])
-            # Transactional topics end with a commit marker the position may stop before.
-            if not got and all(
-                tp.offset >= ends[tp.partition] - 1 or not ends[tp.partition] for tp in positions
-            ):
-                return out
+        eventually(at_end, what=f"{topic} read to its end", timeout=timeout, interval=0)
     finally:
         consumer.close()
-    raise AssertionError(f"could not read {topic} to its end in {timeout}s")
+    return out
 
 
 def _latest(msgs: list[Message]) -> dict[str, Message]:
@@ -185,38 +190,30 @@ def _accepted(conf: dict[str, Any], ours: set[str]) -> list[ExchangeEvent]:
     return [e for bid in ours for e in by_bid.get(bid, [])]
 
 
-def _state_matches(
-    conf: dict[str, Any], ours: set[str], tag: str, produced: int
-) -> tuple[bool, str]:
+def _state_matches(conf: dict[str, Any], ours: set[str], tag: str, produced: int) -> bool | NotYet:
     """Whether ingress has judged every produced record and every borrower's committed
     state equals the oracle over the accepted ones, now (and why not)."""
     events = _accepted(conf, ours)
     rejected = sum(len(_read_all(conf, topics.rejected(f"{tag}-{k}"))) for k in ("lend", "shop"))
     if len(events) + rejected < produced:
-        return False, f"ingress judged {len(events) + rejected} of {produced} records"
+        return NotYet(f"ingress judged {len(events) + rejected} of {produced} records")
     now = int(time.time() * 1000)
     expected = fold(events, DEFAULT_CONFIG, now)
     if set(expected) != ours:
-        return False, f"events of {len(expected)} of {len(ours)} borrowers accepted"
+        return NotYet(f"events of {len(expected)} of {len(ours)} borrowers accepted")
     states = _latest(_read_all(conf, topics.PROFILE_STATE))
     for bid, want in expected.items():
         msg = states.get(bid)
         if msg is None:
-            return False, f"no state for {bid[:8]}"
-        got = snapshot(entry_from_bytes(msg.value() or b"").state, now, DEFAULT_CONFIG)
+            return NotYet(f"no state for {bid[:8]}")
+        got = snapshot(profile_entry_from_bytes(msg.value() or b"").state, now, DEFAULT_CONFIG)
         if profile_to_dict(got) != profile_to_dict(want):
-            return False, f"{bid[:8]}: {profile_to_dict(got)} != {profile_to_dict(want)}"
-    return True, ""
+            return NotYet(f"{bid[:8]}: {profile_to_dict(got)} != {profile_to_dict(want)}")
+    return True
 
 
-def _eventually(check: Callable[[], tuple[bool, str]], timeout: float) -> None:
-    deadline, why = time.monotonic() + timeout, ""
-    while time.monotonic() < deadline:
-        ok, why = check()
-        if ok:
-            return
-        time.sleep(2)
-    raise AssertionError(f"profiles did not converge: {why}")
+def _converged(check: Callable[[], bool | NotYet], timeout: float) -> None:
+    eventually(check, what="profiles converge", timeout=timeout, interval=2)
 
 
 def _assert_outputs(conf: dict[str, Any], ours: set[str]) -> None:
@@ -268,7 +265,7 @@ def test_profiles_equal_the_oracle(private_bootstrap: str) -> None:
     _produce(conf, records)
     ours = _borrowers(tag, n)
     with running_worker(_env(private_bootstrap)) as worker:
-        _eventually(lambda: _state_matches(conf, ours, tag, len(records)), timeout=120)
+        _converged(lambda: _state_matches(conf, ours, tag, len(records)), timeout=120)
         assert worker.alive(), worker.log()
     _assert_outputs(conf, ours)
 
@@ -284,14 +281,16 @@ def test_profiles_survive_sigkill_mid_run(private_bootstrap: str) -> None:
     env = _env(private_bootstrap)
     _produce(conf, records[:half])
     with running_worker(env) as worker:
-        deadline = time.monotonic() + 90
-        seen = 0
-        while seen < 5 and time.monotonic() < deadline:  # some profiles are out: mid-run
+
+        def out() -> bool | NotYet:
             msgs = _read_all(conf, topics.PROFILE_UPDATES)
             seen = sum(1 for m in msgs if (m.key() or b"").decode() in ours)
+            return seen >= 5 or NotYet(f"{seen} profile updates")
+
+        eventually(out, what="some profiles are out: mid-run")
         _produce(conf, records[half:])
         worker.kill()
     with running_worker(env) as worker:
-        _eventually(lambda: _state_matches(conf, ours, tag, len(records)), timeout=150)
+        _converged(lambda: _state_matches(conf, ours, tag, len(records)), timeout=150)
         assert worker.alive(), worker.log()
     _assert_outputs(conf, ours)
