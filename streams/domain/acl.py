@@ -21,8 +21,8 @@ Decisions (each checked against Apache Kafka 4.3.1 by
   ``deploy/k8s/users.yaml``, so a listing reads plainly.
 * Consumer groups of a tenant are PREFIXED ``<tenant>.``; tenant names cannot contain a
   dot, so ``a.`` never matches the groups of tenant ``ab`` or ``a-b``.
-* The exchange may CREATE only its own topics (``exchange.``, and ``<app_id>-`` for
-  Faust's changelogs); platform and bank topics are created by the admin at provisioning.
+* The exchange may CREATE only its own topics (``exchange.``); platform and bank topics
+  are created by the admin at provisioning.
 """
 
 from __future__ import annotations
@@ -130,8 +130,9 @@ def bank_acls(bank: str) -> list[Acl]:
 def exchange_acls(user: str = EXCHANGE_USER, app_id: str = "creditstream") -> list[Acl]:
     """The exchange worker: everything the pipeline does, and nothing an admin does.
 
-    Its stages use consumer groups and transactional ids ``<app_id>-<stage>...`` and
-    Faust uses the group ``<app_id>`` and changelog topics ``<app_id>-...``.
+    Its stages use consumer groups and transactional ids ``<app_id>-<stage>...`` (and
+    ``<app_id>-replay-...`` groups that never join, for changelog replay). Faust runs no
+    Kafka client of its own (``streams.worker.app``), so it needs no group or topic.
     """
     if not app_id or "." in app_id:
         # A dot would let the exchange's prefixes overlap a tenant's ``name.`` groups.
@@ -145,8 +146,6 @@ def exchange_acls(user: str = EXCHANGE_USER, app_id: str = "creditstream") -> li
         *_allow(who, "TOPIC", "banks.", "PREFIXED", "READ", "WRITE", "DESCRIBE"),
         # Its own topics, created idempotently at worker start.
         *_allow(who, "TOPIC", "exchange.", "PREFIXED", *own),
-        *_allow(who, "TOPIC", f"{app_id}-", "PREFIXED", *own),
-        *_allow(who, "GROUP", app_id, "LITERAL", "READ"),
         *_allow(who, "GROUP", f"{app_id}-", "PREFIXED", "READ"),
         *_allow(who, "TRANSACTIONAL_ID", f"{app_id}-", "PREFIXED", "WRITE", "DESCRIBE"),
         # Not needed by Kafka >= 3 (WRITE on a topic suffices) but harmless and kept for

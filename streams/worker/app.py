@@ -1,8 +1,9 @@
 """The Faust application factory: one place that wires settings into a worker.
 
 ``create_app`` builds a fresh ``faust.App`` per call (tests build their own); the
-stages register themselves through ``install_stages``. Agents stay thin: decode, call
-pure logic, send.
+stages register themselves through ``install_stages``. Faust runs the worker's lifecycle
+(signals, services, shutdown) and its web server (``/metrics``, ``/ready``); it has no
+agents or tables here, so it runs no Kafka client of its own (``_Boot``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import socket
 from collections.abc import Callable
 
 import faust
-from faust.auth import SASLCredentials
+from faust.app.base import BootStrategy
 from prometheus_client import CollectorRegistry
 
 from streams import __version__
-from streams.runtime.instance import instance_id
 from streams.runtime.metrics import Metrics
 from streams.settings import Settings
 from streams.worker.web import install_web
@@ -25,15 +25,17 @@ from streams.worker.web import install_web
 Readiness = dict[str, Callable[[], bool]]
 
 
-def _credentials(settings: Settings) -> SASLCredentials | None:
-    if settings.security_protocol != "SASL_PLAINTEXT":
-        return None
-    password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
-    return SASLCredentials(
-        username=settings.sasl_username,
-        password=password,
-        mechanism=settings.sasl_mechanism,
-    )
+class _Boot(BootStrategy):
+    """Faust starts its web server, sensors and services, and no Kafka client of its own:
+    the stages bring theirs (``streams.runtime.txloop``). Without this, Faust joins a
+    consumer group named after the app id and declares ``<app_id>-__assignor-__leader``
+    for agents and tables this worker does not have."""
+
+    enable_kafka = False
+
+
+class _App(faust.App):
+    BootStrategy = _Boot
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
@@ -42,28 +44,15 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     Metrics go to ``registry`` (a fresh one by default); the worker serves them on
     ``/metrics`` and stage readiness on ``/ready``.
     """
-    app = faust.App(
+    app = _App(
         settings.app_id,
+        # Faust's own Kafka clients are off (``_Boot``); it still wants a broker URL.
         broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
-        broker_credentials=_credentials(settings),
-        store="rocksdb://",
         datadir=str(settings.state_dir),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=1,
         web_port=settings.web_port,
         web_host=settings.web_host,
         web_bind=settings.web_host,
-        producer_acks=-1,
-        # Internal topics are created by the exchange; never auto-create on a typo.
-        topic_allow_declare=True,
         autodiscover=False,
-        # Faust's own consumer group (it has no agents here, but joins one) must not
-        # hold a restarting worker up for a minute: static membership with this
-        # worker's identity rejoins at once, and a dead member is noticed as fast as
-        # the stages notice it.
-        consumer_group_instance_id=f"{settings.app_id}-faust-{instance_id(settings)}",
-        broker_session_timeout=settings.session_timeout_ms / 1000,
-        broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
     )
     metrics = Metrics(registry or CollectorRegistry())
     metrics.set_worker_info(
