@@ -14,10 +14,11 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.waiting import NotYet, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 _BACKGROUND = re.compile(r"&\s*(#.*)?$")
@@ -122,11 +123,14 @@ class Session:
                 self.start(line)
             elif " --follow" in line:
                 proc = self.start(line)
-                end = time.monotonic() + deadline_s
-                while not wait_for(line, self.output(proc)):
+
+                def shown(line: str = line, proc: subprocess.Popen[bytes] = proc) -> bool | NotYet:
+                    if wait_for(line, self.output(proc)):
+                        return True
                     assert proc.poll() is None, f"{line} ended:\n{self.output(proc)}"
-                    assert time.monotonic() < end, f"{line} never showed it:\n{self.output(proc)}"
-                    time.sleep(0.2)
+                    return NotYet(f"it printed:\n{self.output(proc)}")
+
+                eventually(shown, what=f"{line} shows it", timeout=deadline_s)
                 self.transcript.append(f"$ {line}\n{self.output(proc)}")
                 self.stop(proc)
             else:

@@ -7,10 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.kafka_helpers import free_port
+from tests.waiting import NotYet, eventually
 
 
 def _listening(port: int) -> bool:
@@ -33,34 +34,34 @@ def test_demo_shows_data_flowing_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         stderr=subprocess.STDOUT,
         text=True,
     )
+    seen: list[str] = []
+
+    def shows(what: str, wanted: Callable[[str], bool]) -> Callable[[], bool | NotYet]:
+        """A check reading the demo's next line: whether it is ``wanted``."""
+
+        def check() -> bool | NotYet:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert line, f"the demo ended before {what}:\n" + "".join(seen[-30:])
+            seen.append(line)
+            return wanted(line) or NotYet("last lines:\n" + "".join(seen[-30:]))
+
+        return check
+
+    def platform_row(line: str) -> bool:  # data went platform -> ingress -> exchange
+        return line.startswith("shopmart") and int(line.split()[1]) > 0
+
+    # The banks' panel: a record of a simulated bank's own feed, read through its SDK
+    # (the first answers are acks or "no data yet", then profile updates and alerts).
+    feed_kinds = ("NO_DATA_YET", "SUBSCRIPTION_ACK", "PROFILE_UPDATE", "ALERT")
+
+    def feed_row(line: str) -> bool:
+        return line.startswith("  ") and any(f"  {k}  " in line for k in feed_kinds)
+
     try:
-        deadline = time.monotonic() + 90
-        seen: list[str] = []
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            # A platform row with events in: data went platform -> ingress -> exchange.
-            if line.startswith("shopmart") and int(line.split()[1]) > 0:
-                break
-        assert any(line.startswith("shopmart") and int(line.split()[1]) > 0 for line in seen), (
-            "".join(seen[-30:])
-        )
-        # The banks' panel: a record of a simulated bank's own feed, read through its SDK
-        # (the first answers are acks or "no data yet", then profile updates and alerts).
-        feed_kinds = ("NO_DATA_YET", "SUBSCRIPTION_ACK", "PROFILE_UPDATE", "ALERT")
-        while time.monotonic() < deadline + 60:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if line.startswith("  ") and any(f"  {k}  " in line for k in feed_kinds):
-                break
-        assert any(
-            line.startswith("  ") and any(f"  {k}  " in line for k in feed_kinds) for line in seen
-        ), "".join(seen[-30:])
+        row, panel = "a platform row with events in", "a record of a bank's feed"
+        eventually(shows(row, platform_row), what=row, timeout=90, interval=0)
+        eventually(shows(panel, feed_row), what=panel, timeout=60, interval=0)
         assert _listening(broker_port)
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         out, _ = proc.communicate(timeout=90)

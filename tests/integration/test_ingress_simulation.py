@@ -25,19 +25,21 @@ from streams.wire.rejects import Reject
 from streams.wire.schemas import EXCHANGE_EVENT
 from tests.integration.kafka_helpers import consume_all, unique
 from tests.integration.workers import TEST_HMAC_KEY, WorkerProcess, running_worker, worker_env
+from tests.waiting import NotYet, eventually
 
 EVENTS = 3000
 CODEC = codec_for(None)
 
 
 def _wait_for_metric(worker: WorkerProcess, name: str, total: float, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+    """The worker's samples once the ``name`` samples sum to ``total`` or more."""
+
+    def reached() -> dict | NotYet:
         samples = worker.metrics()
         got = sum(v for (n, _), v in samples.items() if n == name)
-        if got >= total or time.monotonic() > deadline:
-            return samples
-        time.sleep(0.5)
+        return samples if got >= total else NotYet(f"{name} at {got:g} of {total:g}")
+
+    return eventually(reached, what=f"{name} reaches {total:g}", timeout=timeout, interval=0.5)
 
 
 def test_simulated_load_is_forwarded_or_rejected_exactly_once(private_bootstrap: str) -> None:

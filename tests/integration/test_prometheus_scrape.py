@@ -25,6 +25,7 @@ from streams.runtime.metrics import FAMILIES, Metrics
 from streams.worker.web import serve_metrics
 from tests.integration.kafka_helpers import free_port
 from tests.tools import installed_tool
+from tests.waiting import NotYet, eventually
 
 pytestmark = pytest.mark.slow
 DEADLINE_S = 45.0
@@ -115,18 +116,17 @@ def running_prometheus(
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool | NotYet:
+        assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as resp:
+                return resp.status == 200 or NotYet(f"/-/ready answered {resp.status}")
+        except (urllib.error.URLError, ConnectionError) as exc:
+            return NotYet(str(exc))
+
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            assert time.monotonic() < deadline, "Prometheus did not become ready in 20 s"
-            time.sleep(0.2)
+        eventually(ready, what="Prometheus is ready", timeout=20)
         yield base
     finally:
         proc.terminate()
@@ -145,25 +145,24 @@ def prometheus(target: tuple[str, Metrics], tmp_path: Path) -> Iterator[str]:
         yield base
 
 
-def wait_for_series(prometheus: str, want: set[str], deadline_s: float = DEADLINE_S) -> set[str]:
-    """Series names Prometheus holds once ``want`` is covered or time is up."""
-    started = time.monotonic()
-    seen: set[str] = set()
-    while time.monotonic() - started < deadline_s:
+def wait_for_series(prometheus: str, want: set[str], timeout: float = DEADLINE_S) -> None:
+    """Wait until Prometheus holds a series of every name in ``want``."""
+
+    def stored() -> bool | NotYet:
         series = api(prometheus, "/api/v1/series", **{"match[]": '{__name__=~"creditstream_.+"}'})
-        seen = {s["__name__"] for s in series}
-        if want <= seen:
-            break
-        time.sleep(0.5)
-    return seen
+        missing = want - {s["__name__"] for s in series}
+        return not missing or NotYet(f"missing: {sorted(missing)}")
+
+    eventually(
+        stored, what="Prometheus stores every declared family", timeout=timeout, interval=0.5
+    )
 
 
 def test_prometheus_stores_every_declared_family(
     prometheus: str, target: tuple[str, Metrics]
 ) -> None:
     want = expected_series_names(target[1].registry)
-    seen = wait_for_series(prometheus, want)
-    assert want - seen == set(), f"missing after {DEADLINE_S}s: {sorted(want - seen)}"
+    wait_for_series(prometheus, want)
 
     (health,) = api(prometheus, "/api/v1/targets")["activeTargets"]
     assert health["health"] == "up" and health["labels"]["job"] == "creditstream"

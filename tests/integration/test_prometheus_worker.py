@@ -31,6 +31,7 @@ from tests.integration.test_prometheus_scrape import (
     wait_for_series,
 )
 from tests.integration.workers import running_worker, worker_env
+from tests.waiting import NotYet, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -66,16 +67,16 @@ def test_prometheus_sees_every_family_from_a_working_worker(
         target = f"127.0.0.1:{env['CREDITSTREAM_WEB_PORT']}"
         with running_prometheus(target, tmp_path) as prometheus:
             want = expected_series_names(Metrics(CollectorRegistry()).registry)
-            seen = wait_for_series(prometheus, want, deadline_s=90)
-            assert want - seen == set(), f"missing: {sorted(want - seen)}"
-            query = "sum(creditstream_events_in_total)"
-            deadline = time.monotonic() + 60
-            while True:
+            wait_for_series(prometheus, want, timeout=90)
+
+            def events_in() -> float | NotYet:
+                query = "sum(creditstream_events_in_total)"
                 (sample,) = api(prometheus, "/api/v1/query", query=query)["result"]
-                if float(sample["value"][1]) >= summary.good or time.monotonic() > deadline:
-                    break
-                time.sleep(1)
-            assert float(sample["value"][1]) == summary.good
+                got = float(sample["value"][1])
+                return got if got >= summary.good else NotYet(f"{got:g} of {summary.good}")
+
+            what = "Prometheus counted every good event"
+            assert eventually(events_in, what=what, timeout=60, interval=1) == summary.good
             (rejects,) = api(prometheus, "/api/v1/query", query="sum(creditstream_rejects_total)")[
                 "result"
             ]

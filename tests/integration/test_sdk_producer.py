@@ -26,6 +26,7 @@ from streams.wire.avrojson import datum_to_json
 from streams.wire.rejects import Reject
 from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 from tests.integration.kafka_helpers import consume_all, free_port, unique
+from tests.waiting import NotYet, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -292,12 +293,15 @@ def read_topics(
         [TopicPartition(t, p, OFFSET_BEGINNING) for t in names for p in meta[t].partitions]
     )
     out: dict[tuple[str, int, int], bytes] = {}
-    deadline = time.monotonic() + 60
+
+    def read() -> bool | NotYet:
+        for m in consumer.consume(1000, timeout=0.5):
+            if m.error() is None:
+                out[(m.topic() or "", m.partition() or 0, m.offset() or 0)] = m.value() or b""
+        return len(out) >= expected or NotYet(f"{len(out)} of {expected} records")
+
     try:
-        while len(out) < expected and time.monotonic() < deadline:
-            for m in consumer.consume(1000, timeout=0.5):
-                if m.error() is None:
-                    out[(m.topic() or "", m.partition() or 0, m.offset() or 0)] = m.value() or b""
+        eventually(read, what=f"{expected} records read from {names}", timeout=60, interval=0)
     finally:
         consumer.close()
     return out
