@@ -17,6 +17,12 @@ Contract of :class:`TenantGate`:
 3. ``revoke(partitions)`` (from ``on_revoke``) forgets partitions the stage gave up.
 
 ``report(stage, tenant, paused_partitions)`` exports the state (0 when resumed).
+
+Which topics exist is asked of a separate admin client (``conf``), never of the stage's
+consumer: step 1 runs inside the consumer's rebalance callback, and a blocking call on
+the same client there (``list_topics``) leaves confluent-kafka without its per-call
+state for the rest of that ``consume()`` call; the next callback in it then aborts the
+process (``CallState_get: Assertion `cs != NULL'``, seen in the README and chaos runs).
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ import logging
 from collections.abc import Callable, Iterable
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from streams.settings import KafkaConf
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,7 @@ class TenantGate:
         tenant_of: Callable[[str], str | None],
         required: Callable[[str], list[str]],
         provision_hint: str,
+        conf: KafkaConf,
         report: Report | None = None,
     ) -> None:
         self.stage = stage
@@ -48,6 +58,8 @@ class TenantGate:
         self._required = required
         self._hint = provision_hint
         self.report = report
+        self._conf = conf
+        self._admin: AdminClient | None = None  # made on first use: none without tenants
         #: Paused partitions by tenant.
         self.waiting: dict[str, set[tuple[str, int]]] = {}
 
@@ -64,7 +76,7 @@ class TenantGate:
                 by_tenant.setdefault(tenant, set()).add((tp.topic, tp.partition))
         if not by_tenant:
             return
-        existing = _topics(consumer)
+        existing = self._topics()
         for tenant, parts in sorted(by_tenant.items()):
             missing = [t for t in self._required(tenant) if t not in existing]
             if not missing:
@@ -88,7 +100,7 @@ class TenantGate:
         """Resume every waiting tenant whose required topics now exist (step 2)."""
         if not self.waiting:
             return
-        existing = _topics(consumer)
+        existing = self._topics()
         for tenant in sorted(self.waiting):
             if all(t in existing for t in self._required(tenant)):
                 parts = self.waiting.pop(tenant)
@@ -105,10 +117,11 @@ class TenantGate:
                 del self.waiting[tenant]
             self._report(tenant)
 
+    def _topics(self) -> set[str]:
+        if self._admin is None:
+            self._admin = AdminClient(dict(self._conf))
+        return set(self._admin.list_topics(timeout=10).topics)
+
     def _report(self, tenant: str) -> None:
         if self.report is not None:
             self.report(self.stage, tenant, len(self.waiting.get(tenant, ())))
-
-
-def _topics(consumer: Consumer) -> set[str]:
-    return set(consumer.list_topics(timeout=10).topics)

@@ -1,7 +1,7 @@
 """Run a ``bash`` block of the README as a person would type it, one line at a time.
 
-Each line runs in ``bash`` in a scratch directory that links the checkout's ``.venv`` and
-``deploy/`` (so ``.venv/bin/creditstream`` and the sample files resolve as in the README);
+Each line runs in ``bash`` in a scratch directory that links the checkout's ``.venv``,
+``deploy/`` and ``schemas/`` (so ``.venv/bin/creditstream`` and the files it names resolve);
 ``export``s carry over to later lines. Three things a person does by hand are done the
 same way here: a line ending in ``&`` starts in the background; a ``--follow`` command
 is watched until what the caller waits for shows, then stopped (Ctrl-C); ``kill %1``
@@ -45,7 +45,7 @@ class Session:
 
     @classmethod
     def scratch(cls, cwd: Path, **env: str) -> Session:
-        for name in (".venv", "deploy"):
+        for name in (".venv", "deploy", "schemas"):
             (cwd / name).symlink_to(ROOT / name)
         clean = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSTREAM_")}
         return cls(cwd, clean | env)

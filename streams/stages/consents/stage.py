@@ -63,7 +63,7 @@ class ConsentStage:
         self._conf: KafkaConf = settings.kafka_client_config()
         #: Banks whose feed topic is missing wait, paused (streams.runtime.tenantgate).
         self.gate = TenantGate(
-            "consents", topics.bank_of, lambda b: [topics.feed(b)], "provision-bank"
+            "consents", topics.bank_of, lambda b: [topics.feed(b)], "provision-bank", self._conf
         )
         self.on_tick: Callable[[Consumer], None] | None = None
         self.tick_s = 5.0

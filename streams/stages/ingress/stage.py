@@ -78,7 +78,11 @@ class IngressStage:
         self._conf: KafkaConf = settings.kafka_client_config()
         #: Platforms whose rejected topic is missing wait, paused (streams.runtime.tenantgate).
         self.gate = TenantGate(
-            "ingress", _platform, lambda p: [topics.rejected(p)], "provision-platform"
+            "ingress",
+            _platform,
+            lambda p: [topics.rejected(p)],
+            "provision-platform",
+            self._conf,
         )
 
     # -- lifecycle ------------------------------------------------------------------
