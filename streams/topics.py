@@ -35,6 +35,9 @@ CONSENTS = "exchange.consents"
 #: Fan-out state: one borrower's subscriptions + latest bank view and version (compacted),
 #: co-partitioned with exchange.profile-updates.
 FANOUT_STATE = "exchange.fanout-state"
+#: Internal records a stage could not decode (a bug upstream): the original bytes, keyed
+#: by where they were, with the stage, source and reason in headers (streams.wire.rejects).
+DEAD_LETTER = "exchange.dead-letter"
 
 #: A platform or bank name: lower-case letters, digits and dashes, starting with a letter.
 TENANT_RE = r"[a-z][a-z0-9-]{0,62}"
@@ -266,6 +269,8 @@ TOPOLOGY = Topology(
         # The fan-out's only durable memory (subscriptions): compacted, never aged out.
         Topic(FANOUT_STATE, "borrower_id", CHANGELOG, "setting",
               "fanout changelog: subscriptions, latest view per borrower"),
+        Topic(DEAD_LETTER, "source offset", delete_after(30), "setting",
+              "internal records a stage could not decode: bytes + stage, source, reason"),
         # Raw PII: short retention.
         Topic("ingest.{platform}.loans", "platform's user key", delete_after(7), "tenant",
               "LoanEvent from the platform (raw national IDs)", "platform", "write"),
@@ -291,7 +296,7 @@ TOPOLOGY = Topology(
         Stage(
             "profiles",
             inputs=(EXCHANGE_EVENTS,),
-            outputs=(EXCHANGE_PROFILES, PROFILE_UPDATES),
+            outputs=(EXCHANGE_PROFILES, PROFILE_UPDATES, DEAD_LETTER),
             changelog=PROFILE_STATE,
             group_suffix="profiles",
             key="borrower_id",
@@ -310,7 +315,7 @@ TOPOLOGY = Topology(
         Stage(
             "fanout",
             inputs=(PROFILE_UPDATES, CONSENTS),
-            outputs=("banks.{bank}.feed", EXCHANGE_AUDIT),
+            outputs=("banks.{bank}.feed", EXCHANGE_AUDIT, DEAD_LETTER),
             changelog=FANOUT_STATE,
             group_suffix="fanout",
             key="borrower_id in, customer_ref out",

@@ -49,6 +49,7 @@ FAMILIES: Final = (
     "creditstream_ready",
     "creditstream_stage_restarts_total",
     "creditstream_tenant_partitions_waiting",
+    "creditstream_dead_letters_total",
     "creditstream_platform_last_event_timestamp_seconds",
     "creditstream_worker_info",
 )
@@ -173,6 +174,14 @@ class Metrics:
             "creditstream_tenant_partitions_waiting",
             "Partitions of an unprovisioned tenant left unread.",
             ["stage", "tenant"],
+            registry=r,
+        )
+        # Internal records a stage could not decode, written to exchange.dead-letter (a
+        # bug upstream: any increase deserves a look), by stage and reason code.
+        self.dead_letters = Counter(
+            "creditstream_dead_letters",
+            "Internal records sent to the dead-letter topic.",
+            ["stage", "reason"],
             registry=r,
         )
         # Unix time this worker last received a record from a platform (arrival, not

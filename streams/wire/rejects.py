@@ -21,6 +21,8 @@ H_SOURCE_OFFSET = "cs.source.offset"
 H_REASON = "cs.reason"
 H_MESSAGE = "cs.message"
 H_REJECTED_AT = "cs.rejected.at"
+#: On ``exchange.dead-letter`` only: the stage that could not decode the record.
+H_STAGE = "cs.stage"
 
 Headers = list[tuple[str, str | bytes | None]]
 
@@ -46,7 +48,8 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """One refused record as its platform sees it."""
+    """One refused record as its platform sees it; with ``stage`` set, an internal record
+    a stage of the exchange could not decode, as ``exchange.dead-letter`` keeps it."""
 
     source_topic: str
     source_partition: int
@@ -55,6 +58,7 @@ class Reject:
     message: str
     rejected_at_ms: int
     original: bytes
+    stage: str = ""
 
     @property
     def key(self) -> str:
@@ -69,6 +73,7 @@ class Reject:
             (H_REASON, self.reason.encode()),
             (H_MESSAGE, self.message.encode()),
             (H_REJECTED_AT, str(self.rejected_at_ms).encode()),
+            *([(H_STAGE, self.stage.encode())] if self.stage else []),
         ]
 
 
@@ -100,6 +105,7 @@ def from_headers(headers: RawHeaders, value: bytes | None) -> Reject:
             message=found[H_MESSAGE],
             rejected_at_ms=int(found[H_REJECTED_AT]),
             original=value or b"",
+            stage=found.get(H_STAGE, ""),
         )
     except (KeyError, ValueError) as exc:
         raise ValueError(f"not a creditstream reject record: {exc}") from exc

@@ -55,6 +55,7 @@ def touch_every_family(m: Metrics) -> None:
     m.platform_seen("acme")
     m.stage_restarted("fanout")
     m.set_tenant_waiting("ingress", "acme", 2)
+    m.dead_letters.labels("fanout", "MALFORMED").inc()
     m.consent_requests.labels("bank-a", "accepted").inc()
     m.set_worker_info(version="test", app_id="creditstream", worker_id="scrape-test")
 

@@ -2,7 +2,7 @@
 
 The worker ingests simulated platform traffic (with bad records and re-sends), builds
 profiles, and feeds a bank that subscribed to some borrowers (another bank, never
-provisioned, waits); Prometheus, scraping the
+provisioned, waits; an internal record is undecodable); Prometheus, scraping the
 worker's own ``/metrics``, must then hold every metric family ``streams.runtime.metrics``
 declares, and the counts it stores must match what was sent.
 """
@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
 from streams import topics
@@ -55,6 +56,10 @@ def test_prometheus_sees_every_family_from_a_working_worker(
     # A bank whose subscriptions topic was made by hand, never provisioned: it waits.
     create_topics(conf, [topics.subscriptions("ghostbank")], 2)
     with running_worker(env) as worker:
+        # One internal record nobody can decode (the worker made the topic): a dead letter.
+        junk = Producer(conf | {"acks": "all"})
+        junk.produce(topics.PROFILE_UPDATES, b"junk", b"borrower-x")
+        assert junk.flush(30) == 0
         with BankSubscriber(bank, settings) as sub:
             expires = datetime.now(UTC) + timedelta(days=30)
             for i, national_id in enumerate(national_ids(sim, 10)):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from streams.domain.privacy import Pseudonymizer
 from streams.domain.validation import DEFAULT_LIMITS, from_avro
 from streams.errors import CreditstreamError
+from streams.runtime.guard import RatioExceededError
 from streams.runtime.registry import codec_for
 from streams.stages.ingress.dedup import DedupMemory
 from streams.stages.ingress.process import (
@@ -21,8 +22,7 @@ from streams.stages.ingress.process import (
     IngressProcessor,
     RawRecord,
     Refused,
-    RejectGuard,
-    RejectRatioExceededError,
+    reject_guard,
 )
 from streams.wire.schemas import ACTIVITY_EVENT, EXCHANGE_EVENT, LOAN_EVENT
 
@@ -174,13 +174,13 @@ def test_a_reject_never_outgrows_one_kafka_message() -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.booleans(), min_size=1, max_size=60))
 def test_guard_trips_exactly_when_the_window_is_over_the_ratio(outcomes: list[bool]) -> None:
-    guard = RejectGuard(ratio=0.5, window=10)
+    guard = reject_guard(ratio=0.5, window=10)
     for i, rejected in enumerate(outcomes):
         guard.observe(rejected)
         window = outcomes[max(0, i - 9) : i + 1]
         should_trip = len(window) == 10 and sum(window) >= 5
         if should_trip:
-            with pytest.raises(RejectRatioExceededError, match="of the last 10"):
+            with pytest.raises(RatioExceededError, match="of the last 10"):
                 guard.check()
         else:
             guard.check()

@@ -15,6 +15,7 @@ import time
 import faust
 from confluent_kafka import Consumer
 
+from streams.runtime.deadletter import dead_letters_hook
 from streams.runtime.host import install_threaded_stage
 from streams.runtime.lag import LagReporter
 from streams.runtime.metrics import Metrics
@@ -54,6 +55,7 @@ def metrics_hook(metrics: Metrics) -> BatchHook:
 def install_fanout(app: faust.App, stage: FanoutStage, metrics: Metrics) -> None:
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     stage.on_batch = metrics_hook(metrics)
+    stage.on_dead = dead_letters_hook(metrics, STAGE)
 
     report_lag = LagReporter(metrics.set_lag, metrics.forget_partition)
 

@@ -38,6 +38,7 @@ from streams.clock import now_ms
 from streams.domain.audit import ChainHead
 from streams.errors import BrokerError, DecodeError
 from streams.runtime.auditlog import chain_heads
+from streams.runtime.deadletter import dead_letter, dead_letter_guard, produce_dead_letter
 from streams.runtime.txloop import (
     batch_transaction,
     batches,
@@ -56,6 +57,7 @@ from streams.stages.fanout.batch import (
 from streams.stages.fanout.state import FanoutStore
 from streams.wire.codec import SniffingCodec
 from streams.wire.consents import ConsentRequest, decode_request
+from streams.wire.rejects import Reject
 from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD, PROFILE_UPDATE
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,11 @@ class FanoutStage:
         self.stats = FanoutStats()
         self.on_batch: BatchHook | None = None
         self.on_tick: ConsumerHook | None = None
+        #: Called with each committed batch's dead letters (metrics).
+        self.on_dead: Callable[[list[Reject]], None] | None = None
+        self.guard = dead_letter_guard(
+            "fanout", settings.reject_guard_ratio, settings.reject_guard_window
+        )
         self.tick_s = 5.0
         self.ready = threading.Event()
         self._stopping = threading.Event()
@@ -165,8 +172,12 @@ class FanoutStage:
                 time.sleep(1)
 
     # -- the batch transaction ------------------------------------------------------
-    def _decode(self, batch: list[Message]) -> list[Item]:
+    def _decode(self, batch: list[Message], dead: list[Reject]) -> list[Item]:
+        """The batch's items; a record that does not decode goes to ``dead`` (only the
+        exchange writes these topics: a bug upstream, see ``streams.runtime.deadletter``;
+        never a reason to stop every bank's feed unless nearly all are bad)."""
         items: list[Item] = []
+        guard = self.guard
         for msg in batch:
             value, partition = msg.value() or b"", msg.partition() or 0
             try:
@@ -176,18 +187,14 @@ class FanoutStage:
                 else:
                     item = decode_request(value)
             except (DecodeError, KeyError, TypeError, ValueError) as exc:
-                # Only the exchange writes these topics: a bug upstream. Counted, logged
-                # with its position, skipped (never a reason to stop every bank's feed).
-                self.stats.undecodable += 1
-                log.error(
-                    "undecodable record at %s[%s]@%s: %s",
-                    msg.topic(),
-                    partition,
-                    msg.offset(),
-                    exc,
-                )
+                letter = dead_letter("fanout", msg, exc, now_ms())
+                log.error("dead letter %s: %s %s", letter.key, letter.reason, letter.message)
+                dead.append(letter)
+                guard.observe(True)
                 continue
+            guard.observe(False)
             items.append((partition, item))
+        guard.check()
         return items
 
     def _offsets(self, consumer: Consumer, batch: list[Message]) -> list[TopicPartition]:
@@ -210,7 +217,8 @@ class FanoutStage:
         if not offsets:
             self.store.defer(due, now_ms() + int(self._prune_s * 1000))
             return
-        items = self._decode(batch)
+        dead: list[Reject] = []
+        items = self._decode(batch, dead)
         now = now_ms()
         checkpoints = {p: h.checkpoint() for p, h in self.heads.items()}
 
@@ -222,6 +230,8 @@ class FanoutStage:
         with batch_transaction(consumer, producer, batch, offsets=offsets, on_abort=forget):
             outcome = process_batch(items, due, self.store.get, now)
             self._produce(producer, outcome)
+            for letter in dead:
+                produce_dead_letter(producer, letter)
         for bid, (p, record, expires) in outcome.states.items():
             self.store.put(p, bid, record, expires)
         s = self.stats
@@ -230,6 +240,9 @@ class FanoutStage:
         s.audited += sum(d.audit is not None for _, d in outcome.deliveries)
         s.stale += outcome.stale
         s.expired += outcome.expired
+        s.undecodable += len(dead)
+        if dead and self.on_dead is not None:
+            self.on_dead(dead)
         if self.on_batch is not None:
             self.on_batch(outcome, time.perf_counter() - began)
 

@@ -9,7 +9,6 @@ key stop here. Refused records keep their original bytes untouched; one larger t
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,7 +21,8 @@ from streams.domain.validation import (
     to_avro,
     to_exchange_event,
 )
-from streams.errors import CreditstreamError, DecodeError, StageHaltError
+from streams.errors import CreditstreamError, DecodeError
+from streams.runtime.guard import RatioGuard
 from streams.stages.ingress.dedup import DedupMemory
 from streams.wire.codec import SniffingCodec
 from streams.wire.rejects import Reason, Reject
@@ -150,35 +150,12 @@ class IngressProcessor:
         return Refused(platform, reject, event_id)
 
 
-class RejectRatioExceededError(StageHaltError):
-    """So many recent records were refused that the code, not the data, is suspect."""
-
-
-class RejectGuard:
-    """Trips when the share of rejects among the last ``window`` records reaches ``ratio``.
-
-    A platform sending garbage is normal (it is rejected and counted); nearly everything
-    from everyone failing means a broken deploy (wrong key, wrong schemas), and stopping
-    then (without committing) loses nothing while a human looks.
-    """
-
-    def __init__(self, ratio: float, window: int) -> None:
-        self.ratio = ratio
-        self.window = window
-        self._recent: deque[bool] = deque(maxlen=window)
-        self._rejected = 0
-
-    def observe(self, rejected: bool) -> None:
-        if len(self._recent) == self.window and self._recent[0]:
-            self._rejected -= 1
-        self._recent.append(rejected)
-        self._rejected += rejected
-
-    def check(self) -> None:
-        """Raise ``RejectRatioExceededError`` once a full window is over the ratio."""
-        if len(self._recent) == self.window and self._rejected >= self.ratio * self.window:
-            raise RejectRatioExceededError(
-                f"{self._rejected} of the last {self.window} ingest records were rejected "
-                f"(guard at {self.ratio:.0%}): stopping ingress without committing them; "
-                "check the pseudonymization key, schemas and validation limits"
-            )
+def reject_guard(ratio: float, window: int) -> RatioGuard:
+    """Ingress's guard: nearly every ingest record refused means a broken deploy."""
+    return RatioGuard(
+        ratio,
+        window,
+        "ingest records were rejected",
+        "stopping ingress without committing them; "
+        "check the pseudonymization key, schemas and validation limits",
+    )

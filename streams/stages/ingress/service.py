@@ -16,7 +16,7 @@ from streams.runtime.registry import codec_for
 from streams.settings import Settings
 from streams.stages.ingress.dedup import DedupMemory
 from streams.stages.ingress.observe import metrics_hook
-from streams.stages.ingress.process import IngressProcessor, RejectGuard
+from streams.stages.ingress.process import IngressProcessor, reject_guard
 from streams.stages.ingress.stage import IngressStage
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def build_ingress(settings: Settings) -> IngressStage:
         limits,
         DedupMemory(settings.dedup_window_days * DAY_MS),
     )
-    guard = RejectGuard(settings.reject_guard_ratio, settings.reject_guard_window)
+    guard = reject_guard(settings.reject_guard_ratio, settings.reject_guard_window)
     return IngressStage(settings, processor, guard)
 
 

@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import topics
 from streams.clock import now_ms
+from streams.runtime.guard import RatioGuard
 from streams.runtime.tenantgate import TenantGate
 from streams.runtime.txloop import batch_transaction, batches, replay_changelog, stage_clients
 from streams.settings import KafkaConf, Settings
@@ -30,7 +31,6 @@ from streams.stages.ingress.process import (
     IngressProcessor,
     RawRecord,
     Refused,
-    RejectGuard,
 )
 from streams.wire.rejects import Reason
 
@@ -65,7 +65,7 @@ def _platform(topic: str) -> str | None:
 class IngressStage:
     """Consume ingest topics, process, and write outputs transactionally."""
 
-    def __init__(self, settings: Settings, processor: IngressProcessor, guard: RejectGuard) -> None:
+    def __init__(self, settings: Settings, processor: IngressProcessor, guard: RatioGuard) -> None:
         self.settings = settings
         self.processor = processor
         self.guard = guard

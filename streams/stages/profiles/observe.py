@@ -11,6 +11,7 @@ exchange.events.
 
 from __future__ import annotations
 
+from streams.runtime.deadletter import dead_letters_hook
 from streams.runtime.lag import LagReporter
 from streams.runtime.metrics import Metrics
 from streams.stages.profiles.batch import Emit
@@ -64,5 +65,6 @@ def install_metrics(stage: ProfileStage, metrics: Metrics) -> None:
     """Attach every hook of this module to ``stage``."""
     stage.on_batch = batch_hook(metrics, stage)
     stage.on_restore = restore_hook(metrics, stage)
+    stage.on_dead = dead_letters_hook(metrics, STAGE)
     stage.on_tick = lag_hook(metrics)
     metrics.set_recovery(STAGE, stage.restore_progress)

@@ -50,6 +50,7 @@ from streams import topics
 from streams.clock import now_ms
 from streams.domain.profile.windows import ProfileConfig
 from streams.errors import DecodeError
+from streams.runtime.deadletter import dead_letter, dead_letter_guard, produce_dead_letter
 from streams.runtime.gcpolicy import FreezingGc
 from streams.runtime.txloop import (
     abort,
@@ -65,6 +66,7 @@ from streams.stages.profiles.events import EventDecoder, Op
 from streams.stages.profiles.records import OutputEncoder
 from streams.stages.profiles.store import ProfileStore
 from streams.wire.codec import SniffingCodec
+from streams.wire.rejects import Reject
 
 log = logging.getLogger(__name__)
 RESTORE_REPORT_EVERY = 50_000  # records between on_restore calls
@@ -102,6 +104,7 @@ class _Pending:
     events: int
     began: float
     commit: Future[float]  # resolves to the perf_counter time the commit completed
+    dead: list[Reject]  # written to exchange.dead-letter in the same transaction
 
 
 class ProfileStage:
@@ -118,6 +121,11 @@ class ProfileStage:
         self.on_batch: BatchHook | None = None
         self.on_tick: ConsumerHook | None = None
         self.on_restore: RestoreHook | None = None
+        #: Called with each committed batch's dead letters (metrics).
+        self.on_dead: Callable[[list[Reject]], None] | None = None
+        self.guard = dead_letter_guard(
+            "profiles", settings.reject_guard_ratio, settings.reject_guard_window
+        )
         self.tick_s = 5.0
         self.ready = threading.Event()
         self._stopping = threading.Event()
@@ -231,29 +239,29 @@ class ProfileStage:
         return count
 
     # -- the pipelined batch transactions -----------------------------------------------
-    def _decode(self, batch: list[Message]) -> list[Op]:
-        decode, out = self.decoder.decode, []
+    def _decode(self, batch: list[Message], dead: list[Reject]) -> list[Op]:
+        """The batch's ops; a record that does not decode goes to ``dead`` (only ingress
+        writes exchange.events: a bug upstream, see ``streams.runtime.deadletter``)."""
+        decode, out, guard = self.decoder.decode, [], self.guard
         for msg in batch:
             try:
                 out.append(decode(msg.partition() or 0, msg.value() or b""))
             except (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError) as exc:
-                # Only ingress writes exchange.events: this is a bug upstream, not data to
-                # drop silently. Counted and logged with its position, then skipped.
-                self.stats.undecodable += 1
-                log.error(
-                    "undecodable record at %s[%s]@%s: %s",
-                    msg.topic(),
-                    msg.partition(),
-                    msg.offset(),
-                    exc,
-                )
+                letter = dead_letter("profiles", msg, exc, now_ms())
+                log.error("dead letter %s: %s %s", letter.key, letter.reason, letter.message)
+                dead.append(letter)
+                guard.observe(True)
+                continue
+            guard.observe(False)
+        guard.check()
         return out
 
     def _stage_batch(self, batch: list[Message]) -> None:
         """Fold ``batch`` (overlapping the previous commit), then produce and commit it."""
         began = time.perf_counter()
         try:
-            ops = self._decode(batch)
+            dead: list[Reject] = []
+            ops = self._decode(batch, dead)
             emits = process_ops(ops, self.store.get, now_ms(), self.config, self.encoder)
         except BaseException:  # a bug: let the previous batch finish, then undo this one
             touched = self.store.take_touched()
@@ -277,12 +285,14 @@ class ProfileStage:
                     produce(profiles, e.profile, key)
                 if e.update is not None:
                     produce(updates, e.update, key)
+            for letter in dead:
+                produce_dead_letter(producer, letter)
             offsets, meta = next_offsets(batch), consumer.consumer_group_metadata()
         except BaseException:
             self._fail(batch, touched)
             raise
         commit = self._committer.submit(_commit, producer, offsets, meta)
-        self._pending = _Pending(batch, emits, touched, len(ops), began, commit)
+        self._pending = _Pending(batch, emits, touched, len(ops), began, commit, dead)
 
     def _settle(
         self, staged: list[Message] | None = None, touched: list[str] | None = None
@@ -302,6 +312,10 @@ class ProfileStage:
         # this stage is open here, so a periodic full collection cannot outlast one.
         self.gc.committed()
         self._count(pending.emits, pending.events)
+        if pending.dead:
+            self.stats.undecodable += len(pending.dead)
+            if self.on_dead is not None:
+                self.on_dead(pending.dead)
         if self.on_batch is not None:
             # Fetched to committed (not to this call, which waited for the next batch).
             self.on_batch(pending.emits, pending.events, done - pending.began)
