@@ -29,7 +29,7 @@ from typing import Any
 
 from streams.errors import ConfigError
 from streams.settings import Settings
-from streams.wire import schemas
+from streams.wire import evolution, schemas
 
 
 def _released_sets() -> list[tuple[str, schemas.SchemaSet]]:
@@ -39,7 +39,7 @@ def _released_sets() -> list[tuple[str, schemas.SchemaSet]]:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    candidate, names = schemas.candidate_schemas(args.files)
+    candidate, names = evolution.candidate_schemas(args.files)
     released = schemas.latest_released()
     version = (schemas.released_versions() or ["none"])[-1]
     for path, name in zip(args.files, names, strict=True):
@@ -49,7 +49,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
                 f"{path}: {name} has no released schema to check against "
                 f"(released in {version}: {known})"
             )
-    backward = {r.name: r for r in schemas.check_backward_compatibility(candidate, released)}
+    backward = {r.name: r for r in evolution.check_backward_compatibility(candidate, released)}
     failed = 0
     report: list[dict[str, Any]] = []
     for path, name in zip(args.files, names, strict=True):
@@ -57,8 +57,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         new, old = candidate.info(name).resolved, released.info(name).resolved
         label, rel = "the new schema", f"release {version}"
         problems = [
-            *schemas.plain_problems(new, backward[name].messages, label, rel),
-            *schemas.plain_problems(old, schemas.check_pair(old, new), rel, label),
+            *evolution.plain_problems(new, backward[name].messages, label, rel),
+            *evolution.plain_problems(old, evolution.check_pair(old, new), rel, label),
         ]
         failed += bool(problems)
         report.append({"file": str(path), "name": name, "released": version, "problems": problems})

@@ -14,10 +14,14 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.integration.conftest import test_root as scratch_root
+from tests.integration.kafka_helpers import free_port
 from tests.waiting import NotYet, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,3 +139,23 @@ class Session:
                 self.stop(proc)
             else:
                 self.run(line)
+
+
+@contextmanager
+def terminal(prefix: str, broker_data_dir: str = ".creditstream/broker") -> Iterator[Session]:
+    """A scratch terminal whose broker (started by the README's lines) gets free ports;
+    afterwards its jobs and that broker are stopped and the transcript is printed."""
+    port = free_port()
+    cwd = Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_root()))
+    session = Session.scratch(
+        cwd,
+        CREDITSTREAM_BROKER_PORT=str(port),
+        CREDITSTREAM_BOOTSTRAP=f"127.0.0.1:{port}",
+        CREDITSTREAM_WEB_PORT=str(free_port()),
+    )
+    try:
+        yield session
+    finally:
+        session.stop_all()
+        session.run(f".venv/bin/creditstream broker stop --data-dir {broker_data_dir}")
+        print("\n".join(session.transcript))

@@ -4,35 +4,19 @@ events, and the bank's feed showing the profile."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import test_root as scratch_root
-from tests.integration.kafka_helpers import free_port
-from tests.integration.readme import Session, block
+from tests.integration.readme import Session, block, terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
 def session() -> Iterator[Session]:
-    port = free_port()
-    cwd = Path(tempfile.mkdtemp(prefix="readme-", dir=scratch_root()))
-    s = Session.scratch(
-        cwd,
-        CREDITSTREAM_BROKER_PORT=str(port),
-        CREDITSTREAM_BOOTSTRAP=f"127.0.0.1:{port}",
-        CREDITSTREAM_WEB_PORT=str(free_port()),
-    )
-    try:
+    with terminal("readme-") as s:
         yield s
-    finally:
-        s.stop_all()
-        s.run(".venv/bin/creditstream broker stop")
-        print("\n".join(s.transcript))
 
 
 def shows_profile(_line: str, out: str) -> bool:

@@ -5,15 +5,11 @@ bank's feed showing the profile built from the platform's events."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import test_root as scratch_root
-from tests.integration.kafka_helpers import free_port
-from tests.integration.readme import Session, block
+from tests.integration.readme import Session, block, terminal
 from tests.integration.test_readme import shows_profile
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -21,20 +17,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def session() -> Iterator[Session]:
-    port = free_port()
-    cwd = Path(tempfile.mkdtemp(prefix="secure-", dir=scratch_root()))
-    s = Session.scratch(
-        cwd,
-        CREDITSTREAM_BROKER_PORT=str(port),
-        CREDITSTREAM_BOOTSTRAP=f"127.0.0.1:{port}",
-        CREDITSTREAM_WEB_PORT=str(free_port()),
-    )
-    try:
+    with terminal("secure-", ".creditstream/secure") as s:
         yield s
-    finally:
-        s.stop_all()
-        s.run(".venv/bin/creditstream broker stop --data-dir .creditstream/secure")
-        print("\n".join(s.transcript))
 
 
 def test_a_worker_runs_on_the_rights_admin_grants(session: Session) -> None:

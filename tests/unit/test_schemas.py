@@ -22,12 +22,11 @@ from streams.wire.avrojson import (
 )
 from streams.wire.codec import ConfluentCodec, SingleObjectCodec
 from streams.wire.events import ActivityKind, LoanEventType, Product
+from streams.wire.evolution import check_backward_compatibility, check_pair
 from streams.wire.schemas import (
     ACTIVITY_EVENT,
     LOAN_EVENT,
     SCHEMA_DIR,
-    check_backward_compatibility,
-    check_pair,
     latest_released,
     load_schemas,
     locate_schema_dir,
