@@ -26,9 +26,6 @@ from streams.settings import KafkaConf
 
 log = logging.getLogger(__name__)
 
-#: Kept for callers that import it from here; declared in :mod:`streams.topics`.
-COMPACT = dict(topics.COMPACT)
-
 MismatchPolicy = Literal["raise", "warn"]
 
 
