@@ -50,6 +50,7 @@ FAMILIES: Final = (
     "creditstream_stage_restarts_total",
     "creditstream_tenant_partitions_waiting",
     "creditstream_dead_letters_total",
+    "creditstream_fast_path",
     "creditstream_platform_last_event_timestamp_seconds",
     "creditstream_worker_info",
 )
@@ -182,6 +183,15 @@ class Metrics:
             "creditstream_dead_letters",
             "Internal records sent to the dead-letter topic.",
             ["stage", "reason"],
+            registry=r,
+        )
+        # 1 when a stage's hand-written byte path runs (part="decode" or "encode"), 0 when
+        # it fell back to the generic codec at start (schemas it does not know): the
+        # same bytes, several times the CPU per event.
+        self.fast_path = Gauge(
+            "creditstream_fast_path",
+            "Hand-written Avro path in use (1) or the generic codec (0).",
+            ["stage", "part"],
             registry=r,
         )
         # Unix time this worker last received a record from a platform (arrival, not

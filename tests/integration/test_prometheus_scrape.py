@@ -56,6 +56,7 @@ def touch_every_family(m: Metrics) -> None:
     m.stage_restarted("fanout")
     m.set_tenant_waiting("ingress", "acme", 2)
     m.dead_letters.labels("fanout", "MALFORMED").inc()
+    m.fast_path.labels("profiles", "decode").set(1)
     m.consent_requests.labels("bank-a", "accepted").inc()
     m.set_worker_info(version="test", app_id="creditstream", worker_id="scrape-test")
 

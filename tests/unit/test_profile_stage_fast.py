@@ -213,3 +213,24 @@ class _FakeConsumer:
 
     def get_watermark_offsets(self, tp: TopicPartition, cached: bool = False) -> tuple[int, int]:
         return 0, 100
+
+
+def test_the_path_in_use_is_exported() -> None:
+    """1 for the hand-written paths the shipped schemas allow; 0 once a stage fell back."""
+    registry = CollectorRegistry()
+    install_metrics(ProfileStage(Settings(), CODEC, DEFAULT_CONFIG), Metrics(registry))
+    for part in ("decode", "encode"):
+        assert (
+            registry.get_sample_value("creditstream_fast_path", {"stage": "profiles", "part": part})
+            == 1
+        )
+    slow = ProfileStage(Settings(), CODEC, DEFAULT_CONFIG)
+    slow.decoder._fast.clear()
+    slow.encoder.hand_written = False
+    registry = CollectorRegistry()
+    install_metrics(slow, Metrics(registry))
+    for part in ("decode", "encode"):
+        assert (
+            registry.get_sample_value("creditstream_fast_path", {"stage": "profiles", "part": part})
+            == 0
+        )

@@ -304,6 +304,11 @@ class EventDecoder:
                 log.warning("profiles.events misreads ExchangeEvent: generic path")
                 self._fast.clear()
 
+    @property
+    def fast(self) -> bool:
+        """True when the hand-written reader runs (else every record takes the codec)."""
+        return bool(self._fast)
+
     def decode(self, partition: int, value: bytes) -> Op:
         n = self._fast.get(value[:10]) or self._fast.get(value[:5])
         if n is not None:

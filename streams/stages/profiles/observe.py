@@ -66,5 +66,7 @@ def install_metrics(stage: ProfileStage, metrics: Metrics) -> None:
     stage.on_batch = batch_hook(metrics, stage)
     stage.on_restore = restore_hook(metrics, stage)
     stage.on_dead = dead_letters_hook(metrics, STAGE)
+    metrics.fast_path.labels(STAGE, "decode").set(stage.decoder.fast)
+    metrics.fast_path.labels(STAGE, "encode").set(stage.encoder.hand_written)
     stage.on_tick = lag_hook(metrics)
     metrics.set_recovery(STAGE, stage.restore_progress)

@@ -116,6 +116,11 @@ class ProfileStage:
         self.config = config
         self.decoder = EventDecoder(codec)
         self.encoder = OutputEncoder(codec, config)
+        log.info(
+            "profiles: events decoded by the %s, profiles encoded by the %s",
+            "hand-written reader" if self.decoder.fast else "generic codec (slow path)",
+            "hand-written writer" if self.encoder.hand_written else "generic codec (slow path)",
+        )
         self.store = ProfileStore(settings.profile_hot_states)
         self.stats = ProfileStats()
         self.on_batch: BatchHook | None = None
