@@ -1,6 +1,6 @@
 """``creditstream audit``: who received this person's data; ``audit verify``: the chains.
 
-``audit --national-id X [--since YYYY-MM-DD] [--json]`` pseudonymizes X with the
+``audit --national-id X|- [--since YYYY-MM-DD] [--json]`` pseudonymizes X with the
 configured key (every loaded key version, so records from before a rotation are found),
 reads ``exchange.audit`` from the beginning and lists each delivery of that borrower's
 data: when, to which bank, for what purpose, under which consent reference and bank
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams import topics
-from streams.commands.common import seconds
+from streams.commands.common import national_id, seconds
 from streams.domain.audit import GENESIS, ChainVerifier, Problem
 from streams.domain.privacy import (
     is_valid_national_id,
@@ -89,7 +89,7 @@ def _delivery_json(entry: AuditEntry) -> dict[str, Any]:
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
-    national = normalize_national_id(args.national_id)
+    national = normalize_national_id(national_id(args.national_id))
     if not is_valid_national_id(national):
         raise ConfigError("--national-id is not 4-32 letters/digits once normalized")
     since = _since_ms(args.since)
@@ -217,7 +217,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "printed. 'audit verify' checks the hash chain of every audit partition."
         ),
     )
-    parser.add_argument("--national-id", help="the person's national ID (never printed)")
+    parser.add_argument(
+        "--national-id",
+        help="the person's national ID (never printed), or '-' to read it from stdin "
+        "(keeps it out of shell history and the process list)",
+    )
     parser.add_argument("--since", help="only deliveries on or after YYYY-MM-DD (UTC)")
     _common(parser)
     parser.set_defaults(handler=cmd_audit, audit_command=None, parser=parser)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def port_number(text: str) -> int:
@@ -63,3 +64,8 @@ def positive_days(text: str) -> float:
     if not 0 < value < 100_000:
         raise argparse.ArgumentTypeError(f"must be a positive number of days: {text!r}")
     return value
+
+
+def national_id(value: str) -> str:
+    """``value``, or the first line of stdin when ``value`` is ``-``."""
+    return sys.stdin.readline().strip() if value == "-" else value

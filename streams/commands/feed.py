@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from streams import topics
-from streams.commands.common import seconds
+from streams.commands.common import national_id, seconds
 from streams.errors import ConfigError
 from streams.runtime.topicread import CONNECT_TIMEOUT_S, connect_timeout, topic_partitions
 from streams.sdk.feeditem import FeedItem, check_request, purposes
@@ -134,12 +133,8 @@ def expiry(text: str) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def national_id(args: argparse.Namespace) -> str:
-    return sys.stdin.readline().strip() if args.national_id == "-" else str(args.national_id)
-
-
 def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
-    nid = national_id(args)
+    nid = national_id(args.national_id)
     check_request(nid, args.customer_ref, args.consent_ref, args.purpose, args.expires)
     if args.expires <= datetime.now(UTC):
         raise ConfigError("--expires is not in the future")
@@ -155,7 +150,7 @@ def cmd_subscribe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    nid = national_id(args)
+    nid = national_id(args.national_id)
     check_request(nid, args.customer_ref, args.consent_ref, "CREDIT_APPLICATION", None)
     check_identity(nid, args.customer_ref, None)  # before any Kafka contact
     require_bank_topic(settings, args.bank, topics.subscriptions(args.bank), CONNECT_TIMEOUT_S)

@@ -202,6 +202,16 @@ def test_subscribe_checks_the_national_id_before_contacting_kafka() -> None:
     assert_one_error_line(revoke, "national_id is not 4-32 letters/digits")
 
 
+def test_audit_reads_the_national_id_from_stdin_and_checks_it_first() -> None:
+    """A regulator's lookup keeps the ID out of the process list; a bad one is one line."""
+    key = {"CREDITSTREAM_HMAC_KEY": "k" * 32}
+    bad = run("audit", "--national-id", "-", stdin="1-2\n", env=key)
+    assert_one_error_line(bad, "--national-id is not 4-32 letters/digits")
+    # A valid ID from stdin passes the check and gets as far as Kafka (down here).
+    good = run("audit", "--national-id", "-", "--timeout", "3", stdin="850101-1234\n", env=key)
+    assert_one_error_line(good, "cannot reach Kafka")
+
+
 def test_subscribe_refuses_the_national_id_as_a_reference() -> None:
     args = [a if a != "cust-1" else "850101 1234" for a in SUBSCRIBE]
     result = run("subscribe", "--national-id", "850101-1234", *args)
