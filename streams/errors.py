@@ -27,7 +27,7 @@ class DecodeError(CreditstreamError):
 
     Keeps the original bytes untouched and where they came from, so the record can be
     routed to a rejected topic instead of being lost. ``reason`` is a stable machine
-    code (see ``streams.domain.validation.Reason``); ``message`` is human-readable and must
+    code (see ``streams.wire.rejects.Reason``); ``message`` is human-readable and must
     never contain personal data.
     """
 

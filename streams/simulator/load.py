@@ -9,7 +9,7 @@ yields exactly ``config.events`` :class:`SimRecord` in non-decreasing time over
   them with ``PlatformProducer.send_loan``/``send_activity``; ``raw`` is None.
 * Bad records carry ``raw`` (the exact bytes to send with ``send_raw`` on
   ``topic_kind``) and ``bad``, whose ``.reason`` is the code the ingress must give.
-  Every :class:`~streams.domain.validation.Reason` has a :class:`BadKind`; the kinds are dealt
+  Every :class:`~streams.wire.rejects.Reason` has a :class:`BadKind`; the kinds are dealt
   round-robin (reshuffled each round), so ``round(events * bad_share) >= len(BadKind)``
   covers them all. A DUPLICATE_EVENT record re-sends an earlier good record's exact
   bytes with its key (so to the same partition, after it). Every other bad record has
