@@ -9,8 +9,9 @@ from pathlib import Path
 
 from streams.commands.common import port_number
 from streams.localkafka import BrokerInfo, BrokerSpec, kill, start, status, stop, wipe
+from streams.localkafka.datadir import MARKER
 from streams.localkafka.install import install
-from streams.localkafka.process import MARKER, STOP_TIMEOUT_S
+from streams.localkafka.process import STOP_TIMEOUT_S
 from streams.settings import Settings
 
 #: Each action and what it does, one line each (``broker --help`` lists them).

@@ -1,23 +1,20 @@
-"""Start, watch and stop the local KRaft broker process.
+"""Start, watch and stop the local KRaft broker process, and wipe its data dir.
 
-State lives in the data directory: ``broker.json`` (pid, ports, mode, version),
-``config/`` (generated), ``logs/`` (Kafka's log dirs), ``server.log`` and, in secure
-mode, ``admin.secret`` (the admin password, mode 0600, created on first start).
-
-A data dir is *ours* when it holds the marker file :data:`MARKER`, written when this
-module creates (or adopts an empty) data dir, before anything else goes in. Only such a
-dir is ever deleted by :func:`wipe`, and :func:`start` refuses a non-empty dir without
-it, so a mistyped ``--data-dir`` can neither be wiped nor get marked. Data dirs made
-before the marker existed are recognised by the ``config/server.properties`` this module
-generated, whose ``log.dirs`` names the dir's own ``logs/``; they get the marker on
-their next start.
+Contract: :func:`start` installs Kafka if needed, writes the config, formats the
+storage once and starts the broker in the background, then waits until it answers
+(idempotent: a broker already running from the data dir is reported, not restarted).
+:func:`status` reports the running broker of a data dir from its state file (a stale
+one, whose process is gone, counts as none); :func:`stop` asks it to stop (SIGTERM,
+then SIGKILL), :func:`kill` crashes it for chaos tests, :func:`wipe` deletes a stopped
+broker's data dir, and only one that is ours (see :mod:`streams.localkafka.datadir`).
+:func:`client_config` is how an admin client reaches the broker. Failures raise
+``BrokerError`` with one clear line first.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -25,71 +22,24 @@ import subprocess
 import time
 import uuid
 from base64 import urlsafe_b64encode
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from streams.errors import BrokerError
+from streams.localkafka.datadir import (
+    MARKER,
+    admin_password,
+    claim_data_dir,
+    is_data_dir,
+    read_state,
+    state_file,
+)
 from streams.localkafka.install import deploy_file, install
-from streams.localkafka.properties import ADMIN_USER, Mode, render, server_properties
+from streams.localkafka.properties import ADMIN_USER, render, server_properties
+from streams.localkafka.spec import BrokerInfo, BrokerSpec
 from streams.settings import KafkaConf
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
-#: Marker file of a broker data dir made by creditstream (what ``wipe`` requires).
-MARKER = ".creditstream-broker"
-_MARKER_TEXT = (
-    "A local Kafka broker's data dir, made by creditstream. "
-    "`creditstream broker wipe --data-dir <this dir>` deletes it.\n"
-)
-
-
-@dataclass(frozen=True)
-class BrokerSpec:
-    """Where and how one local broker runs."""
-
-    data_dir: Path
-    cache_dir: Path
-    version: str
-    port: int = 9092
-    controller_port: int | None = None  # default: port + 1
-    mode: Mode = "plain"
-    heap: str = "768m"
-
-    @property
-    def ctrl_port(self) -> int:
-        return self.controller_port or self.port + 1
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-@dataclass(frozen=True)
-class BrokerInfo:
-    """What ``start``/``status`` report about a running broker."""
-
-    bootstrap: str
-    version: str
-    pid: int
-    mode: str
-    data_dir: str
-    started_in_s: float = 0.0
-
-
-def _state_file_at(data_dir: Path) -> Path:
-    return data_dir / "broker.json"
-
-
-def _state_file(spec: BrokerSpec) -> Path:
-    return _state_file_at(spec.data_dir)
-
-
-def _read_state(spec: BrokerSpec) -> dict[str, object] | None:
-    try:
-        data: dict[str, object] = json.loads(_state_file(spec).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    return data
 
 
 def _alive(pid: int) -> bool:
@@ -115,58 +65,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _made_before_marker(data_dir: Path) -> bool:
-    """A data dir laid out by an older creditstream: its generated server.properties
-    names its own ``logs/`` as Kafka's log dir, and it was formatted or started."""
-    config = data_dir / "config" / "server.properties"
-    try:
-        text = config.read_text(errors="replace")
-    except OSError:
-        return False
-    props = dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
-    log_dirs = props.get("log.dirs", "")
-    made_here = bool(log_dirs) and Path(log_dirs).resolve() == (data_dir / "logs").resolve()
-    used = (data_dir / "logs" / "meta.properties").is_file() or _state_file_at(data_dir).is_file()
-    return made_here and props.get("process.roles") == "broker,controller" and used
-
-
-def is_data_dir(data_dir: Path) -> bool:
-    """True when ``data_dir`` is a broker data dir made by creditstream (marker or the
-    layout of a version before the marker)."""
-    return (data_dir / MARKER).is_file() or _made_before_marker(data_dir)
-
-
-def claim_data_dir(data_dir: Path) -> None:
-    """Create ``data_dir`` as a broker data dir (marker first), or accept one already ours.
-
-    An existing empty directory is adopted; anything else that is not ours is refused
-    (``BrokerError``), so the broker never writes into, nor marks, someone's folder.
-    """
-    marker = data_dir / MARKER
-    if marker.is_file():
-        return
-    if data_dir.exists():
-        if not data_dir.is_dir():
-            raise BrokerError(f"broker data dir {data_dir} is not a directory")
-        if any(data_dir.iterdir()) and not _made_before_marker(data_dir):
-            raise BrokerError(
-                f"{data_dir} is not empty and is not a creditstream broker data dir: "
-                "choose another --data-dir"
-            )
-    data_dir.mkdir(parents=True, exist_ok=True)
-    marker.write_text(_MARKER_TEXT)
-
-
-def admin_password(spec: BrokerSpec) -> str:
-    """The secure-mode admin password, created once per data directory."""
-    path = spec.data_dir / "admin.secret"
-    if not path.exists():
-        claim_data_dir(spec.data_dir)
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def client_config(spec: BrokerSpec) -> KafkaConf:
@@ -288,7 +186,7 @@ def start(spec: BrokerSpec) -> BrokerInfo:
         "port": spec.port,
         "controller_port": spec.ctrl_port,
     }
-    _state_file(spec).write_text(json.dumps(state))
+    state_file(spec).write_text(json.dumps(state))
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -306,7 +204,7 @@ def _info(spec: BrokerSpec, pid: int, took: float = 0.0) -> BrokerInfo:
 
 def status(spec: BrokerSpec) -> BrokerInfo | None:
     """The running broker of this data dir, or None (a stale state file is ignored)."""
-    state = _read_state(spec)
+    state = read_state(spec)
     if state is None or not _alive(int(str(state["pid"]))):
         return None
     pid = int(str(state["pid"]))
@@ -341,7 +239,7 @@ def stop(spec: BrokerSpec, timeout: float = STOP_TIMEOUT_S) -> bool:
         return False
     if not _signal_and_wait(info.pid, signal.SIGTERM, timeout):
         _signal_and_wait(info.pid, signal.SIGKILL, 10.0)
-    _state_file(spec).unlink(missing_ok=True)
+    state_file(spec).unlink(missing_ok=True)
     return True
 
 
@@ -392,8 +290,3 @@ def wipe(spec: BrokerSpec) -> bool:
     except OSError as exc:
         raise BrokerError(f"could not wipe {data_dir}: {exc}") from exc
     return True
-
-
-def as_dict(info: BrokerInfo) -> dict[str, object]:
-    """JSON-friendly view for ``broker status --json``."""
-    return asdict(info)

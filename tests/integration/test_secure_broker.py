@@ -7,7 +7,8 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.localkafka import start, stop
-from streams.localkafka.process import admin_password, client_config
+from streams.localkafka.datadir import admin_password
+from streams.localkafka.process import client_config
 from streams.settings import KafkaConf
 from tests.integration.conftest import broker_spec
 

@@ -12,7 +12,7 @@ import pytest
 from streams.cli import main
 from streams.errors import BrokerError
 from streams.localkafka import BrokerSpec, start, wipe
-from streams.localkafka.process import MARKER, admin_password, claim_data_dir, is_data_dir
+from streams.localkafka.datadir import MARKER, admin_password, claim_data_dir, is_data_dir
 from streams.localkafka.properties import render, server_properties
 
 
