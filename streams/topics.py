@@ -94,7 +94,7 @@ def bank_of(topic: str) -> str | None:
 # Stage -> inputs, outputs, changelog, consumer group, partitioning key; each topic's
 # key, cleanup/retention and partition rule. Provisioning (``streams.runtime.provision``),
 # the tenants' ACLs (``streams.domain.acl``), each stage's start-up check
-# (``streams.runtime.txloop.stage_clients``), ``creditstream topology`` and the README's
+# (``streams.runtime.clients.stage_clients``), ``creditstream topology`` and the README's
 # Architecture diagram (checked by tests/unit/test_topology.py) all read it. It lives
 # here, among the top-level facts, so that every layer may read it.
 

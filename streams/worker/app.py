@@ -27,7 +27,7 @@ Readiness = dict[str, Callable[[], bool]]
 
 class _Boot(BootStrategy):
     """Faust starts its web server, sensors and services, and no Kafka client of its own:
-    the stages bring theirs (``streams.runtime.txloop``). Without this, Faust joins a
+    the stages bring theirs (``streams.runtime.clients``). Without this, Faust joins a
     consumer group named after the app id and declares ``<app_id>-__assignor-__leader``
     for agents and tables this worker does not have."""
 

@@ -2,7 +2,7 @@
 
 In the chaos run a paused worker may or may not hold an open transaction when it
 freezes (it prints ``zombie-fenced`` or ``zombie-idle``). This test makes the bad case
-certain, with the stages' own client settings (``streams.runtime.txloop``) on a real broker:
+certain, with the stages' own client settings (``streams.runtime.clients``) on a real broker:
 
 1. member A (instance ``a``) consumes a batch, opens a transaction and produces its
    outputs, then stops polling: past ``max.poll.interval.ms`` its consumer leaves the
@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
-from streams.runtime.txloop import StageIdentity, abort, stage_consumer, transactional_producer
+from streams.runtime.clients import StageIdentity, abort, stage_consumer, transactional_producer
 from tests.integration.kafka_helpers import create_topics, unique
 from tests.integration.test_profile_stage import _read_all
 from tests.waiting import NotYet, eventually

@@ -16,7 +16,7 @@ from streams.commands.topology import render, render_diagram
 from streams.domain import acl
 from streams.errors import StageHaltError
 from streams.runtime import provision
-from streams.runtime.txloop import StageIdentity
+from streams.runtime.clients import StageIdentity
 from streams.settings import Settings
 from streams.stages.consents import stage as consents_stage
 from streams.stages.ingress import stage as ingress_stage

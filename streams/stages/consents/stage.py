@@ -14,7 +14,6 @@ were aborted with it nothing is forwarded or answered twice.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +22,9 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import topics
 from streams.clock import now_ms
+from streams.runtime.loop import StageLoop
 from streams.runtime.tenantgate import TenantGate
-from streams.runtime.txloop import batch_transaction, batches, stage_clients
-from streams.settings import KafkaConf, Settings
+from streams.settings import Settings
 from streams.stages.consents.process import ConsentProcessor, Forward, Refusal
 from streams.wire.codec import SniffingCodec
 from streams.wire.schemas import FEED_RECORD
@@ -46,85 +45,66 @@ class ConsentStats:
     aborted: int = 0
 
 
-BatchHook = Callable[[list[Forward | Refusal]], None]
+Outcomes = list[Forward | Refusal]
+BatchHook = Callable[[Outcomes], None]
 
 
-class ConsentStage:
-    """Consume subscription topics, validate, and write outputs transactionally."""
+class ConsentStage(StageLoop[Outcomes]):
+    """Validate subscription requests; forward or answer them (``runtime.loop``)."""
+
+    name = "consents"
 
     def __init__(self, settings: Settings, processor: ConsentProcessor) -> None:
-        self.settings = settings
+        # Answers go to the bank's feed: a bank whose feed is missing waits, paused.
+        self.gate: TenantGate = TenantGate(
+            "consents",
+            topics.bank_of,
+            lambda b: [topics.feed(b)],
+            "provision-bank",
+            settings.kafka_client_config(),
+        )
+        super().__init__(
+            settings,
+            settings.consent_batch_max,
+            consumer_extra={"topic.metadata.refresh.interval.ms": 5000},  # new banks
+            gate=self.gate,
+        )
         self.processor = processor
         self.codec: SniffingCodec = processor.codec
         self.stats = ConsentStats()
         self.on_batch: BatchHook | None = None
-        self.ready = threading.Event()
-        self._stopping = threading.Event()
-        self._conf: KafkaConf = settings.kafka_client_config()
-        #: Banks whose feed topic is missing wait, paused (streams.runtime.tenantgate).
-        self.gate = TenantGate(
-            "consents", topics.bank_of, lambda b: [topics.feed(b)], "provision-bank", self._conf
-        )
-        self.on_tick: Callable[[Consumer], None] | None = None
-        self.tick_s = 5.0
 
-    def stop(self) -> None:
-        self._stopping.set()
+    def subscription(self) -> list[str]:
+        return [SUBSCRIPTION]
 
-    def run(self) -> None:
-        """Block until ``stop()``; raises on fatal errors (after aborting the batch).
-        Each call starts afresh from Kafka (``streams.runtime.host`` restarts it)."""
-        self.ready.clear()
-        extra: KafkaConf = {"topic.metadata.refresh.interval.ms": 5000}  # new banks
-        with stage_clients(self._conf, self.settings, "consents", extra) as (consumer, producer):
-            consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign, on_revoke=self._on_revoke)
-            for batch in batches(
-                consumer,
-                self.settings.consent_batch_max,
-                stopping=self._stopping,
-                ready=self.ready,
-                on_tick=self._tick,
-                tick_s=self.tick_s,
-            ):
-                if batch:
-                    self._transact(consumer, producer, batch)
-
-    def _tick(self, consumer: Consumer) -> None:
-        self.gate.recheck(consumer)
-        if self.on_tick is not None:
-            self.on_tick(consumer)
-
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         banks = {b for tp in partitions if (b := topics.bank_of(tp.topic))}
-        self.gate.assign(consumer, partitions)  # answers go to the feed: it must exist
-        self.ready.set()
         log.info("consents assigned %d partitions of %d bank(s)", len(partitions), len(banks))
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.gate.revoke(partitions)
+    def stage(self, batch: list[Message]) -> Outcomes:
+        now, handle = now_ms(), self.processor.handle
+        return [
+            handle(m.topic() or "", m.partition() or 0, m.offset() or 0, m.value(), now)
+            for m in batch
+        ]
 
-    def _count_abort(self) -> None:
+    def produce(self, producer: Producer, staged: Outcomes) -> None:
+        for outcome in staged:
+            if isinstance(outcome, Forward):
+                producer.produce(topics.CONSENTS, outcome.value, outcome.key)
+            else:
+                d = outcome.delivery
+                producer.produce(d.topic, self.codec.encode(FEED_RECORD, d.record), d.key)
+
+    def forget(self, staged: Outcomes | None) -> None:
         self.stats.aborted += 1
 
-    def _transact(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
-        now = now_ms()
-        outcomes: list[Forward | Refusal] = []
-        with batch_transaction(consumer, producer, batch, on_abort=self._count_abort):
-            for msg in batch:
-                outcome = self.processor.handle(
-                    msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.value(), now
-                )
-                outcomes.append(outcome)
-                if isinstance(outcome, Forward):
-                    producer.produce(topics.CONSENTS, outcome.value, outcome.key)
-                else:
-                    d = outcome.delivery
-                    producer.produce(d.topic, self.codec.encode(FEED_RECORD, d.record), d.key)
+    def committed(self, staged: Outcomes, seconds: float) -> None:
         self.stats.batches += 1
-        for o in outcomes:
+        for o in staged:
             if isinstance(o, Forward):
                 self.stats.forwarded[o.bank] += 1
             else:
                 self.stats.refused[(o.bank, str(o.reason))] += 1
         if self.on_batch is not None:
-            self.on_batch(outcomes)
+            self.on_batch(staged)

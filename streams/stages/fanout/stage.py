@@ -26,10 +26,9 @@ can never overwrite a newer state).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
@@ -38,15 +37,11 @@ from streams.clock import now_ms
 from streams.domain.audit import ChainHead
 from streams.errors import BrokerError, DecodeError
 from streams.runtime.auditlog import chain_heads
-from streams.runtime.deadletter import dead_letter, dead_letter_guard, produce_dead_letter
-from streams.runtime.txloop import (
-    batch_transaction,
-    batches,
-    next_offsets,
-    replay_changelog,
-    stage_clients,
-)
-from streams.settings import KafkaConf, Settings
+from streams.runtime.changelog import replay_changelog
+from streams.runtime.clients import next_offsets
+from streams.runtime.deadletter import dead_letter_guard, produce_dead_letter
+from streams.runtime.loop import StageLoop
+from streams.settings import Settings
 from streams.stages.fanout.batch import (
     Item,
     Outcome,
@@ -78,69 +73,53 @@ class FanoutStats:
     restored: int = 0
 
 
+@dataclass
+class Staged:
+    """One batch's outcome, its dead letters, the offsets it commits, and the audit
+    chains' heads before it (an aborted batch's records never become predecessors)."""
+
+    outcome: Outcome
+    offsets: list[TopicPartition]
+    checkpoints: dict[int, str]
+    dead: list[Reject] = field(default_factory=list)
+
+
 BatchHook = Callable[[Outcome, float], None]
-ConsumerHook = Callable[[Consumer], None]
 
 
-class FanoutStage:
-    """Consume profile updates and consents, write feeds, audit and state transactionally."""
+class FanoutStage(StageLoop[Staged]):
+    """Deliver profile changes and answer consents per borrower (``runtime.loop``)."""
+
+    name = "fanout"
 
     def __init__(self, settings: Settings, codec: SniffingCodec) -> None:
-        self.settings = settings
+        super().__init__(settings, settings.fanout_batch_max)
         self.codec = codec
         self.store = FanoutStore()
         self.heads: dict[int, ChainHead] = {}
         self.stats = FanoutStats()
         self.on_batch: BatchHook | None = None
-        self.on_tick: ConsumerHook | None = None
         #: Called with each committed batch's dead letters (metrics).
         self.on_dead: Callable[[list[Reject]], None] | None = None
         self.guard = dead_letter_guard(
             "fanout", settings.reject_guard_ratio, settings.reject_guard_window
         )
-        self.tick_s = 5.0
-        self.ready = threading.Event()
-        self._stopping = threading.Event()
-        self._conf: KafkaConf = settings.kafka_client_config()
         self._prune_s = settings.fanout_prune_interval_ms / 1000
+        self._next_prune = 0.0
+        self._due: list[tuple[int, str]] = []
 
-    # -- lifecycle ------------------------------------------------------------------
-    def stop(self) -> None:
-        self._stopping.set()
+    def subscription(self) -> list[str]:
+        return [topics.PROFILE_UPDATES, topics.CONSENTS]
 
-    def run(self) -> None:
-        """Block until ``stop()``; raises on fatal errors (after aborting the batch).
-        Each call starts afresh from Kafka (``streams.runtime.host`` restarts it)."""
-        self.ready.clear()
-        self.store, self.heads = FanoutStore(), {}
+    def reset(self) -> None:
         # The producer fences a crashed predecessor of this instance at once; a crashed
         # worker that does not come back holds the audit chain's recovery for at most
         # the (short) transaction timeout.
-        with stage_clients(self._conf, self.settings, "fanout") as (consumer, producer):
-            consumer.subscribe(
-                [topics.PROFILE_UPDATES, topics.CONSENTS],
-                on_assign=self._on_assign,
-                on_revoke=self._on_revoke,
-            )
-            next_prune = time.monotonic()
-            for batch in batches(
-                consumer,
-                self.settings.fanout_batch_max,
-                stopping=self._stopping,
-                ready=self.ready,
-                on_tick=self.on_tick,
-                tick_s=self.tick_s,
-            ):
-                due: list[tuple[int, str]] = []
-                if time.monotonic() >= next_prune:
-                    due = self.store.due(now_ms())
-                    next_prune = time.monotonic() + self._prune_s
-                if batch or due:
-                    self._transact(consumer, producer, batch, due)
+        self.store, self.heads = FanoutStore(), {}
+        self._next_prune, self._due = time.monotonic(), []
 
     # -- rebalance ------------------------------------------------------------------
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.ready.clear()
+    def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         parts = sorted({tp.partition for tp in partitions})
         self.store.assign(parts)
 
@@ -151,10 +130,9 @@ class FanoutStage:
             self._conf, topics.FANOUT_STATE, parts, load, group_prefix=self.settings.app_id
         )
         self.heads.update(self._chain_heads(parts))
-        self.ready.set()
         log.info("fanout assigned %s: %d borrowers", parts, self.store.size())
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def revoked(self, partitions: list[TopicPartition]) -> None:
         parts = {tp.partition for tp in partitions}
         self.store.forget(parts)
         for p in parts:
@@ -171,7 +149,25 @@ class FanoutStage:
                 log.warning("audit chain heads not readable yet (%s); retrying", exc)
                 time.sleep(1)
 
-    # -- the batch transaction ------------------------------------------------------
+    # -- the prune timer ----------------------------------------------------------------
+    def due(self) -> bool:
+        self._take_due()
+        return bool(self._due)
+
+    def _take_due(self) -> None:
+        """Every prune interval: the entries whose earliest expiry has passed."""
+        if time.monotonic() >= self._next_prune:
+            self._due = self.store.due(now_ms())
+            self._next_prune = time.monotonic() + self._prune_s
+
+    def _positions(self) -> list[TopicPartition]:
+        """A prune-only transaction commits the current positions: it is fenced like
+        any other if this worker lost its partitions."""
+        consumer = self._consumer
+        assert consumer is not None
+        return [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
+
+    # -- the batch --------------------------------------------------------------------
     def _decode(self, batch: list[Message], dead: list[Reject]) -> list[Item]:
         """The batch's items; a record that does not decode goes to ``dead`` (only the
         exchange writes these topics: a bug upstream, see ``streams.runtime.deadletter``;
@@ -187,51 +183,52 @@ class FanoutStage:
                 else:
                     item = decode_request(value)
             except (DecodeError, KeyError, TypeError, ValueError) as exc:
-                letter = dead_letter("fanout", msg, exc, now_ms())
-                log.error("dead letter %s: %s %s", letter.key, letter.reason, letter.message)
-                dead.append(letter)
-                guard.observe(True)
+                self.refuse(msg, exc, guard, dead)
                 continue
             guard.observe(False)
             items.append((partition, item))
         guard.check()
         return items
 
-    def _offsets(self, consumer: Consumer, batch: list[Message]) -> list[TopicPartition]:
-        if batch:
-            return next_offsets(batch)
-        # A prune-only transaction commits the current positions: it is fenced like any
-        # other if this worker lost its partitions.
-        positions = consumer.position(consumer.assignment())
-        return [tp for tp in positions if tp.offset >= 0]
-
-    def _transact(
-        self,
-        consumer: Consumer,
-        producer: Producer,
-        batch: list[Message],
-        due: list[tuple[int, str]],
-    ) -> None:
-        began = time.perf_counter()
-        offsets = self._offsets(consumer, batch)
-        if not offsets:
+    def stage(self, batch: list[Message]) -> Staged | None:
+        self._take_due()
+        due, self._due = self._due, []
+        offsets = next_offsets(batch) if batch else self._positions()
+        if not offsets:  # nothing assigned any more: prune once partitions come back
             self.store.defer(due, now_ms() + int(self._prune_s * 1000))
-            return
+            return None
         dead: list[Reject] = []
         items = self._decode(batch, dead)
-        now = now_ms()
+        outcome = process_batch(items, due, self.store.get, now_ms())
         checkpoints = {p: h.checkpoint() for p, h in self.heads.items()}
+        return Staged(outcome, offsets, checkpoints, dead)
 
-        def forget() -> None:  # the audit chains continue from their pre-batch heads
-            self.stats.aborted += 1
-            for p, checkpoint in checkpoints.items():
-                self.heads[p].reset(checkpoint)
+    def offsets(self, batch: list[Message], staged: Staged) -> list[TopicPartition]:
+        return staged.offsets
 
-        with batch_transaction(consumer, producer, batch, offsets=offsets, on_abort=forget):
-            outcome = process_batch(items, due, self.store.get, now)
-            self._produce(producer, outcome)
-            for letter in dead:
-                produce_dead_letter(producer, letter)
+    def produce(self, producer: Producer, staged: Staged) -> None:
+        encode, produce = self.codec.encode, producer.produce
+        for p, d in staged.outcome.deliveries:
+            produce(d.topic, encode(FEED_RECORD, d.record), d.key.encode())
+            if d.audit is not None:
+                sealed = self.heads[p].seal(d.audit)
+                key = str(d.audit["borrower_id"]).encode()
+                produce(topics.EXCHANGE_AUDIT, encode(AUDIT_RECORD, sealed), key, partition=p)
+        for bid, (p, record, _expires) in staged.outcome.states.items():
+            produce(topics.FANOUT_STATE, record, bid.encode(), partition=p)
+        for letter in staged.dead:
+            produce_dead_letter(producer, letter)
+
+    def forget(self, staged: Staged | None) -> None:
+        """The audit chains continue from their pre-batch heads."""
+        self.stats.aborted += 1
+        if staged is not None:
+            for p, checkpoint in staged.checkpoints.items():
+                if p in self.heads:
+                    self.heads[p].reset(checkpoint)
+
+    def committed(self, staged: Staged, seconds: float) -> None:
+        outcome, dead = staged.outcome, staged.dead
         for bid, (p, record, expires) in outcome.states.items():
             self.store.put(p, bid, record, expires)
         s = self.stats
@@ -244,15 +241,4 @@ class FanoutStage:
         if dead and self.on_dead is not None:
             self.on_dead(dead)
         if self.on_batch is not None:
-            self.on_batch(outcome, time.perf_counter() - began)
-
-    def _produce(self, producer: Producer, outcome: Outcome) -> None:
-        encode, produce = self.codec.encode, producer.produce
-        for p, d in outcome.deliveries:
-            produce(d.topic, encode(FEED_RECORD, d.record), d.key.encode())
-            if d.audit is not None:
-                sealed = self.heads[p].seal(d.audit)
-                key = str(d.audit["borrower_id"]).encode()
-                produce(topics.EXCHANGE_AUDIT, encode(AUDIT_RECORD, sealed), key, partition=p)
-        for bid, (p, record, _expires) in outcome.states.items():
-            produce(topics.FANOUT_STATE, record, bid.encode(), partition=p)
+            self.on_batch(outcome, seconds)

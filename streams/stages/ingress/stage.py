@@ -11,8 +11,6 @@ commit. Nothing is dropped: a record is either forwarded or rejected with its by
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,17 +19,13 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import topics
 from streams.clock import now_ms
+from streams.runtime.changelog import replay_changelog
 from streams.runtime.guard import RatioGuard
+from streams.runtime.loop import StageLoop
 from streams.runtime.tenantgate import TenantGate
-from streams.runtime.txloop import batch_transaction, batches, replay_changelog, stage_clients
-from streams.settings import KafkaConf, Settings
+from streams.settings import Settings
 from streams.stages.ingress.dedup import changelog_key, changelog_partition, parse_changelog
-from streams.stages.ingress.process import (
-    Accepted,
-    IngressProcessor,
-    RawRecord,
-    Refused,
-)
+from streams.stages.ingress.process import Accepted, IngressProcessor, RawRecord, Refused
 from streams.wire.rejects import Reason
 
 log = logging.getLogger(__name__)
@@ -52,9 +46,10 @@ class IngressStats:
     restored_ids: int = 0
 
 
-BatchHook = Callable[[list[Accepted | Refused], float], None]
-#: Called every few seconds from the loop's thread with the consumer (lag reporting).
-ConsumerHook = Callable[[Consumer], None]
+Outcome = Accepted | Refused
+#: A batch's outcomes with the ingest partition each record came from.
+Staged = list[tuple[tuple[str, int], Outcome]]
+BatchHook = Callable[[list[Outcome], float], None]
 
 
 def _platform(topic: str) -> str | None:
@@ -62,68 +57,44 @@ def _platform(topic: str) -> str | None:
     return parsed[0] if parsed else None
 
 
-class IngressStage:
-    """Consume ingest topics, process, and write outputs transactionally."""
+class IngressStage(StageLoop[Staged]):
+    """Validate, pseudonymize and dedup platform records (``runtime.loop``)."""
+
+    name = "ingress"
 
     def __init__(self, settings: Settings, processor: IngressProcessor, guard: RatioGuard) -> None:
-        self.settings = settings
-        self.processor = processor
-        self.guard = guard
-        self.stats = IngressStats()
-        self.on_batch: BatchHook | None = None
-        self.on_tick: ConsumerHook | None = None
-        self.tick_s = 5.0
-        self.ready = threading.Event()
-        self._stopping = threading.Event()
-        self._conf: KafkaConf = settings.kafka_client_config()
-        #: Platforms whose rejected topic is missing wait, paused (streams.runtime.tenantgate).
-        self.gate = TenantGate(
+        # A platform whose rejected topic is missing waits, paused.
+        self.gate: TenantGate = TenantGate(
             "ingress",
             _platform,
             lambda p: [topics.rejected(p)],
             "provision-platform",
-            self._conf,
+            settings.kafka_client_config(),
         )
+        super().__init__(
+            settings,
+            settings.ingress_batch_max,
+            # New platforms' topics are picked up without a restart.
+            consumer_extra={"topic.metadata.refresh.interval.ms": 5000},
+            gate=self.gate,
+        )
+        self.processor = processor
+        self.guard = guard
+        self.stats = IngressStats()
+        self.on_batch: BatchHook | None = None
 
-    # -- lifecycle ------------------------------------------------------------------
-    def stop(self) -> None:
-        self._stopping.set()
+    def subscription(self) -> list[str]:
+        return [SUBSCRIPTION]
 
-    def run(self) -> None:
-        """Block until ``stop()``; raises on fatal errors (after aborting the batch).
-        Each call starts afresh from Kafka (``streams.runtime.host`` restarts it)."""
-        self.ready.clear()
+    def reset(self) -> None:
         self.processor.dedup.clear()
-        # New platforms' topics are picked up without a restart.
-        extra: KafkaConf = {"topic.metadata.refresh.interval.ms": 5000}
-        with stage_clients(self._conf, self.settings, "ingress", extra) as (consumer, producer):
-            consumer.subscribe([SUBSCRIPTION], on_assign=self._on_assign, on_revoke=self._on_revoke)
-            for batch in batches(
-                consumer,
-                self.settings.ingress_batch_max,
-                stopping=self._stopping,
-                ready=self.ready,
-                on_tick=self._tick,
-                tick_s=self.tick_s,
-            ):
-                if batch:
-                    self._transact(consumer, producer, batch)
-
-    def _tick(self, consumer: Consumer) -> None:
-        self.gate.recheck(consumer)
-        if self.on_tick is not None:
-            self.on_tick(consumer)
 
     # -- rebalance ------------------------------------------------------------------
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        sources = {(tp.topic, tp.partition) for tp in partitions}
-        self.gate.assign(consumer, partitions)
-        self._restore_dedup(sources)
-        self.ready.set()
+    def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._restore_dedup({(tp.topic, tp.partition) for tp in partitions})
         log.info("ingress assigned %d partitions", len(partitions))
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.gate.revoke(partitions)
+    def revoked(self, partitions: list[TopicPartition]) -> None:
         self.processor.dedup.forget((tp.topic, tp.partition) for tp in partitions)
 
     def _restore_dedup(self, sources: set[tuple[str, int]]) -> None:
@@ -145,53 +116,55 @@ class IngressStage:
             self._conf, topics.INGRESS_DEDUP, wanted, load, group_prefix=self.settings.app_id
         )
 
-    # -- the batch transaction ------------------------------------------------------
-    def _transact(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
-        began = time.perf_counter()
-        now = now_ms()
-        outcomes: list[Accepted | Refused] = []
-        with batch_transaction(consumer, producer, batch, on_abort=self._forget_batch):
-            for msg in batch:
-                outcome = self._one(producer, msg, now)
-                outcomes.append(outcome)
-                # Re-sent events are the platform's doing, never a sign of broken code.
-                if not (isinstance(outcome, Refused) and outcome.reject.reason == DUPLICATE):
-                    self.guard.observe(isinstance(outcome, Refused))
-            self.guard.check()
+    # -- the batch --------------------------------------------------------------------
+    def stage(self, batch: list[Message]) -> Staged:
+        now, process, guard = now_ms(), self.processor.process, self.guard
+        staged: Staged = []
+        for msg in batch:
+            topic, partition = msg.topic() or "", msg.partition() or 0
+            _kind, ts = msg.timestamp()
+            rec = RawRecord(topic, partition, msg.offset() or 0, msg.value(), ts if ts > 0 else now)
+            outcome = process(rec, now)
+            staged.append(((topic, partition), outcome))
+            # Re-sent events are the platform's doing, never a sign of broken code.
+            if not (isinstance(outcome, Refused) and outcome.reject.reason == DUPLICATE):
+                guard.observe(isinstance(outcome, Refused))
+        guard.check()
+        return staged
+
+    def produce(self, producer: Producer, staged: Staged) -> None:
+        n = self.settings.partitions
+        for source, outcome in staged:
+            if isinstance(outcome, Accepted):
+                producer.produce(topics.EXCHANGE_EVENTS, outcome.value, outcome.key)
+                producer.produce(
+                    topics.INGRESS_DEDUP,
+                    str(outcome.dedup_expiry).encode(),
+                    changelog_key(source, outcome.event_id),
+                    partition=changelog_partition(source, n),
+                )
+            else:
+                reject = outcome.reject
+                producer.produce(
+                    topics.rejected(outcome.platform),
+                    reject.original,
+                    reject.key.encode(),
+                    headers=reject.headers(),
+                )
+
+    def forget(self, staged: Staged | None) -> None:
+        """A failed batch leaves no trace: its staged event_ids are forgotten."""
+        self.stats.aborted += 1
+        self.processor.dedup.abort()
+
+    def committed(self, staged: Staged, seconds: float) -> None:
         self.processor.dedup.commit()
         self.stats.batches += 1
+        outcomes = [o for _, o in staged]
         for o in outcomes:
             if isinstance(o, Accepted):
                 self.stats.accepted[(o.platform, o.event_type)] += 1
             else:
                 self.stats.rejected[(o.platform, o.reject.reason)] += 1
         if self.on_batch is not None:
-            self.on_batch(outcomes, time.perf_counter() - began)
-
-    def _one(self, producer: Producer, msg: Message, now: int) -> Accepted | Refused:
-        topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
-        _kind, ts = msg.timestamp()
-        rec = RawRecord(topic, partition, offset, msg.value(), ts if ts > 0 else now)
-        outcome = self.processor.process(rec, now)
-        if isinstance(outcome, Accepted):
-            producer.produce(topics.EXCHANGE_EVENTS, outcome.value, outcome.key)
-            producer.produce(
-                topics.INGRESS_DEDUP,
-                str(outcome.dedup_expiry).encode(),
-                changelog_key((topic, partition), outcome.event_id),
-                partition=changelog_partition((topic, partition), self.settings.partitions),
-            )
-        else:
-            reject = outcome.reject
-            producer.produce(
-                topics.rejected(outcome.platform),
-                reject.original,
-                reject.key.encode(),
-                headers=reject.headers(),
-            )
-        return outcome
-
-    def _forget_batch(self) -> None:
-        """A failed batch leaves no trace: its staged event_ids are forgotten."""
-        self.stats.aborted += 1
-        self.processor.dedup.abort()
+            self.on_batch(outcomes, seconds)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from streams.runtime.deadletter import dead_letters_hook
 from streams.runtime.lag import LagReporter
+from streams.runtime.loop import ConsumerHook
 from streams.runtime.metrics import Metrics
 from streams.stages.profiles.batch import Emit
-from streams.stages.profiles.stage import BatchHook, ConsumerHook, ProfileStage, RestoreHook
+from streams.stages.profiles.stage import BatchHook, ProfileStage, RestoreHook
 
 STAGE = "profiles"
 TABLE = "profiles"

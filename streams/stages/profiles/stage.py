@@ -7,7 +7,7 @@ table write with changelog, ``await send``) ran 1.4-2.2 k events/s, and amortize
 ``stream.take_events(1000)`` still 1.6 k/s: exchange.events carries one event per Kafka
 message, so Faust's per-message path (~165 us, DESIGN.md) and aiokafka's per-record
 changelog sends are paid per event. So it is built like ingress: a confluent-kafka loop
-in a thread of the Faust worker (``streams.runtime.txloop``) where each fetched batch is ONE
+in a thread of the Faust worker (``streams.runtime.loop``) where each fetched batch is ONE
 transaction holding the state changelog records, the profiles, the updates and the
 consumer offsets (KIP-447). Where the time goes (per event, ~1 borrower per event in a
 batch, event times in the last 90 days so windows are full; bench/bench_profile_stage.py:
@@ -18,14 +18,11 @@ across events of a day), material check ~1 us, hand-written Avro of profile + up
 collection cost 6-8 us more until the heap was frozen after each commit
 (``streams.runtime.gcpolicy``).
 
-Pipelining: a batch's commit (``send_offsets_to_transaction`` + ``commit_transaction``,
-a broker round trip that releases the GIL) runs in a helper thread while this thread
-decodes and folds the next batch. That next batch's records are produced, in its own
-transaction, only once the previous commit succeeded, so transactions stay strictly
-one after another. If a commit fails, both batches' in-memory mutations are dropped,
-the consumer is rewound to the first batch's offsets and the error is raised (the
-worker restarts; nothing of either batch is visible). Rebalance callbacks run inside
-``consume``, when no batch is staged: they first settle the in-flight commit.
+Pipelining: the stage runs the pipelined variant of the loop's commit protocol
+(``streams.runtime.loop``): a batch's commit runs in a helper thread while this thread
+decodes and folds the next batch; that batch is produced, in its own transaction, only
+once the previous commit succeeded, and if a commit fails both batches' in-memory
+mutations are dropped and the consumer rewinds to the first one.
 
 Guarantees: output and offsets commit together (a crash re-reads an uncommitted batch
 against the committed state, so nothing is lost or applied twice; event dedup lives in
@@ -37,11 +34,9 @@ co-partitioned with exchange.events) before any event is read.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -50,17 +45,11 @@ from streams import topics
 from streams.clock import now_ms
 from streams.domain.profile.windows import ProfileConfig
 from streams.errors import DecodeError
-from streams.runtime.deadletter import dead_letter, dead_letter_guard, produce_dead_letter
+from streams.runtime.changelog import replay_changelog
+from streams.runtime.deadletter import dead_letter_guard, produce_dead_letter
 from streams.runtime.gcpolicy import FreezingGc
-from streams.runtime.txloop import (
-    abort,
-    batches,
-    next_offsets,
-    replay_changelog,
-    rewind,
-    stage_clients,
-)
-from streams.settings import KafkaConf, Settings
+from streams.runtime.loop import StageLoop
+from streams.settings import Settings
 from streams.stages.profiles.batch import Emit, process_ops
 from streams.stages.profiles.events import EventDecoder, Op
 from streams.stages.profiles.records import OutputEncoder
@@ -90,28 +79,33 @@ class ProfileStats:
 
 
 BatchHook = Callable[[list[Emit], int, float], None]  # (emits, events, seconds)
-ConsumerHook = Callable[[Consumer], None]  # every tick_s, from the loop (lag reporting)
 RestoreHook = Callable[[int, float], None]  # (records replayed since last call, progress)
 
 
 @dataclass
-class _Pending:
-    """A batch whose transaction is committing in the helper thread."""
+class Staged:
+    """A folded batch: what it writes, the borrowers it mutated, its event count and
+    dead letters (written to exchange.dead-letter in the same transaction)."""
 
-    batch: list[Message]
     emits: list[Emit]
     touched: list[str]
     events: int
-    began: float
-    commit: Future[float]  # resolves to the perf_counter time the commit completed
-    dead: list[Reject]  # written to exchange.dead-letter in the same transaction
+    dead: list[Reject]
 
 
-class ProfileStage:
-    """Consume exchange.events, fold, and write outputs transactionally."""
+class ProfileStage(StageLoop[Staged]):
+    """Fold exchange.events into rolling profiles (``runtime.loop``, pipelined)."""
+
+    name = "profiles"
+    pipelined = True
 
     def __init__(self, settings: Settings, codec: SniffingCodec, config: ProfileConfig) -> None:
-        self.settings = settings
+        super().__init__(
+            settings,
+            settings.profile_batch_max,
+            consumer_extra={"fetch.max.bytes": 64 * 1024 * 1024},
+            producer_extra={"queue.buffering.max.messages": 1_000_000},
+        )
         self.codec = codec
         self.config = config
         self.decoder = EventDecoder(codec)
@@ -124,21 +118,12 @@ class ProfileStage:
         self.store = ProfileStore(settings.profile_hot_states)
         self.stats = ProfileStats()
         self.on_batch: BatchHook | None = None
-        self.on_tick: ConsumerHook | None = None
         self.on_restore: RestoreHook | None = None
         #: Called with each committed batch's dead letters (metrics).
         self.on_dead: Callable[[list[Reject]], None] | None = None
         self.guard = dead_letter_guard(
             "profiles", settings.reject_guard_ratio, settings.reject_guard_window
         )
-        self.tick_s = 5.0
-        self.ready = threading.Event()
-        self._stopping = threading.Event()
-        self._conf: KafkaConf = settings.kafka_client_config()
-        self._pending: _Pending | None = None
-        self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
-        self._committer = ThreadPoolExecutor(1, thread_name_prefix="profiles-commit")
         self.gc = FreezingGc(settings.gc_full_collect_every_s)
 
     @property
@@ -147,49 +132,15 @@ class ProfileStage:
         total = self.stats.restore_total
         return 1.0 if total == 0 or self.ready.is_set() else min(1.0, self.stats.restored / total)
 
-    # -- lifecycle ------------------------------------------------------------------
-    def stop(self) -> None:
-        self._stopping.set()
+    def subscription(self) -> list[str]:
+        return [topics.EXCHANGE_EVENTS]
 
-    def run(self) -> None:
-        """Block until ``stop()``; raises on fatal errors (after aborting the batch).
-        Each call starts afresh from Kafka (``streams.runtime.host`` restarts it)."""
-        self.ready.clear()
+    def reset(self) -> None:
         self.store = ProfileStore(self.settings.profile_hot_states)
-        self._pending = None
-        self._committer = ThreadPoolExecutor(1, thread_name_prefix="profiles-commit")
         self.gc.start()
-        consumer_extra: KafkaConf = {"fetch.max.bytes": 64 * 1024 * 1024}
-        producer_extra: KafkaConf = {"queue.buffering.max.messages": 1_000_000}
-        clients = stage_clients(
-            self._conf, self.settings, "profiles", consumer_extra, producer_extra
-        )
-        with clients as (consumer, producer):
-            self._consumer, self._producer = consumer, producer
-            consumer.subscribe(
-                [topics.EXCHANGE_EVENTS], on_assign=self._on_assign, on_revoke=self._on_revoke
-            )
-            try:
-                for batch in batches(
-                    consumer,
-                    self.settings.profile_batch_max,
-                    stopping=self._stopping,
-                    ready=self.ready,
-                    on_tick=self.on_tick,
-                    tick_s=self.tick_s,
-                ):
-                    if batch:
-                        self._stage_batch(batch)
-                    elif self._pending is not None:
-                        self._settle()
-                self._settle()
-            finally:
-                self._committer.shutdown(wait=True)
 
     # -- rebalance ------------------------------------------------------------------
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._settle()
-        self.ready.clear()
+    def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         parts = sorted(tp.partition for tp in partitions)
         self.store.assign(parts)
         began = time.perf_counter()
@@ -197,7 +148,6 @@ class ProfileStage:
         self.stats.restore_seconds = time.perf_counter() - began
         # Restored bytes live as long as the worker: move them out of the GC's sight.
         self.gc.full()
-        self.ready.set()
         log.info(
             "profiles assigned %s: restored %d records in %.1fs",
             parts,
@@ -205,8 +155,7 @@ class ProfileStage:
             self.stats.restore_seconds,
         )
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._settle()  # the in-flight batch's commit belongs to the old assignment
+    def revoked(self, partitions: list[TopicPartition]) -> None:
         self.store.forget(tp.partition for tp in partitions)
 
     def restore(self, partitions: list[int], consumer: Consumer | None = None) -> int:
@@ -243,7 +192,7 @@ class ProfileStage:
             hook(stats.restored - reported, 1.0)
         return count
 
-    # -- the pipelined batch transactions -----------------------------------------------
+    # -- the batch (pipelined: see streams.runtime.loop) ------------------------------
     def _decode(self, batch: list[Message], dead: list[Reject]) -> list[Op]:
         """The batch's ops; a record that does not decode goes to ``dead`` (only ingress
         writes exchange.events: a bug upstream, see ``streams.runtime.deadletter``)."""
@@ -252,103 +201,56 @@ class ProfileStage:
             try:
                 out.append(decode(msg.partition() or 0, msg.value() or b""))
             except (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError) as exc:
-                letter = dead_letter("profiles", msg, exc, now_ms())
-                log.error("dead letter %s: %s %s", letter.key, letter.reason, letter.message)
-                dead.append(letter)
-                guard.observe(True)
+                self.refuse(msg, exc, guard, dead)
                 continue
             guard.observe(False)
         guard.check()
         return out
 
-    def _stage_batch(self, batch: list[Message]) -> None:
-        """Fold ``batch`` (overlapping the previous commit), then produce and commit it."""
-        began = time.perf_counter()
-        try:
-            dead: list[Reject] = []
-            ops = self._decode(batch, dead)
-            emits = process_ops(ops, self.store.get, now_ms(), self.config, self.encoder)
-        except BaseException:  # a bug: let the previous batch finish, then undo this one
-            touched = self.store.take_touched()
-            try:
-                self._settle()
-            finally:
-                self._fail(batch, touched, in_txn=False)
-            raise
-        touched = self._settle(batch, self.store.take_touched())
-        producer, consumer = self._producer, self._consumer
-        assert producer is not None and consumer is not None
-        try:
-            producer.begin_transaction()
-            produce = producer.produce
-            state, profiles = topics.PROFILE_STATE, topics.EXCHANGE_PROFILES
-            updates = topics.PROFILE_UPDATES
-            for e in emits:
-                key = e.borrower_id.encode()
-                produce(state, e.state, key, partition=e.partition)
-                if e.profile is not None:
-                    produce(profiles, e.profile, key)
-                if e.update is not None:
-                    produce(updates, e.update, key)
-            for letter in dead:
-                produce_dead_letter(producer, letter)
-            offsets, meta = next_offsets(batch), consumer.consumer_group_metadata()
-        except BaseException:
-            self._fail(batch, touched)
-            raise
-        commit = self._committer.submit(_commit, producer, offsets, meta)
-        self._pending = _Pending(batch, emits, touched, len(ops), began, commit, dead)
+    def stage(self, batch: list[Message]) -> Staged:
+        """Fold ``batch`` (while the previous batch's commit is in flight)."""
+        dead: list[Reject] = []
+        ops = self._decode(batch, dead)
+        emits = process_ops(ops, self.store.get, now_ms(), self.config, self.encoder)
+        return Staged(emits, self.store.take_touched(), len(ops), dead)
 
-    def _settle(
-        self, staged: list[Message] | None = None, touched: list[str] | None = None
-    ) -> list[str]:
-        """Wait for the in-flight commit; on success make its state the truth and count
-        it, on failure undo it (and the ``staged`` batch) and raise. Returns ``touched``."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return touched or []
-        try:
-            done = pending.commit.result()
-        except BaseException:
-            self._fail(pending.batch + (staged or []), pending.touched + (touched or []))
-            raise
-        self.store.commit(pending.emits)
+    def produce(self, producer: Producer, staged: Staged) -> None:
+        produce = producer.produce
+        state, profiles = topics.PROFILE_STATE, topics.EXCHANGE_PROFILES
+        updates = topics.PROFILE_UPDATES
+        for e in staged.emits:
+            key = e.borrower_id.encode()
+            produce(state, e.state, key, partition=e.partition)
+            if e.profile is not None:
+                produce(profiles, e.profile, key)
+            if e.update is not None:
+                produce(updates, e.update, key)
+        for letter in staged.dead:
+            produce_dead_letter(producer, letter)
+
+    def forget(self, staged: Staged | None) -> None:
+        """Drop the entries the batch mutated (``None``: everything since the last
+        hand-out, a fold that failed half-way)."""
+        self.stats.aborted += 1
+        self.store.abort(None if staged is None else staged.touched)
+
+    def committed(self, staged: Staged, seconds: float) -> None:
+        self.store.commit(staged.emits)
         # The committed states are long-lived: freeze them (gcpolicy). No transaction of
         # this stage is open here, so a periodic full collection cannot outlast one.
         self.gc.committed()
-        self._count(pending.emits, pending.events)
-        if pending.dead:
-            self.stats.undecodable += len(pending.dead)
-            if self.on_dead is not None:
-                self.on_dead(pending.dead)
-        if self.on_batch is not None:
-            # Fetched to committed (not to this call, which waited for the next batch).
-            self.on_batch(pending.emits, pending.events, done - pending.began)
-        return touched or []
-
-    def _fail(self, batch: list[Message], touched: list[str], in_txn: bool = True) -> None:
-        """Undo: abort the transaction, drop mutated entries, rewind to the first offsets."""
-        self.stats.aborted += 1
-        self.store.abort(touched)
-        if in_txn and self._producer is not None:
-            abort(self._producer)
-        if self._consumer is not None:
-            rewind(self._consumer, batch)
-
-    def _count(self, emits: list[Emit], events: int) -> None:
         s = self.stats
         s.batches += 1
-        s.events += events
-        for e in emits:
+        s.events += staged.events
+        for e in staged.emits:
             s.profiles += e.profile is not None
             s.updates += e.update is not None
             s.saturated += e.saturated
             for a in e.alerts:
                 s.alerts[a.kind.value] += 1
-
-
-def _commit(producer: Producer, offsets: list[TopicPartition], meta: object) -> float:
-    """Commit the open transaction; returns when it completed (perf_counter)."""
-    producer.send_offsets_to_transaction(offsets, meta, 30)
-    producer.commit_transaction(30)
-    return time.perf_counter()
+        if staged.dead:
+            s.undecodable += len(staged.dead)
+            if self.on_dead is not None:
+                self.on_dead(staged.dead)
+        if self.on_batch is not None:
+            self.on_batch(staged.emits, staged.events, seconds)

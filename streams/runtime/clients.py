@@ -1,33 +1,24 @@
-"""Building blocks of the exchange's exactly-once stages (confluent-kafka, no Faust).
+"""A stage's Kafka clients and the offset arithmetic of its transactions.
 
-Each stage consumes a batch, produces its outputs, its state changelog and its
-consumer offsets in ONE Kafka transaction (KIP-447), and on failure aborts, forgets
-what it staged and rewinds to the batch's first offsets. These helpers hold that
-shared mechanics so every stage does it the same way:
+* ``StageIdentity``: the stable ids that let a restarted worker fence its crashed self;
+* ``transactional_producer`` / ``stage_consumer`` / ``stage_clients``: the client
+  settings every stage needs, built once the stage's topics are known to be right;
+* ``fetch_batch``: a batch that waits for its first record only;
+* ``next_offsets`` / ``rewind`` / ``abort``: what a batch commits, and the undo.
 
-* ``transactional_producer`` / ``stage_consumer``: client settings every stage needs;
-* ``next_offsets`` / ``rewind``: the offsets a batch commits, and the undo;
-* ``replay_changelog``: read compacted changelog partitions from the start to their
-  end (recovery after a rebalance or restart);
-* ``StageIdentity``: the stable ids that let a restarted worker fence its crashed self.
-
-``streams.runtime.host`` runs a stage loop inside the Faust worker and restarts it.
+The commit protocol that uses them is ``streams.runtime.loop.StageLoop``; changelog
+replay is ``streams.runtime.changelog``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     Consumer,
-    KafkaError,
     KafkaException,
     Message,
     Producer,
@@ -150,30 +141,6 @@ def stage_clients(
         producer.flush(10)
 
 
-def batches(
-    consumer: Consumer,
-    max_messages: int,
-    *,
-    stopping: threading.Event,
-    ready: threading.Event,
-    on_tick: Callable[[Consumer], None] | None = None,
-    tick_s: float = 5.0,
-) -> Iterator[list[Message]]:
-    """Each fetched batch of data messages until ``stopping`` is set; an empty one when
-    nothing came (stages use the pause for their timers). Calls ``on_tick(consumer)``
-    every ``tick_s``, and sets ``ready`` while nothing is assigned (idle is ready too;
-    assignment callbacks clear and set it around their recovery)."""
-    next_tick = time.monotonic()
-    while not stopping.is_set():
-        if on_tick is not None and time.monotonic() >= next_tick:
-            on_tick(consumer)
-            next_tick = time.monotonic() + tick_s
-        msgs = fetch_batch(consumer, max_messages)
-        if not ready.is_set() and not consumer.assignment():
-            ready.set()
-        yield [m for m in msgs if usable(m)]
-
-
 def usable(msg: Message) -> bool:
     """True for a data message; raises on a fatal client error, logs the rest."""
     err = msg.error()
@@ -211,86 +178,3 @@ def abort(producer: Producer) -> None:
         producer.abort_transaction(30)
     except KafkaException as exc:
         log.error("abort_transaction failed: %s", exc)
-
-
-@contextmanager
-def batch_transaction(
-    consumer: Consumer,
-    producer: Producer,
-    batch: list[Message],
-    *,
-    offsets: list[TopicPartition] | None = None,
-    on_abort: Callable[[], None] | None = None,
-) -> Iterator[None]:
-    """One transaction for ``batch``: produce inside the ``with`` block; on leaving it
-    the batch's offsets (``offsets``, default ``next_offsets(batch)``) are sent and the
-    transaction commits. Any error inside or at commit calls ``on_abort`` (the stage
-    forgets what it staged), aborts, rewinds the consumer to the batch and re-raises."""
-    producer.begin_transaction()
-    try:
-        yield
-        producer.send_offsets_to_transaction(
-            offsets if offsets is not None else next_offsets(batch),
-            consumer.consumer_group_metadata(),
-            30,
-        )
-        producer.commit_transaction(30)
-    except BaseException:
-        if on_abort is not None:
-            on_abort()
-        abort(producer)
-        rewind(consumer, batch)
-        raise
-
-
-#: ``on_record(partition, key, value)`` of a changelog replay.
-OnRecord = Callable[[int, bytes, bytes | None], None]
-
-
-def replay_changelog(
-    conf: KafkaConf,
-    topic: str,
-    partitions: Iterable[int],
-    on_record: OnRecord,
-    batch: int = 10_000,
-    group_prefix: str = "creditstream",
-) -> int:
-    """Read ``partitions`` of ``topic`` from the start to their current end (committed
-    data only), all at once, calling ``on_record(partition, key, value)`` for each;
-    returns the count."""
-    reader = Consumer(
-        conf
-        | {
-            # Never joins or commits (assign only), but stays inside the exchange's prefix.
-            "group.id": f"{group_prefix}-replay-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-            # Compaction and retention move a changelog's start past 0: begin at the
-            # earliest offset that exists rather than jumping to the end.
-            "auto.offset.reset": "earliest",
-        }
-    )
-    count = 0
-    try:
-        ends: dict[int, int] = {}
-        for p in set(partitions):
-            low, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                ends[p] = high
-        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-        while ends:
-            for msg in fetch_batch(reader, batch, 1.0):
-                err, part = msg.error(), msg.partition() or 0
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        ends.pop(part, None)
-                    continue
-                on_record(part, msg.key() or b"", msg.value())
-                count += 1
-                # Transaction markers occupy offsets too: stop at the end, not at EOF only.
-                if (msg.offset() or 0) + 1 >= ends.get(part, 0):
-                    ends.pop(part, None)
-    finally:
-        reader.close()
-    return count
