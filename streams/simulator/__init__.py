@@ -1,4 +1,6 @@
 """The deterministic load simulator.
 
-Platforms, borrowers and their lives, bad records.
+Platforms (``platforms``), borrowers (``borrower``) and their lives (``life``), the
+personas that drive them (``personas``), and the merged load with its bad records
+(``load``).
 """

@@ -1,9 +1,11 @@
-"""Platforms, borrowers and loan mechanics of the load simulator (pure, seeded, no Kafka).
+"""A simulated borrower's life: its clock, its loans and the events it makes (pure, seeded).
 
 A borrower is a :class:`Life`: one synthetic national ID shared by every platform it
-uses, a platform-specific ``user_key`` per platform, its own ``random.Random`` seeded
-from ``(seed, index)`` (so its story does not depend on how lives interleave), a clock
-and a budget of events. A persona is a generator of that borrower's good events in
+uses, a platform-specific ``user_key`` per platform (:mod:`streams.simulator.borrower`),
+its own ``random.Random`` seeded from ``(seed, index)`` (so its story does not depend on
+how lives interleave), a clock and a budget of events. Its builders make good events
+(:class:`Ev`) and move its loans (:class:`Loan`) on; :func:`lifecycle` is a loan from
+application to closure. A persona is a generator of that borrower's good events in
 time order (:mod:`streams.simulator.personas`); :mod:`streams.simulator.load` merges
 all lives by time.
 
@@ -14,16 +16,16 @@ bursts advance minutes. The clock never passes ``end`` (the simulation's ``now``
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from streams.clock import DAY_MS
+from streams.simulator.borrower import Persona, id_as_held, national_id, pick_platforms, user_key
+from streams.simulator.platforms import PlatformSpec
 from streams.wire.events import ActivityKind, LoanEventType, Product
 from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 
@@ -43,127 +45,7 @@ def money(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
-@dataclass(frozen=True, slots=True)
-class PlatformSpec:
-    """What a kind of platform lends and which activity it reports (amounts in units)."""
-
-    name: str
-    kind: str
-    lender: str
-    products: tuple[Product, ...]
-    activity: tuple[tuple[ActivityKind, str, int, int], ...]  # kind, category, min, max amount
-
-
-def _spec(name: str, kind: str, lender: str, products: str, activity: str) -> PlatformSpec:
-    """A spec from compact text: products space-separated, activity ``KIND:category:lo:hi;``."""
-    acts = []
-    for item in activity.split(";"):
-        act, category, lo, hi = item.strip().split(":")
-        acts.append((ActivityKind(act), category, int(lo), int(hi)))
-    return PlatformSpec(
-        name, kind, lender, tuple(Product(p) for p in products.split()), tuple(acts)
-    )
-
-
-CATALOG: tuple[PlatformSpec, ...] = (
-    _spec(
-        "shopmart", "marketplace", "ShopMart Pay Later AB", "BNPL CONSUMER_INSTALMENT",
-        "PURCHASE:electronics:40:900; PURCHASE:fashion:15:200; PURCHASE:home:10:400;"
-        "ACCOUNT_CHANGE:address:0:0",
-    ),
-    _spec(
-        "paywave", "payment app", "PayWave Credit Ltd", "CREDIT_LINE BNPL",
-        "BILL_PAYMENT:utilities:30:250; BILL_PAYMENT:telecom:10:80;"
-        "PURCHASE:groceries:5:150; TRAVEL_BOOKING:flights:60:1200",
-    ),
-    _spec(
-        "zipride", "ride-hailing", "ZipRide Driver Finance", "SME CASH_LOAN",
-        "RIDE:rides:4:60; TRAVEL_BOOKING:airport transfer:25:90",
-    ),
-    _spec(
-        "dishdash", "food delivery", "DishDash Later", "BNPL",
-        "FOOD_ORDER:restaurants:8:90; FOOD_ORDER:groceries:15:120",
-    ),
-    _spec(
-        "quickcash", "online lender", "QuickCash Finance AS", "CASH_LOAN CONSUMER_INSTALMENT",
-        "ACCOUNT_CHANGE:contact details:0:0",
-    ),
-    _spec(
-        "lendly", "online lender", "Lendly Capital Oy", "CASH_LOAN CREDIT_LINE SME",
-        "ACCOUNT_CHANGE:bank account:0:0",
-    ),
-)  # fmt: skip
-
-
-def platform_specs(count: int, prefix: str = "") -> list[PlatformSpec]:
-    """The first ``count`` catalog platforms, then generic online lenders; names prefixed."""
-    specs = list(CATALOG[:count])
-    for i in range(len(specs), count):
-        specs.append(
-            _spec(
-                f"lender-{i + 1}", "online lender", f"Lender {i + 1} Finance", "CASH_LOAN",
-                "ACCOUNT_CHANGE:contact details:0:0",
-            )
-        )  # fmt: skip
-    return [PlatformSpec(prefix + s.name, s.kind, s.lender, s.products, s.activity) for s in specs]
-
-
-class Persona(StrEnum):
-    """Behaviours the simulator mixes; every one appears once there are >= 6 borrowers."""
-
-    STEADY_PAYER = "steady_payer"
-    MULTI_PLATFORM = "multi_platform"
-    SLIPPING = "slipping"
-    FRAUD_BURST = "fraud_burst"
-    SHOPPER = "shopper"
-    TRAVELLER = "traveller"
-
-
-PERSONA_WEIGHTS: dict[Persona, float] = {
-    Persona.STEADY_PAYER: 0.28,
-    Persona.MULTI_PLATFORM: 0.14,
-    Persona.SLIPPING: 0.12,
-    Persona.FRAUD_BURST: 0.06,
-    Persona.SHOPPER: 0.25,
-    Persona.TRAVELLER: 0.15,
-}
-_PREFERRED = {
-    Persona.SHOPPER: {"marketplace", "food delivery", "payment app"},
-    Persona.TRAVELLER: {"payment app", "ride-hailing", "marketplace"},
-    Persona.STEADY_PAYER: {"online lender", "marketplace", "payment app"},
-    Persona.SLIPPING: {"online lender", "marketplace", "food delivery"},
-}
-_PLATFORM_COUNT = {  # how many platforms a persona uses (min, max)
-    Persona.STEADY_PAYER: (1, 2),
-    Persona.MULTI_PLATFORM: (3, 4),
-    Persona.SLIPPING: (1, 2),
-    Persona.FRAUD_BURST: (3, 5),
-    Persona.SHOPPER: (1, 3),
-    Persona.TRAVELLER: (1, 3),
-}
 _CURRENCIES = ("EUR",) * 7 + ("SEK", "PLN", "CZK")
-
-
-def national_id(rng: random.Random, index: int) -> str:
-    """Synthetic ``YYMMDD-<index>`` ID: unique per index, valid once normalized."""
-    born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
-    return f"{born:%y%m%d}-{index:05d}"
-
-
-def id_as_held(raw: str, platform_no: int) -> str:
-    """The same ID as different platforms store it (normalization makes them equal)."""
-    style = platform_no % 4
-    if style == 1:
-        return raw.replace("-", "")
-    if style == 2:
-        return raw.replace("-", " ")
-    return raw.replace("-", ".") if style == 3 else raw
-
-
-def user_key(seed: int, platform: str, index: int) -> str:
-    """Opaque per-platform user key; unrelated across platforms, stable per seed."""
-    digest = hashlib.blake2b(f"{seed}:{platform}:{index}".encode(), digest_size=6).hexdigest()
-    return f"u-{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,13 +89,7 @@ class Life:
         self.index, self.persona, self.seed = index, persona, seed
         self.rng = random.Random(f"creditstream-sim:{seed}:{index}")
         rng = self.rng
-        lo, hi = _PLATFORM_COUNT[persona]
-        wanted = min(len(specs), rng.randint(lo, hi))
-        liked = [s for s in specs if s.kind in _PREFERRED.get(persona, {s.kind})]
-        rest = [s for s in specs if s not in liked]
-        rng.shuffle(liked)
-        rng.shuffle(rest)
-        self.platforms = (liked + rest)[:wanted]
+        self.platforms = pick_platforms(rng, persona, specs)
         self.lenders = [s for s in self.platforms if s.products] or self.platforms
         raw = national_id(rng, index)
         number = {s.name: i for i, s in enumerate(specs)}

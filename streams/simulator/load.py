@@ -37,8 +37,10 @@ from streams import topics
 from streams.clock import DAY_MS
 from streams.domain.validation import DEFAULT_LIMITS
 from streams.errors import ConfigError
-from streams.simulator.life import PERSONA_WEIGHTS, Ev, Life, Persona, platform_specs, ts
+from streams.simulator.borrower import PERSONA_WEIGHTS, Persona
+from streams.simulator.life import Ev, Life, ts
 from streams.simulator.personas import PERSONAS
+from streams.simulator.platforms import platform_specs
 from streams.wire.rejects import Reason
 from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
 

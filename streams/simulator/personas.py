@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from streams.simulator.life import Ev, Life, Loan, Persona, lifecycle
+from streams.simulator.borrower import Persona
+from streams.simulator.life import Ev, Life, Loan, lifecycle
 from streams.wire.events import ActivityKind, LoanEventType, Product
 
 

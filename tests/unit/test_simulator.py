@@ -18,7 +18,7 @@ from streams.clock import DAY_MS
 from streams.domain.privacy import is_valid_national_id, normalize_national_id
 from streams.domain.validation import InvalidEventError, check_size, validate_event
 from streams.errors import ConfigError, DecodeError
-from streams.simulator.life import Persona
+from streams.simulator.borrower import Persona
 from streams.simulator.load import BadKind, SimConfig, SimRecord, generate, platform_names
 from streams.wire.codec import SingleObjectCodec
 from streams.wire.rejects import Reason
