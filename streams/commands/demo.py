@@ -34,8 +34,7 @@ from streams.commands.feed import format_item
 from streams.commands.simulate import SimulationConfig, run_simulation
 from streams.localkafka import BrokerSpec, start, status, stop, wipe
 from streams.runtime.provision import ensure_bank
-from streams.sdk.feeditem import FeedItem
-from streams.sdk.subscriber import BankSubscriber
+from streams.sdk.subscriber import BankSubscriber, FeedItem
 from streams.settings import Settings
 from streams.simulator.load import SimConfig, national_ids
 

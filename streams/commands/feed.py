@@ -23,8 +23,13 @@ from streams import topics
 from streams.commands.common import national_id, seconds
 from streams.errors import ConfigError
 from streams.runtime.topicread import CONNECT_TIMEOUT_S, connect_timeout, topic_partitions
-from streams.sdk.feeditem import FeedItem, check_request, purposes
-from streams.sdk.subscriber import BankSubscriber, check_identity
+from streams.sdk.subscriber import (
+    BankSubscriber,
+    FeedItem,
+    check_identity,
+    check_request,
+    purposes,
+)
 from streams.settings import Settings
 
 #: Where ``creditstream feed`` keeps a bank's ledger unless ``--state`` says otherwise.

@@ -16,9 +16,8 @@ from streams import topics
 from streams.commands import feed as feed_cmd
 from streams.runtime import provision
 from streams.runtime.registry import codec_for
-from streams.sdk.feeditem import FeedItem, SubscriberError
 from streams.sdk.producer import DeliveryReport
-from streams.sdk.subscriber import BankSubscriber
+from streams.sdk.subscriber import BankSubscriber, FeedItem, SubscriberError
 from streams.settings import KafkaConf, Settings
 from streams.wire.schemas import FEED_RECORD, SUBSCRIPTION
 from tests.integration.kafka_helpers import consume_all, unique

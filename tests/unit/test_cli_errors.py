@@ -25,8 +25,7 @@ from streams import cli
 from streams.cli import build_parser
 from streams.commands.common import bootstrap_problem
 from streams.errors import ConfigError
-from streams.sdk.feeditem import SubscriberError
-from streams.sdk.subscriber import check_identity
+from streams.sdk.subscriber import SubscriberError, check_identity
 from streams.settings import Settings
 
 CLI = [sys.executable, "-m", "streams.cli"]

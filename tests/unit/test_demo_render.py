@@ -40,7 +40,7 @@ def test_render_before_any_data() -> None:
 def test_render_shows_each_banks_deliveries_latency_and_last_feed_records() -> None:
     from datetime import UTC, datetime
 
-    from streams.sdk.feeditem import Alert, FeedItem
+    from streams.sdk.subscriber import Alert, FeedItem
 
     at = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
     items = [

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.commands.feed import expiry, figures, format_item, item_json
-from streams.sdk.feeditem import Alert, FeedItem, SubscriberError, check_request, to_feed_item
+from streams.sdk.subscriber import Alert, FeedItem, SubscriberError, check_request
+from streams.sdk.subscriber.items import to_feed_item
 
 
 def item(**kw: object) -> FeedItem:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.sdk.ledger import LedgerStore, VersionLedger
+from streams.sdk.subscriber.ledger import LedgerStore, VersionLedger
 
 REFS = st.sampled_from(["c1", "c2", "c3"])
 VERSIONED = st.sampled_from(["PROFILE_UPDATE", "ALERT"])

@@ -1,9 +1,10 @@
-"""What the bank SDK hands out and checks: feed items, alerts, request validation (pure).
+"""What the bank SDK hands out: feed items and their alerts (pure).
 
 A :class:`FeedItem` is a decoded ``FeedRecord`` in Python terms: times as aware UTC
-datetimes, the profile parsed from its JSON. :func:`check_request` validates a
-subscription request before anything is sent; its messages name the field, never the
-value (a national ID must not end up in a log).
+datetimes, the profile parsed from its JSON (None when there is none or it is not a
+JSON object), the alerts as :class:`Alert` values, and where the record was read
+(``partition``/``offset``, -1 when not read from Kafka). :func:`to_feed_item` builds
+one from the datum the codec decodes.
 """
 
 from __future__ import annotations
@@ -12,20 +13,6 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-from streams.errors import CreditstreamError
-from streams.wire.schemas import load_schemas
-
-PURPOSE_SCHEMA = "io.creditstream.Purpose"
-
-
-class SubscriberError(CreditstreamError):
-    """Root of the bank SDK's errors (a refused request, an unreadable feed)."""
-
-
-def purposes() -> tuple[str, ...]:
-    """The permissible purposes, from the shipped ``Purpose`` enum."""
-    return tuple(load_schemas().info(PURPOSE_SCHEMA).resolved["symbols"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,28 +69,3 @@ def to_feed_item(datum: dict[str, Any], partition: int = -1, offset: int = -1) -
         partition=partition,
         offset=offset,
     )
-
-
-def check_request(
-    national_id: str,
-    customer_ref: str,
-    consent_ref: str,
-    purpose: str,
-    expires_at: datetime | None,
-) -> int:
-    """Raise SubscriberError for a malformed request; return the expiry in epoch ms
-    (0 when ``expires_at`` is None)."""
-    for name, value in (
-        ("national_id", national_id),
-        ("customer_ref", customer_ref),
-        ("consent_ref", consent_ref),
-    ):
-        if not isinstance(value, str) or not value.strip():
-            raise SubscriberError(f"{name} must be a non-empty string")
-    if purpose not in purposes():
-        raise SubscriberError(f"purpose must be one of {', '.join(purposes())}")
-    if expires_at is None:
-        return 0
-    if expires_at.tzinfo is None:
-        raise SubscriberError("expires_at must be timezone-aware (e.g. UTC)")
-    return int(expires_at.timestamp() * 1000)
