@@ -1,6 +1,6 @@
 """``creditstream topology [--json]``: the stages and topics, as declared once.
 
-Prints :data:`streams.topics.TOPOLOGY` (no Kafka needed): a flow diagram (the README's
+Prints :data:`streams.topology.TOPOLOGY` (no Kafka needed): a flow diagram (the README's
 Architecture diagram is this output, checked by tests/unit/test_topology.py), then each
 stage's consumer group, partitioning key and co-partitioned topics, then each topic's
 key, cleanup, retention and partition rule. ``--json`` prints the same as data.
@@ -12,10 +12,9 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from streams import topics
 from streams.clock import DAY_MS
 from streams.settings import Settings
-from streams.topics import Stage, Topic, Topology
+from streams.topology import PARTITION_RULES, TOPOLOGY, Stage, Topic, Topology
 
 
 def _stage_flow(topology: Topology, stage: Stage) -> list[str]:
@@ -47,7 +46,7 @@ def _stage_flow(topology: Topology, stage: Stage) -> list[str]:
     return lines
 
 
-def render_diagram(topology: Topology = topics.TOPOLOGY) -> str:
+def render_diagram(topology: Topology = TOPOLOGY) -> str:
     """Every stage's inputs, outputs and changelog, one block per stage, in order."""
     return "\n".join(line for s in topology.stages for line in _stage_flow(topology, s))
 
@@ -67,7 +66,7 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str
     ]
 
 
-def render(topology: Topology = topics.TOPOLOGY) -> str:
+def render(topology: Topology = TOPOLOGY) -> str:
     """The human output of ``creditstream topology``."""
     stages = [
         (
@@ -79,7 +78,7 @@ def render(topology: Topology = topics.TOPOLOGY) -> str:
         for s in topology.stages
     ]
     topic_rows = [(t.display, t.key, _retention(t), t.partitions, t.about) for t in topology.topics]
-    rules = [f"  {rule}: {meaning}" for rule, meaning in topics.PARTITION_RULES.items()]
+    rules = [f"  {rule}: {meaning}" for rule, meaning in PARTITION_RULES.items()]
     return "\n".join(
         [
             render_diagram(topology),
@@ -96,7 +95,7 @@ def render(topology: Topology = topics.TOPOLOGY) -> str:
 
 def cmd_topology(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
-        print(json.dumps(topics.TOPOLOGY.as_dict(), indent=2))
+        print(json.dumps(TOPOLOGY.as_dict(), indent=2))
     else:
         print(render())
     return 0
@@ -107,7 +106,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "topology",
         help="the stages and topics of the exchange (inputs, outputs, groups, keys)",
         description=(
-            "Prints the topology as declared in the code (streams/topics.py), which "
+            "Prints the topology as declared in the code (streams/topology.py), which "
             "provisioning, ACLs and each stage's start-up check read: a flow diagram, the "
             "stages (consumer group <app_id>-<stage>, partitioning key, topics that must "
             "have equal partition counts) and the topics (key, cleanup and retention, "

@@ -9,7 +9,7 @@ function below returns the complete allow-list of one principal, and
 Decisions (each checked against Apache Kafka 4.3.1 by
 ``tests/integration/test_security_matrix.py``):
 
-* A tenant's rights on its topics follow the topology (``streams.topics.TOPOLOGY``:
+* A tenant's rights on its topics follow the topology (``streams.topology.TOPOLOGY``:
   each tenant topic declares whether its tenant writes or reads it).
 * A platform gets WRITE on its two ingest topics by LITERAL name, not on the prefix
   ``ingest.P.``: the prefix would include ``ingest.P.rejected``, which only the exchange
@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from streams import topics
+from streams import topics, topology
 
 ResourceType = Literal["TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID"]
 PatternType = Literal["LITERAL", "PREFIXED"]
@@ -94,13 +94,13 @@ def _allow(
     return [Acl(who, resource_type, name, pattern, op) for op in operations]
 
 
-def _tenant_topics(who: str, owner: topics.Owner, tenant: str) -> list[Acl]:
+def _tenant_topics(who: str, owner: topology.Owner, tenant: str) -> list[Acl]:
     """WRITE or READ (with DESCRIBE) on each of the tenant's topics, by literal name,
     as the topology declares (``Topic.tenant_access``)."""
     grant: dict[str | None, Operation] = {"write": "WRITE", "read": "READ"}
     return [
         acl
-        for t in topics.TOPOLOGY.owned_by(owner)
+        for t in topology.TOPOLOGY.owned_by(owner)
         for acl in _allow(
             who, "TOPIC", t.named(tenant), "LITERAL", grant[t.tenant_access], "DESCRIBE"
         )

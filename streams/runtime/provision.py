@@ -1,6 +1,6 @@
 """Create the exchange's topics with their partition counts and retention (idempotent).
 
-Names, cleanup policies and retention come from the topology (``streams.topics.TOPOLOGY``);
+Names, cleanup policies and retention come from the topology (``streams.topology.TOPOLOGY``);
 partition counts from settings or ``--partitions``. A platform's and a bank's topics are
 created when it is provisioned (``ensure_platform`` / ``ensure_bank``), the exchange's
 own at worker start (``prepare_stage``, which also refuses to start a stage whose
@@ -20,7 +20,7 @@ from typing import Literal
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from streams import topics
+from streams import topics, topology
 from streams.errors import BrokerError, ConfigError, StageHaltError
 from streams.settings import KafkaConf
 
@@ -50,15 +50,15 @@ class PartitionMismatch:
         return f"{self.name} has {self.have} partitions, not {self.want}"
 
 
-def _specs(owner: topics.Owner, tenant: str, partitions: int) -> list[TopicSpec]:
+def _specs(owner: topology.Owner, tenant: str, partitions: int) -> list[TopicSpec]:
     return [
         TopicSpec(t.named(tenant), partitions, dict(t.config))
-        for t in topics.TOPOLOGY.owned_by(owner)
+        for t in topology.TOPOLOGY.owned_by(owner)
     ]
 
 
 def exchange_topics(partitions: int) -> list[TopicSpec]:
-    """The exchange's own topics (``streams.topics.TOPOLOGY``)."""
+    """The exchange's own topics (``streams.topology.TOPOLOGY``)."""
     return _specs("exchange", "", partitions)
 
 
@@ -172,7 +172,7 @@ def ensure_bank(conf: KafkaConf, bank: str, partitions: int) -> list[str]:
     return ensure(conf, bank_topics(bank, partitions), mismatch="warn")
 
 
-def stage_problem(stage: topics.Stage, counts: Mapping[str, int], setting: int) -> str | None:
+def stage_problem(stage: topology.Stage, counts: Mapping[str, int], setting: int) -> str | None:
     """Why ``stage`` must not start on topics with these partition ``counts``, or None.
 
     Every co-partitioned set must have one partition count (partition p of each is one
@@ -189,7 +189,7 @@ def stage_problem(stage: topics.Stage, counts: Mapping[str, int], setting: int) 
                     "run provision with the same --partitions)"
                 )
     for name in (*stage.inputs, *stage.writes):
-        topic = topics.TOPOLOGY.topic(name)
+        topic = topology.TOPOLOGY.topic(name)
         if topic.partitions == "pinned" and counts[name] != setting:
             return (
                 f"{stage.name}: {name} has {counts[name]} partitions but "
@@ -203,9 +203,9 @@ def prepare_stage(conf: KafkaConf, stage_name: str, partitions: int) -> None:
     """Before a stage starts: the exchange's topics exist, and what the stage joins by
     key is co-partitioned; StageHaltError (one line, no restart) otherwise."""
     try:
-        stage = topics.TOPOLOGY.stage(stage_name)
+        stage = topology.TOPOLOGY.stage(stage_name)
     except KeyError:
-        raise ConfigError(f"stage {stage_name!r} is not declared in streams.topics") from None
+        raise ConfigError(f"stage {stage_name!r} is not declared in streams.topology") from None
     _created, counts = _ensure(conf, exchange_topics(partitions), 30.0, "warn")
     problem = stage_problem(stage, counts, partitions)
     if problem is not None:

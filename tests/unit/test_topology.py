@@ -1,4 +1,4 @@
-"""The topology declared once (``streams.topics.TOPOLOGY``): consistent in itself, true to
+"""The topology declared once (``streams.topology.TOPOLOGY``): consistent in itself, true to
 the stage code, the source of provisioning and the tenants' ACLs, rendered by
 ``creditstream topology`` and embedded in the README's Architecture diagram."""
 
@@ -20,7 +20,7 @@ from streams.runtime.clients import StageIdentity
 from streams.settings import Settings
 from streams.stages.consents import stage as consents_stage
 from streams.stages.ingress import stage as ingress_stage
-from streams.topics import TOPOLOGY, Stage, Topic, Topology
+from streams.topology import COMPACT, TOPOLOGY, Stage, Topic, Topology
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -211,9 +211,9 @@ def test_the_diagram_shows_every_stage_with_its_inputs_and_outputs() -> None:
 def test_the_diagram_is_drawn_from_the_data() -> None:
     tiny = Topology(
         topics=(
-            Topic("a", "k", topics.COMPACT, "setting", "a"),
-            Topic("b", "k", topics.COMPACT, "setting", "b"),
-            Topic("c", "k", topics.COMPACT, "setting", "c"),
+            Topic("a", "k", COMPACT, "setting", "a"),
+            Topic("b", "k", COMPACT, "setting", "b"),
+            Topic("c", "k", COMPACT, "setting", "c"),
         ),
         stages=(Stage("s", ("a", "b"), ("c",), None, "s", "k", "joins"),),
     )
