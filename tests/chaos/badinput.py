@@ -76,7 +76,7 @@ R = Reason
 #: given, so a negative index wraps around to a symbol or branch counted from the end
 #: (apache/avro fixed the same in its Python decoder, PR 3876): such records decode
 #: and are ACCEPTED with values the platform never sent. The fix belongs in
-#: ``streams/wire/codec.py`` (or fastavro).
+#: ``streams/wire/codec/base.py`` (decode_body, or fastavro).
 KNOWN_GAPS = frozenset(
     {
         "malformed/negative-enum-index",
