@@ -1,22 +1,17 @@
-"""Every Prometheus metric of the exchange, declared once, on a registry passed in.
+"""Every metric family of the exchange, declared once, with what it counts.
 
-``Metrics(registry)`` registers every family on ``registry`` (tests build their own
-``CollectorRegistry``; a worker builds one per process). Names follow Prometheus
-conventions: counters end in ``_total``, durations are ``_seconds``, timestamps
-``_timestamp_seconds``. ``FAMILIES`` lists every family as Prometheus stores it (the
-text exposition's ``# TYPE`` names); dashboards, alert rules and tests refer to it.
-
-Hot paths (per event) must not call ``labels()`` (~2 µs): the ``*_for(...)`` helpers
-return the bound child from a small cache (~0.1 µs), the same object on every call.
-Label values must have bounded cardinality: platform and bank names come from topic
-names, reasons/kinds/purposes from closed enums. No personal data ever goes in a label.
-No Kafka import: any process can build one.
+Contract: ``Families(registry)`` registers every family on ``registry`` and holds each
+as an attribute (``events_in``, ``rejects``, ...); a comment above each says what it
+counts and by which labels. :data:`FAMILIES` lists every family as Prometheus stores it
+(the text exposition's ``# TYPE`` names, histograms adding ``_bucket``/``_sum``/
+``_count``): dashboards, alert rules and tests refer to it, and tests/unit/test_metrics.py
+checks it names exactly what is registered. Counters end in ``_total``, durations are
+``_seconds``, timestamps ``_timestamp_seconds``; label values come from topic names or
+closed enums, never personal data.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -56,8 +51,8 @@ FAMILIES: Final = (
 )
 
 
-class Metrics:
-    """The exchange's metrics on one registry; see the module docstring for the rules."""
+class Families:
+    """Every family of the exchange, registered on ``registry``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -204,115 +199,3 @@ class Metrics:
         )
         # Constant 1 with the worker's identity (version, app id, worker id) as labels.
         self.worker = Info("creditstream_worker", "Worker identity.", registry=r)
-
-        self._events_in: dict[tuple[str, str], Counter] = {}
-        self._rejects: dict[tuple[str, str], Counter] = {}
-        self._duplicates: dict[str, Counter] = {}
-        self._latency: dict[str, Histogram] = {}
-        self._alerts: dict[str, Counter] = {}
-        self._deliveries: dict[tuple[str, str], Counter] = {}
-        self._last_event: dict[str, Gauge] = {}
-
-    # -- pre-bound children for hot paths (same object on every call) -----------------
-    def events_in_for(self, platform: str, kind: str) -> Counter:
-        """``events_in{platform, kind}`` child."""
-        try:
-            return self._events_in[(platform, kind)]
-        except KeyError:
-            child = self._events_in[(platform, kind)] = self.events_in.labels(platform, kind)
-            return child
-
-    def rejects_for(self, platform: str, reason: str) -> Counter:
-        """``rejects{platform, reason}`` child."""
-        try:
-            return self._rejects[(platform, reason)]
-        except KeyError:
-            child = self._rejects[(platform, reason)] = self.rejects.labels(platform, reason)
-            return child
-
-    def duplicates_for(self, platform: str) -> Counter:
-        """``duplicates{platform}`` child."""
-        try:
-            return self._duplicates[platform]
-        except KeyError:
-            child = self._duplicates[platform] = self.duplicates.labels(platform)
-            return child
-
-    def latency_for(self, bank: str) -> Histogram:
-        """``event_to_feed_latency_seconds{bank}`` child."""
-        try:
-            return self._latency[bank]
-        except KeyError:
-            child = self._latency[bank] = self.event_to_feed_latency.labels(bank)
-            return child
-
-    def alerts_for(self, kind: str) -> Counter:
-        """``alerts{kind}`` child."""
-        try:
-            return self._alerts[kind]
-        except KeyError:
-            child = self._alerts[kind] = self.alerts.labels(kind)
-            return child
-
-    def deliveries_for(self, bank: str, purpose: str) -> Counter:
-        """``feed_deliveries{bank, purpose}`` child."""
-        try:
-            return self._deliveries[(bank, purpose)]
-        except KeyError:
-            child = self._deliveries[(bank, purpose)] = self.feed_deliveries.labels(bank, purpose)
-            return child
-
-    def last_event_for(self, platform: str) -> Gauge:
-        """``platform_last_event_timestamp_seconds{platform}`` child."""
-        try:
-            return self._last_event[platform]
-        except KeyError:
-            child = self._last_event[platform] = self.platform_last_event.labels(platform)
-            return child
-
-    # -- convenience updates (not per event, or per batch) ----------------------------
-    def observe_event_to_feed(self, bank: str, ingest_ts: float, now: float | None = None) -> None:
-        """Observe ``now - ingest_ts`` (unix seconds) for ``bank``; clock skew clamps to 0."""
-        elapsed = (time.time() if now is None else now) - ingest_ts
-        self.latency_for(bank).observe(max(0.0, elapsed))
-
-    def platform_seen(self, platform: str, when: float | None = None) -> None:
-        """Record that a record from ``platform`` arrived at ``when`` (default: now)."""
-        self.last_event_for(platform).set(time.time() if when is None else when)
-
-    def set_lag(self, topic: str, partition: int, lag: int) -> None:
-        """Set the lag of one input partition (negative values clamp to 0)."""
-        self.consumer_lag.labels(topic, str(partition)).set(max(0, lag))
-
-    def forget_partition(self, topic: str, partition: int) -> None:
-        """Drop a revoked partition's lag series so it does not freeze at its last value."""
-        with contextlib.suppress(KeyError):
-            self.consumer_lag.remove(topic, str(partition))
-
-    def set_table_entries(self, table: str, entries: int) -> None:
-        """Set how many entries ``table`` holds on this worker."""
-        self.table_entries.labels(table).set(entries)
-
-    def set_recovery(self, stage: str, progress: float) -> None:
-        """Set ``stage``'s recovery progress, clamped to 0..1."""
-        self.recovery_progress.labels(stage).set(min(1.0, max(0.0, progress)))
-
-    def set_ready(self, stage: str, ready: bool) -> None:
-        """Set ``stage``'s readiness gauge to 1 or 0."""
-        self.ready.labels(stage).set(1 if ready else 0)
-
-    def stage_restarted(self, stage: str) -> None:
-        """Count one in-place restart of ``stage``."""
-        self.stage_restarts.labels(stage).inc()
-
-    def set_tenant_waiting(self, stage: str, tenant: str, partitions: int) -> None:
-        """Set how many of ``tenant``'s partitions ``stage`` leaves unread (0 drops it)."""
-        if partitions:
-            self.tenant_partitions_waiting.labels(stage, tenant).set(partitions)
-        else:
-            with contextlib.suppress(KeyError):
-                self.tenant_partitions_waiting.remove(stage, tenant)
-
-    def set_worker_info(self, *, version: str, app_id: str, worker_id: str) -> None:
-        """Publish this worker's identity as ``creditstream_worker_info``."""
-        self.worker.info({"version": version, "app_id": app_id, "worker_id": worker_id})
