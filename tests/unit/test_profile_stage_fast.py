@@ -3,7 +3,7 @@
 * decoding exchange.events straight into fold arguments (``profiles.events``) gives the
   same :class:`Op` as codec decode + ``validation.from_avro``;
 * the view (``profile.view.view``) compares like ``material_change`` on profiles;
-* the hand-written Avro (``profiles.avro``) is byte-for-byte the codec's encoding of
+* the hand-written Avro (``profiles.bodies``) is byte-for-byte the codec's encoding of
   ``profile_to_avro(snapshot(...))``, and ProfileUpdate bytes decode to the same datum;
 * the metrics hooks (``profiles.observe``) move the registry's series.
 """

@@ -33,7 +33,7 @@ from streams.domain.profile.model import saturate_money
 from streams.domain.profile.output import material_view
 from streams.domain.profile.view import view
 from streams.domain.profile.windows import ProfileConfig
-from streams.stages.profiles.avro import AmountOverflowError
+from streams.stages.profiles.binary import AmountOverflowError
 from streams.stages.profiles.events import Op, op_of
 from streams.stages.profiles.records import OutputEncoder, ProfileEntry, profile_entry_to_bytes
 from streams.wire.events import ExchangeEvent

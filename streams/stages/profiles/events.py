@@ -23,6 +23,7 @@ from typing import Any
 from streams.domain.profile.fold import loan_args
 from streams.domain.profile.state import T_CODE
 from streams.domain.validation import from_avro, to_avro
+from streams.stages.profiles.binary import DEC_CACHE, decimal_str, read_length, read_long
 from streams.stages.profiles.event_check import (
     SHAPE,
     enum_symbols,
@@ -59,68 +60,6 @@ def op_of(partition: int, ev: ExchangeEvent) -> Op:
     return (*head, True, plat, ev.event_id, t, *loan_args(facts))
 
 
-_DEC_CACHE: dict[bytes, str] = {}
-
-
-def decimal_str(unscaled: bytes) -> str:
-    """``str`` of the ``decimal(18, 2)`` with these unscaled bytes (as ``Decimal`` prints
-    it: always two decimals, never an exponent at this scale)."""
-    got = _DEC_CACHE.get(unscaled)
-    if got is None:
-        n = int.from_bytes(unscaled, "big", signed=True)
-        q, r = divmod(abs(n), 100)
-        got = f"{'-' if n < 0 else ''}{q}.{r:02d}"
-        if len(_DEC_CACHE) > 100_000:  # a safety valve: amounts repeat a lot
-            _DEC_CACHE.clear()
-        _DEC_CACHE[unscaled] = got
-    return got
-
-
-_HIGH: dict[bytes, int] = {}  # bytes 3..5 of a 6-byte varint -> their share of the value
-
-
-def _long(data: bytes, pos: int) -> tuple[int, int]:
-    """An Avro int/long (zig-zag varint) at ``pos``: (value, next position)."""
-    z = data[pos]  # IndexError past the end
-    if z < 0x80:
-        return (z >> 1) ^ -(z & 1), pos + 1
-    b = data[pos + 1]
-    if b < 0x80:  # 2 bytes: lengths of 64..8191
-        z = (z & 0x7F) | b << 7
-        return (z >> 1) ^ -(z & 1), pos + 2
-    # 6 bytes, the 3 high ones cached: epoch-ms times until 2039, sharing them for ~35
-    # minutes (value = high part + low 21 bits, halved: zig-zag of a non-negative).
-    high = _HIGH.get(data[pos + 3 : pos + 6])
-    if high is not None:
-        c = data[pos + 2]
-        if not z & 1 and c >= 0x80:
-            return high + (((z & 0x7F) | (b & 0x7F) << 7 | (c & 0x7F) << 14) >> 1), pos + 6
-    else:  # learn it (bounded: times move slowly, a new high part every ~35 minutes)
-        if len(_HIGH) >= 4096:
-            _HIGH.clear()
-        tail = data[pos + 3 : pos + 6]
-        if len(tail) == 3 and tail[0] >= 0x80 and tail[1] >= 0x80 and tail[2] < 0x80:
-            _HIGH[tail] = ((tail[0] & 0x7F) | (tail[1] & 0x7F) << 7 | tail[2] << 14) << 20
-    z = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        z |= (b & 0x7F) << shift
-        if b < 0x80:
-            return (z >> 1) ^ -(z & 1), pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint longer than a long")
-
-
-def _length(data: bytes, pos: int) -> tuple[int, int]:
-    """A string or bytes length at ``pos``: (length, next position)."""
-    n, pos = _long(data, pos)
-    if n < 0:
-        raise ValueError("negative length")
-    return n, pos
-
-
 def _read_event(
     data: bytes,
     pos: int,
@@ -137,33 +76,33 @@ def _read_event(
     Written out flat on purpose: a function call costs more than reading a field. A
     string is ``length, UTF-8 bytes``; most lengths and small ints take one byte ``b``
     (``b < 0x80``, value ``(b >> 1) ^ -(b & 1)``; ``b & 0x81 == 0`` for a length), the
-    rest go through :func:`_long`. A field running past the end makes the next read
+    rest go through ``profiles.binary.read_long``. A field running past the end makes the next read
     raise IndexError, or the final position check fail.
     """
     b = data[pos]  # event_id
-    ln, pos = _length(data, pos) if b & 0x81 else (b >> 1, pos + 1)
+    ln, pos = read_length(data, pos) if b & 0x81 else (b >> 1, pos + 1)
     end = pos + ln
     event_id = data[pos:end].decode()
     b = data[end]  # platform
-    ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+    ln, pos = read_length(data, end) if b & 0x81 else (b >> 1, end + 1)
     end = pos + ln
     platform = _intern(data[pos:end].decode())
     b = data[end]  # borrower_id (64 hex: a 2-byte length)
-    ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+    ln, pos = read_length(data, end) if b & 0x81 else (b >> 1, end + 1)
     end = pos + ln
     borrower_id = data[pos:end].decode()
     b = data[end]  # key_version (not needed)
-    pos = end + 1 if b < 0x80 else _long(data, end)[1]
-    occurred, pos = _long(data, pos)
-    ingested, pos = _long(data, pos)
+    pos = end + 1 if b < 0x80 else read_long(data, end)[1]
+    occurred, pos = read_long(data, pos)
+    ingested, pos = read_long(data, pos)
     branch = data[pos]
     if branch == 2:  # loan: LoanFacts
         b = data[pos + 1]  # loan_id
-        ln, pos = _length(data, pos + 1) if b & 0x81 else (b >> 1, pos + 2)
+        ln, pos = read_length(data, pos + 1) if b & 0x81 else (b >> 1, pos + 2)
         end = pos + ln
         loan_id = data[pos:end].decode()
         b = data[end]  # lender
-        ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+        ln, pos = read_length(data, end) if b & 0x81 else (b >> 1, end + 1)
         end = pos + ln
         lender = data[pos:end].decode()
         b = data[end]  # product (not needed: checked)
@@ -187,20 +126,20 @@ def _read_event(
             raise ValueError("bad principal")
         pos = end + 1 + (b >> 1)
         raw = data[end + 1 : pos]
-        principal = _DEC_CACHE.get(raw) or decimal_str(raw)
+        principal = DEC_CACHE.get(raw) or decimal_str(raw)
         b = data[pos]  # days_past_due
-        dpd, pos = ((b >> 1) ^ -(b & 1), pos + 1) if b < 0x80 else _long(data, pos)
+        dpd, pos = ((b >> 1) ^ -(b & 1), pos + 1) if b < 0x80 else read_long(data, pos)
         due = -1
         branch = data[pos]  # due_date
         if branch == 2:
-            due, pos = _long(data, pos + 1)
+            due, pos = read_long(data, pos + 1)
         elif branch:
             raise ValueError("bad due_date branch")
         else:
             pos += 1
         branch = data[pos]  # term_months (not needed)
         if branch == 2:
-            pos = _long(data, pos + 1)[1]
+            pos = read_long(data, pos + 1)[1]
         elif branch:
             raise ValueError("bad term_months branch")
         else:
@@ -208,7 +147,7 @@ def _read_event(
         corrects = None
         branch = data[pos]  # corrects_event_id
         if branch == 2:
-            ln, pos = _length(data, pos + 1)
+            ln, pos = read_length(data, pos + 1)
             end = pos + ln
             corrects = data[pos:end].decode()
             pos = end
@@ -248,13 +187,13 @@ def _read_event(
         raise ValueError("bad amount")
     end = pos + 4 + (b >> 1)
     raw = data[pos + 4 : end]
-    amount = _DEC_CACHE.get(raw) or decimal_str(raw)
+    amount = DEC_CACHE.get(raw) or decimal_str(raw)
     b = data[end]  # currency
-    ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+    ln, pos = read_length(data, end) if b & 0x81 else (b >> 1, end + 1)
     end = pos + ln
     currency = data[pos:end].decode()
     b = data[end]  # category (not needed: checked)
-    ln, pos = _length(data, end) if b & 0x81 else (b >> 1, end + 1)
+    ln, pos = read_length(data, end) if b & 0x81 else (b >> 1, end + 1)
     data[pos : pos + ln].decode()
     if pos + ln != len(data):
         raise ValueError(f"{len(data) - pos - ln} trailing bytes after the event")

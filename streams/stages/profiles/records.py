@@ -16,7 +16,7 @@
   Its last field is the profile, and an Avro record body is the concatenation of its
   fields' bodies, so the update is header + head fields + the profile body already
   written for ``exchange.profiles``: the profile is encoded once, not twice. Both are
-  written by hand (``streams.stages.profiles.avro``) after a start-up check that the bytes
+  written by hand (``streams.stages.profiles.bodies``) after a start-up check that the bytes
   equal the codec's.
 """
 
@@ -43,8 +43,8 @@ from streams.domain.profile.model import (
 from streams.domain.profile.output import profile_to_avro
 from streams.domain.profile.state import ProfileState, new_state, state_fields, state_from_bytes
 from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
-from streams.stages.profiles import avro
-from streams.stages.profiles.avro import ProfileBodies, read_body
+from streams.stages.profiles.binary import AmountOverflowError
+from streams.stages.profiles.bodies import ProfileBodies, profile_update, read_body
 from streams.wire.codec import SINGLE_OBJECT_MAGIC, SniffingCodec
 from streams.wire.schemas import BORROWER_PROFILE, PROFILE_UPDATE
 
@@ -171,7 +171,7 @@ class OutputEncoder:
         upd = self._codec_update("b" * 64, sample, full, True, 1_700_000_000_123, alerts)
         self._update_header = upd[: _header_len(upd)]
         # The hand-written bodies are used only if they equal the codec's bytes, for
-        # large values (field by field) and small ones (avro's templates) alike.
+        # large values (field by field) and small ones (the bodies' templates) alike.
         self.hand_written = True
         small = _sample_view(config, large=False)
         self.hand_written = (
@@ -180,15 +180,17 @@ class OutputEncoder:
             and self.profile(small) == self._codec_profile(small)
         )
         if not self.hand_written:
-            log.warning("profile schemas differ from streams.stages.profiles.avro: using the codec")
+            log.warning(
+                "profile schemas differ from streams.stages.profiles.bodies: using the codec"
+            )
 
     def profile(self, v: View) -> bytes:
         """Encoded ``io.creditstream.BorrowerProfile`` of ``v``; raises
-        :class:`~streams.stages.profiles.avro.AmountOverflowError` if an amount does not fit
+        :class:`~streams.stages.profiles.binary.AmountOverflowError` if an amount does not fit
         the schema (either path)."""
         if not self.hand_written:
             if not money_fits(v):
-                raise avro.AmountOverflowError("amount exceeds decimal(18, 2)")
+                raise AmountOverflowError("amount exceeds decimal(18, 2)")
             return self._codec_profile(v)
         return self._profile_header + self._bodies.body(v)
 
@@ -212,7 +214,7 @@ class OutputEncoder:
                 borrower_id, v, profile_bytes, material, last_ingested_ms, alerts
             )
         body = memoryview(profile_bytes)[len(self._profile_header) :]
-        return avro.update(
+        return profile_update(
             self._update_header, borrower_id, v[4], material, last_ingested_ms, alerts, body
         )
 

@@ -1,13 +1,10 @@
-"""Avro binary of ``io.creditstream.BorrowerProfile`` / ``ProfileUpdate`` bodies, by hand.
+"""``io.creditstream.BorrowerProfile`` / ``ProfileUpdate`` bodies by hand, and read back.
 
 The stage writes a profile for most events it reads; going through
 ``profile_to_avro`` (Decimals, datetimes, a dict per map) and fastavro's generic writer
 cost ~40 us per profile. The records are fixed, so their bodies are written here
-straight from a :data:`streams.domain.profile.model.View` (ints, strs, tuples) following the
-Avro spec's binary encoding: zig-zag varints for int/long, length-prefixed UTF-8
-strings, maps and arrays as one counted block plus the empty block, unions as the
-branch index then the value, ``decimal(18, 2)`` as the minimal big-endian two's
-complement of the unscaled value (as fastavro writes it, so the bytes are identical).
+straight from a :data:`streams.domain.profile.model.View` (ints, strs, tuples), value by
+value with ``profiles.binary``.
 
 Correctness is not assumed: :class:`streams.stages.profiles.records.OutputEncoder` compares
 these bytes with the codec's own encoding at start-up and falls back to the codec if
@@ -17,147 +14,33 @@ they ever differ (a schema change this module does not know).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from collections.abc import Sequence
 from io import BytesIO
 from typing import Any, TypeVar
 
 from fastavro import parse_schema, schemaless_reader
 
 from streams.domain.profile.alerts import Alert
-from streams.domain.profile.model import MAX_CENTS, Credit, Money, MoneyPairs, View
+from streams.domain.profile.model import Credit, MoneyPairs, View
 from streams.domain.profile.windows import ProfileConfig
+from streams.stages.profiles.binary import (
+    EMPTY,
+    SMALL,
+    SMALL_LONGS,
+    SMALL_OF,
+    SOME,
+    STRINGS,
+    int_map,
+    long_,
+    map_template,
+    money_map,
+    opt_long,
+    string,
+    strings,
+    sum_map,
+    zigzag,
+)
 from streams.wire.schemas import BORROWER_PROFILE, load_schemas
-
-_SMALL = 4096
-_MAX_UNSCALED = MAX_CENTS + 1  # decimal(18, 2): fastavro refuses more digits, so do we
-
-
-class AmountOverflowError(ValueError):
-    """An amount beyond ``decimal(18, 2)`` (see ``profile.model.MAX_CENTS``): the caller
-    publishes the saturated view instead (``profiles.batch``)."""
-
-
-_ONE = Decimal(1)
-_EMPTY = b"\x00"  # an empty map/array block (the terminator), or union branch null
-_SOME = b"\x02"  # union branch 1 (the value) of ["null", ...]
-
-
-def _varint(z: int) -> bytes:
-    out = []
-    while z > 0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
-
-
-_HIGH: dict[int, bytes] = {}  # varint of z >> 21: epoch-ms times share it for ~17 minutes
-
-
-def _zigzag(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    if z < 1 << 21:
-        return _varint(z)
-    # The low three 7-bit groups, then the varint of the rest (cached): a varint is
-    # exactly that, and times (most large values here) repeat their high bits.
-    high = z >> 21
-    tail = _HIGH.get(high)
-    if tail is None:
-        if len(_HIGH) > 10_000:  # a safety valve
-            _HIGH.clear()
-        tail = _HIGH[high] = _varint(high)
-    return bytes(((z & 0x7F) | 0x80, ((z >> 7) & 0x7F) | 0x80, ((z >> 14) & 0x7F) | 0x80)) + tail
-
-
-_SMALL_LONGS = [_zigzag(i) for i in range(_SMALL)]
-_SMALL_OF = _SMALL_LONGS.__getitem__
-
-
-def long_(n: int) -> bytes:
-    """An Avro int/long."""
-    return _SMALL_LONGS[n] if 0 <= n < _SMALL else _zigzag(n)
-
-
-_STRINGS: dict[str, bytes] = {}
-
-
-def string(s: str) -> bytes:
-    """An Avro string; encodings of short repeated strings (labels, currencies,
-    platforms, alert kinds) are cached."""
-    got = _STRINGS.get(s)
-    if got is None:
-        raw = s.encode()
-        got = long_(len(raw)) + raw
-        if len(s) <= 32:  # not borrower ids: millions of them, each written once
-            if len(_STRINGS) > 50_000:  # a safety valve, never reached by real names
-                _STRINGS.clear()
-            _STRINGS[s] = got
-    return got
-
-
-def decimal2(c: Money) -> bytes:
-    """An Avro ``decimal(18, 2)`` (bytes) of an amount in cents."""
-    n = c if isinstance(c, int) else int(c.quantize(_ONE, rounding=ROUND_HALF_EVEN))
-    if not -_MAX_UNSCALED < n < _MAX_UNSCALED:
-        raise AmountOverflowError("amount exceeds decimal(18, 2)")
-    raw = n.to_bytes((abs(n).bit_length() + 8) // 8, "big", signed=True)
-    return _SMALL_LONGS[len(raw)] + raw
-
-
-def _opt_long(n: int | None) -> bytes:
-    return _EMPTY if n is None else _SOME + long_(n)
-
-
-def _money_map(pairs: MoneyPairs) -> bytes:
-    if not pairs:
-        return _EMPTY
-    parts = [long_(len(pairs))]
-    for cur, amount in pairs:
-        parts.append(string(cur))
-        parts.append(decimal2(amount))
-    parts.append(_EMPTY)
-    return b"".join(parts)
-
-
-def _int_map(keys: tuple[bytes, ...], values: tuple[int, ...]) -> bytes:
-    if not keys:
-        return _EMPTY
-    parts = [_SMALL_LONGS[len(keys)]]
-    for k, v in zip(keys, values, strict=True):
-        parts.append(k)
-        parts.append(long_(v))
-    parts.append(_EMPTY)
-    return b"".join(parts)
-
-
-def _map_template(keys: tuple[bytes, ...]) -> bytes:
-    """A ``bytes %`` template of a map with these (encoded) keys: one ``%b`` a value."""
-    if not keys:
-        return _EMPTY
-    parts = [_SMALL_LONGS[len(keys)].replace(b"%", b"%%")]
-    for k in keys:
-        parts.append(k.replace(b"%", b"%%"))
-        parts.append(b"%b")
-    parts.append(_EMPTY)
-    return b"".join(parts)
-
-
-def _sum_map(keys: tuple[bytes, ...], values: list[bytes]) -> list[bytes]:
-    """The parts of a map with these (encoded) keys and (encoded) values."""
-    if not keys:
-        return [_EMPTY]
-    parts = [_SMALL_LONGS[len(keys)]]
-    for k, v in zip(keys, values, strict=True):
-        parts.append(k)
-        parts.append(v)
-    parts.append(_EMPTY)
-    return parts
-
-
-def _strings(items: Iterable[str]) -> bytes:
-    parts = [string(s) for s in items]
-    return _EMPTY if not parts else b"".join([long_(len(parts)), *parts, _EMPTY])
 
 
 class ProfileBodies:
@@ -182,17 +65,17 @@ class ProfileBodies:
         self._credit_fmt = b"".join(
             (
                 b"%b%b",  # open_loans, outstanding_principal
-                _map_template(count),  # loans_opened
-                _map_template(count),  # applications
-                _map_template(lender),  # lenders_applied
-                _map_template(lender),  # lenders_borrowing
+                map_template(count),  # loans_opened
+                map_template(count),  # applications
+                map_template(lender),  # lenders_applied
+                map_template(lender),  # lenders_borrowing
                 b"%b",  # current_days_past_due
-                _map_template(dpd),  # worst_days_past_due
+                map_template(dpd),  # worst_days_past_due
                 b"%b%b%b%b%b%b",  # payment_history .. write_offs, first_delinquency
             )
         )
         # spend_count, spend_sum (a map of money maps), travel_bookings, platforms_active
-        self._activity_fmt = _map_template(spend) + _map_template(spend) + b"%b%b"
+        self._activity_fmt = map_template(spend) + map_template(spend) + b"%b%b"
         # Encodings of recurring values, bounded: credit blocks, platform lists.
         self._credit: dict[Credit, bytes] = {}
         self._platforms: dict[tuple[str, ...], bytes] = {}
@@ -204,19 +87,19 @@ class ProfileBodies:
         return b"".join(
             (
                 long_(credit[0]),  # open_loans
-                _money_map(credit[1]),  # outstanding_principal
-                _int_map(count, credit[2]),  # loans_opened
-                _int_map(count, credit[3]),  # applications
-                _int_map(lender, credit[4]),  # lenders_applied
-                _int_map(lender, credit[5]),  # lenders_borrowing
+                money_map(credit[1]),  # outstanding_principal
+                int_map(count, credit[2]),  # loans_opened
+                int_map(count, credit[3]),  # applications
+                int_map(lender, credit[4]),  # lenders_applied
+                int_map(lender, credit[5]),  # lenders_borrowing
                 long_(credit[6]),  # current_days_past_due
-                _int_map(self._dpd, credit[7]),  # worst_days_past_due
+                int_map(self._dpd, credit[7]),  # worst_days_past_due
                 string(credit[8]),  # payment_history
                 long_(credit[9]),  # repayments_on_time
                 long_(credit[10]),  # repayments_late
                 long_(credit[11]),  # defaults
                 long_(credit[12]),  # write_offs
-                _opt_long(credit[13]),  # first_delinquency
+                opt_long(credit[13]),  # first_delinquency
             )
         )
 
@@ -229,25 +112,25 @@ class ProfileBodies:
         return got
 
     def _credit_template(self, credit: Credit) -> bytes:
-        small = _SMALL_LONGS
-        long_of = _SMALL_OF  # (map(): no Python frame per value, unlike a comprehension)
+        small = SMALL_LONGS
+        long_of = SMALL_OF  # (map(): no Python frame per value, unlike a comprehension)
         first = credit[13]
         try:
             return self._credit_fmt % (
                 small[credit[0]],
-                _money_map(credit[1]) if credit[1] else _EMPTY,
+                money_map(credit[1]) if credit[1] else EMPTY,
                 *map(long_of, credit[2]),
                 *map(long_of, credit[3]),
                 *map(long_of, credit[4]),
                 *map(long_of, credit[5]),
                 small[credit[6]],
                 *map(long_of, credit[7]),
-                _STRINGS.get(credit[8]) or string(credit[8]),
+                STRINGS.get(credit[8]) or string(credit[8]),
                 small[credit[9]],
                 small[credit[10]],
                 small[credit[11]],
                 small[credit[12]],
-                _EMPTY if first is None else _SOME + _zigzag(first),
+                EMPTY if first is None else SOME + zigzag(first),
             )
         except IndexError:  # an int of 4096 or more
             return self._credit_block(credit)
@@ -256,17 +139,17 @@ class ProfileBodies:
         self, s_counts: tuple[int, ...], s_sums: tuple[MoneyPairs, ...], travel: int, active: int
     ) -> bytes:
         """spend_count .. platforms_active (contiguous in the schema)."""
-        small = _SMALL_LONGS
+        small = SMALL_LONGS
         sums = []
         last: MoneyPairs | None = None
         for pairs in s_sums:
             if pairs is not last:  # windows holding the same sums share them
-                got = _money_map(pairs) if pairs else _EMPTY
+                got = money_map(pairs) if pairs else EMPTY
                 last = pairs
             sums.append(got)
         try:
             return self._activity_fmt % (
-                *map(_SMALL_OF, s_counts),
+                *map(SMALL_OF, s_counts),
                 *sums,
                 small[travel],
                 small[active],
@@ -274,8 +157,8 @@ class ProfileBodies:
         except IndexError:  # an int of 4096 or more
             return b"".join(
                 (
-                    _int_map(self._spend, s_counts),
-                    *_sum_map(self._spend, sums),
+                    int_map(self._spend, s_counts),
+                    *sum_map(self._spend, sums),
                     long_(travel),
                     long_(active),
                 )
@@ -289,16 +172,16 @@ class ProfileBodies:
             self._asof = (asof, long_(asof))
         plats = self._platforms.get(platforms)
         if plats is None:
-            plats = _cache(self._platforms, platforms, _strings(platforms))
+            plats = _cache(self._platforms, platforms, strings(platforms))
         return b"".join(
             (
                 self._asof[1],
-                _SMALL_LONGS[version] if 0 <= version < _SMALL else _zigzag(version),
+                SMALL_LONGS[version] if 0 <= version < SMALL else zigzag(version),
                 self.credit(credit),
                 self.activity(s_counts, s_sums, travel, active),
-                _EMPTY if first is None else _SOME + _zigzag(first),  # first_seen
+                EMPTY if first is None else SOME + zigzag(first),  # first_seen
                 plats,  # contributing_platforms
-                _EMPTY if last is None else _SOME + _zigzag(last),  # last_event
+                EMPTY if last is None else SOME + zigzag(last),  # last_event
             )
         )
 
@@ -313,7 +196,7 @@ def _cache(cache: dict[_K, bytes], key: _K, value: bytes) -> bytes:
     return value
 
 
-def update(
+def profile_update(
     header: bytes,
     borrower_id: str,
     version: int,
@@ -329,16 +212,16 @@ def update(
         header,
         long_(len(raw)),
         raw,
-        _SMALL_LONGS[version] if 0 <= version < _SMALL else _zigzag(version),
+        SMALL_LONGS[version] if 0 <= version < SMALL else zigzag(version),
         b"\x01" if material else b"\x00",
-        _zigzag(last_ingested_ms),
+        zigzag(last_ingested_ms),
     ]
     if alerts:
         parts.append(long_(len(alerts)))
         for a in alerts:
             parts.append(string(a.kind.value))
             parts.append(string(a.reason))
-    parts.append(_EMPTY)
+    parts.append(EMPTY)
     parts.append(profile_body)
     return b"".join(parts)
 
