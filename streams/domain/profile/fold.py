@@ -74,6 +74,9 @@ _TRAVEL = ActivityKind.TRAVEL_BOOKING
 _CENTS = re.compile(r"[0-9]+\.[0-9][0-9]")
 
 
+#: ``(typ, loan_id, lender, currency, principal, dpd, due_day, corrects_event_id)``: the
+#: parameters of :func:`apply_loan` of those names (a plain tuple: it is star-unpacked
+#: into the call on every loan event).
 LoanArgs = tuple[int, str, str, str, str, int, int, str | None]
 
 

@@ -18,18 +18,48 @@ from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
 
 Money = int | Decimal  # cents; see cents()
 MoneyPairs = tuple[tuple[str, Money], ...]  # (currency, cents), sorted by currency
-#: The credit features as primitives, in :class:`BorrowerProfile` order: (open_loans,
-#: outstanding_principal, loans_opened, applications, lenders_applied, lenders_borrowing,
-#: current_days_past_due, worst_days_past_due, payment_history, repayments_on_time,
-#: repayments_late, defaults, write_offs, first_delinquency_ms). Window-keyed maps are
-#: tuples in the config's window order, money maps :data:`MoneyPairs`.
-Credit = tuple[Any, ...]
-#: The profile as primitives, grouped for cheap comparison:
-#: ``(core, spend_count, spend_sum, as_of_ms, profile_version, contributing_platforms,
-#: last_event_ms)`` where ``core = (credit, travel_bookings, platforms_active,
-#: first_seen_ms)`` holds every other material field (``credit``: :data:`Credit`).
-#: ``profile_version`` is always ``view[4]``.
-View = tuple[Any, ...]
+Counts = tuple[int, ...]  # a window-keyed count map: one count per window, in config order
+#: The credit features as primitives, in :class:`BorrowerProfile` order. Window-keyed
+#: maps are tuples in the config's window order, money maps :data:`MoneyPairs`.
+Credit = tuple[
+    int,  # open_loans
+    MoneyPairs,  # outstanding_principal
+    Counts,  # loans_opened
+    Counts,  # applications
+    Counts,  # lenders_applied
+    Counts,  # lenders_borrowing
+    int,  # current_days_past_due
+    Counts,  # worst_days_past_due
+    str,  # payment_history
+    int,  # repayments_on_time
+    int,  # repayments_late
+    int,  # defaults
+    int,  # write_offs
+    int | None,  # first_delinquency_ms
+]
+#: Every material field of a :data:`View` but the spend maps: ``(credit,
+#: travel_bookings, platforms_active, first_seen_ms)``.
+Core = tuple[Credit, int, int, int | None]
+#: The profile as primitives, grouped for cheap comparison: ``(core, spend_count,
+#: spend_sum, as_of_ms, profile_version, contributing_platforms, last_event_ms)``. Plain
+#: tuples, not named ones: the stage marshals views (``marshal`` refuses tuple
+#: subclasses). Code reading one field names it with the ``V_*`` indexes below (mypy
+#: reads them as literals, so ``v[V_VERSION]`` is typed ``int``), and ``CORE_CREDIT`` /
+#: ``CREDIT_PRINCIPAL`` below that.
+View = tuple[Core, Counts, tuple[MoneyPairs, ...], int, int, tuple[str, ...], int | None]
+#: What ``profile.view`` memoizes in a ``ProfileState``: ``(valid from, valid until,
+#: credit)``, and ``(day, spend counts, spend sums, travel bookings, platforms active)``.
+CreditMemo = tuple[int, int, Credit]
+ActivityMemo = tuple[int, Counts, tuple[MoneyPairs, ...], int, int]
+V_CORE: Final = 0
+V_SPEND_COUNT: Final = 1
+V_SPEND_SUM: Final = 2
+V_AS_OF: Final = 3
+V_VERSION: Final = 4
+V_PLATFORMS: Final = 5
+V_LAST_EVENT: Final = 6
+CORE_CREDIT: Final = 0
+CREDIT_PRINCIPAL: Final = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +213,10 @@ def map_money(v: View, conv: Callable[[Any], Any]) -> View:
     def pairs(ps: MoneyPairs) -> MoneyPairs:
         return tuple((cur, conv(amount)) for cur, amount in ps)
 
-    (credit, *act), s_counts, s_sums, *rest = v
-    credit = (credit[0], pairs(credit[1]), *credit[2:])
-    return ((credit, *act), s_counts, tuple(pairs(p) for p in s_sums), *rest)
+    (credit, travel, active, first), s_counts, s_sums, asof, version, platforms, last = v
+    credit = (credit[0], pairs(credit[CREDIT_PRINCIPAL]), *credit[2:])
+    s_sums = tuple(pairs(p) for p in s_sums)
+    return ((credit, travel, active, first), s_counts, s_sums, asof, version, platforms, last)
 
 
 def _saturate(c: Money) -> Money:
@@ -200,5 +231,6 @@ def saturate_money(v: View) -> View:
 
 def money_fits(v: View) -> bool:
     """Whether every amount of ``v`` fits ``decimal(18, 2)`` (see :data:`MAX_CENTS`)."""
-    amounts = [c for _, c in v[0][0][1]] + [c for pairs in v[2] for _, c in pairs]
+    principal = v[V_CORE][CORE_CREDIT][CREDIT_PRINCIPAL]
+    amounts = [c for _, c in principal] + [c for pairs in v[V_SPEND_SUM] for _, c in pairs]
     return all(-MAX_CENTS <= c <= MAX_CENTS for c in amounts)

@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from streams.domain.profile.model import BorrowerProfile, View, view_to_profile
+from streams.domain.profile.model import (
+    V_CORE,
+    V_SPEND_COUNT,
+    V_SPEND_SUM,
+    BorrowerProfile,
+    View,
+    view_to_profile,
+)
 from streams.domain.profile.windows import DEFAULT_CONFIG, PROVENANCE_FIELDS, ProfileConfig
 
 
@@ -67,18 +74,21 @@ def material_view(old: View | None, new: View, config: ProfileConfig = DEFAULT_C
         return material_change(
             view_to_profile("", old, config), view_to_profile("", new, config), config
         )
-    if old[0] != new[0] or len(old[1]) != len(new[1]) or len(old[2]) != len(new[2]):
+    was_core, was_counts, was_sums = old[V_CORE], old[V_SPEND_COUNT], old[V_SPEND_SUM]
+    core, counts, sums = new[V_CORE], new[V_SPEND_COUNT], new[V_SPEND_SUM]
+    if was_core != core or len(was_counts) != len(counts) or len(was_sums) != len(sums):
         return True  # (different lengths: the windows were reconfigured)
     num, den = _ratio(config.spend_material_ratio)
-    if old[1] != new[1]:
-        for a, b in zip(old[1], new[1], strict=True):
+    if was_counts != counts:
+        for a, b in zip(was_counts, counts, strict=True):
             if a != b and abs(b - a) * den >= num * abs(a):
                 return True
-    if old[2] != new[2]:
-        for was, now in zip(old[2], new[2], strict=True):
+    if was_sums != sums:
+        for was, now in zip(was_sums, sums, strict=True):
             if was == now:
                 continue
-            da, db = dict(was), dict(now)
+            da: dict[str, Any] = dict(was)  # Money: mypy types no abs() of int | Decimal
+            db: dict[str, Any] = dict(now)
             if da.keys() != db.keys():
                 return True
             for cur, a in da.items():

@@ -30,6 +30,7 @@ import marshal
 from decimal import Decimal
 from typing import Any, Final
 
+from streams.domain.profile.model import ActivityMemo, CreditMemo
 from streams.wire.events import LoanEventType
 
 FORMAT = 2
@@ -140,8 +141,8 @@ class ProfileState:
     cseen: dict[str, int]  # correction dedup key -> occurred_at_ms
     pending: dict[str, Pending]  # target dedup key -> best correction so far
     stale: dict[str, int]  # dedup key of an event that arrived stale -> occurred_at_ms
-    credit_memo: tuple[Any, ...] | None
-    activity_memo: tuple[Any, ...] | None
+    credit_memo: CreditMemo | None
+    activity_memo: ActivityMemo | None
     memo_config: object
 
     def __init__(self, values: tuple[Any, ...]) -> None:

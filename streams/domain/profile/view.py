@@ -26,7 +26,9 @@ from typing import Any
 from streams.clock import DAY_MS
 from streams.domain.profile.credit import credit_features
 from streams.domain.profile.model import (
+    ActivityMemo,
     BorrowerProfile,
+    Counts,
     Credit,
     MoneyPairs,
     View,
@@ -94,10 +96,12 @@ def _platforms(platforms: dict[str, int]) -> tuple[str, ...]:
     return got
 
 
-_EMPTY: dict[int, tuple[ProfileConfig, Credit, tuple[Any, ...]]] = {}
+_EMPTY: dict[int, tuple[ProfileConfig, Credit, tuple[Counts, tuple[MoneyPairs, ...]]]] = {}
 
 
-def _empty(config: ProfileConfig) -> tuple[ProfileConfig, Credit, tuple[Any, ...]]:
+def _empty(
+    config: ProfileConfig,
+) -> tuple[ProfileConfig, Credit, tuple[Counts, tuple[MoneyPairs, ...]]]:
     """(config, credit features without loans, spend features without activity),
     cached by config identity (hashing a config costs more than building these)."""
     got = _EMPTY.get(id(config))
@@ -112,9 +116,7 @@ def _empty(config: ProfileConfig) -> tuple[ProfileConfig, Credit, tuple[Any, ...
     return got
 
 
-def _activity(
-    state: ProfileState, d_now: int, config: ProfileConfig
-) -> tuple[int, tuple[int, ...], tuple[MoneyPairs, ...], int, int]:
+def _activity(state: ProfileState, d_now: int, config: ProfileConfig) -> ActivityMemo:
     """(``d_now``, spend counts, spend sums, travel bookings, platforms active) read in
     day ``d_now``."""
     active_from = (d_now - config.active_window_days + 1) * DAY_MS

@@ -29,12 +29,33 @@ from dataclasses import dataclass
 
 from streams.domain.profile.alerts import Alert
 from streams.domain.profile.fold import apply_activity, apply_loan
-from streams.domain.profile.model import saturate_money
+from streams.domain.profile.model import V_VERSION, saturate_money
 from streams.domain.profile.output import material_view
 from streams.domain.profile.view import view
 from streams.domain.profile.windows import ProfileConfig
 from streams.stages.profiles.binary import AmountOverflowError
-from streams.stages.profiles.events import Op, op_of
+from streams.stages.profiles.events import (
+    ACT_AMOUNT,
+    ACT_CURRENCY,
+    ACT_KIND,
+    LOAN_CORRECTS,
+    LOAN_CURRENCY,
+    LOAN_DPD,
+    LOAN_DUE_DAY,
+    LOAN_ID,
+    LOAN_LENDER,
+    LOAN_PRINCIPAL,
+    LOAN_TYPE,
+    OP_BORROWER,
+    OP_EVENT_ID,
+    OP_INGESTED,
+    OP_IS_LOAN,
+    OP_PARTITION,
+    OP_PLATFORM,
+    OP_T,
+    Op,
+    op_of,
+)
 from streams.stages.profiles.records import OutputEncoder, ProfileEntry, profile_entry_to_bytes
 from streams.wire.events import ExchangeEvent
 
@@ -64,7 +85,7 @@ def group_ops(ops: Iterable[Op]) -> dict[str, Op | list[Op]]:
     borrower's only event is kept as is: most borrowers have one per batch)."""
     groups: dict[str, Op | list[Op]] = {}
     for op in ops:
-        bid = op[1]
+        bid = op[OP_BORROWER]
         got = groups.get(bid)
         if got is None:
             groups[bid] = op
@@ -82,17 +103,20 @@ def fold(entry: ProfileEntry, ops: list[Op], config: ProfileConfig) -> tuple[lis
     alerts: list[Alert] = []
     ingested = 0
     for op in ops:
-        # Op: (partition, borrower, ingested, is_loan, *args), args as events.Op says.
-        if op[3]:
+        if op[OP_IS_LOAN]:
             raised = apply_loan(
-                state, op[4], op[5], op[6], op[7], op[8], op[9], op[10], op[11], op[12],
-                op[13], op[14], config,
+                state, op[OP_PLATFORM], op[OP_EVENT_ID], op[OP_T], op[LOAN_TYPE], op[LOAN_ID],
+                op[LOAN_LENDER], op[LOAN_CURRENCY], op[LOAN_PRINCIPAL], op[LOAN_DPD],
+                op[LOAN_DUE_DAY], op[LOAN_CORRECTS], config,
             )  # fmt: skip
             if raised:
                 alerts += raised
         else:  # activity never raises alerts
-            apply_activity(state, op[4], op[5], op[6], op[7], op[8], op[9], config)
-        ingested = max(ingested, op[2])
+            apply_activity(
+                state, op[OP_PLATFORM], op[OP_EVENT_ID], op[OP_T], op[ACT_KIND],
+                op[ACT_CURRENCY], op[ACT_AMOUNT], config,
+            )  # fmt: skip
+        ingested = max(ingested, op[OP_INGESTED])
     return alerts, ingested
 
 
@@ -106,14 +130,17 @@ def process_ops(
     append = out.append
     for bid, group in group_ops(ops).items():
         its = group if isinstance(group, list) else [group]
-        partition = its[0][0]
+        first = its[0]
+        partition = first[OP_PARTITION]
         entry = load(partition, bid)
         state = entry.state
-        if len(its) == 1 and not its[0][3]:  # one activity event: no alerts
-            op = its[0]
-            apply_activity(state, op[4], op[5], op[6], op[7], op[8], op[9], config)
+        if len(its) == 1 and not first[OP_IS_LOAN]:  # one activity event: no alerts
+            apply_activity(
+                state, first[OP_PLATFORM], first[OP_EVENT_ID], first[OP_T], first[ACT_KIND],
+                first[ACT_CURRENCY], first[ACT_AMOUNT], config,
+            )  # fmt: skip
             alerts: Sequence[Alert] = NO_ALERTS
-            ingested = op[2]
+            ingested = first[OP_INGESTED]
         else:
             alerts, ingested = fold(entry, its, config)
         v = view(state, now_ms, config)
@@ -132,7 +159,8 @@ def process_ops(
             else:
                 profile = None  # only material changes go to the compacted topic
         record = profile_entry_to_bytes(entry)
-        append(Emit(bid, partition, record, profile, update, v[4], alerts, entry, saturated))
+        version = v[V_VERSION]
+        append(Emit(bid, partition, record, profile, update, version, alerts, entry, saturated))
     return out
 
 

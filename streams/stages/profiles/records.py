@@ -32,6 +32,7 @@ from typing import Any
 
 from streams.domain.profile.alerts import Alert, AlertKind
 from streams.domain.profile.model import (
+    V_VERSION,
     BorrowerProfile,
     Money,
     View,
@@ -120,11 +121,13 @@ def profile_from_tuple(values: tuple[Any, ...]) -> BorrowerProfile:
 def profile_entry_to_bytes(entry: ProfileEntry) -> bytes:
     """The state record of ``entry`` (see module docstring)."""
     fields = state_fields(entry.state)
+    record: Any = (fields, entry.emitted)  # Any: a View's amounts may be Decimals
     try:
-        return _FORMAT_BYTE + marshal.dumps((fields, entry.emitted), 4)
+        return _FORMAT_BYTE + marshal.dumps(record, 4)
     except ValueError:  # a Decimal amount: see _DECIMALS
         emitted = map_money(entry.emitted, str) if entry.emitted is not None else None
-        return _DECIMALS + marshal.dumps((fields, emitted), 4)
+        record = (fields, emitted)
+        return _DECIMALS + marshal.dumps(record, 4)
 
 
 def profile_entry_from_bytes(data: bytes) -> ProfileEntry:
@@ -215,7 +218,7 @@ class OutputEncoder:
             )
         body = memoryview(profile_bytes)[len(self._profile_header) :]
         return profile_update(
-            self._update_header, borrower_id, v[4], material, last_ingested_ms, alerts, body
+            self._update_header, borrower_id, v[V_VERSION], material, last_ingested_ms, alerts, body
         )
 
     # -- the codec's own encoding (reference and fallback) -------------------------------
@@ -236,7 +239,7 @@ class OutputEncoder:
         del profile_bytes  # re-encoded from v
         datum = {
             "borrower_id": borrower_id,
-            "profile_version": v[4],
+            "profile_version": v[V_VERSION],
             "material": material,
             "last_ingested_at": last_ingested_ms,
             "alerts": [{"kind": str(a.kind), "reason": a.reason} for a in alerts],
