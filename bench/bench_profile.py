@@ -1,4 +1,4 @@
-"""Micro-benchmark of the pure profile stage (no broker): per-event CPU by part.
+"""Micro-benchmark of the borrower stage's pure path (no broker): per-event CPU by part.
 
 Usage: ``python bench/bench_profile.py [--events 200000] [--borrowers 50000]
 [--old-events] [--rss-borrowers 1000000] [--out PATH]``
@@ -10,15 +10,19 @@ at the wall clock as the stage does (``--old-events``: the same mix ending in Ja
 time (``time.process_time``, so other load on the machine inflates it less than wall
 time):
 
-* ``stage_path``: what the stage does per fetched batch of 5000, without Kafka: decode
-  the encoded records (``profiles.events``), ``profiles.batch.process_ops`` (fold,
-  view, material check, encodes, state record) into a ``ProfileStore``, commit; GC
-  time separately (``gc.callbacks``), with the stage's GC thresholds. Once with every
-  borrower kept decoded (as ``bench_profile_stage.py`` runs it), once with no hot cache
+* ``stage_path``: what the borrower stage does per fetched batch of 5000, without
+  Kafka: decode the encoded records (``borrower.events``), ``borrower.batch.process_batch``
+  (the fold: view, material check, encodes; deliveries; expiry; the state records)
+  against a ``BorrowerStore``, commit its states; GC time separately (``gc.callbacks``),
+  with the stage's GC thresholds. No consent request and no subscription: nothing is
+  delivered, so the figure is the fold's, comparable with the profile stage's before
+  the fusion (the JSON key ``process_ops`` keeps its name). Once with every borrower
+  kept decoded (as ``bench_profile_stage.py`` runs it), once with no hot cache
   (``stage_path_cold``: every touch decodes the committed record, as most touches do
   with a million borrowers per worker and the default 200 000 hot);
 * per touched borrower on the final states: view without and with its memos, the
-  profile and update encodes, the state record both ways (``parts_us``);
+  profile and update encodes, the state record (``borrower.entry``) both ways
+  (``per_touched_borrower_us``);
 * the public API per event: ``apply``; ``apply`` + ``state_to_bytes``;
   ``snapshot`` + ``profile_to_avro``; restore rate of ``state_from_bytes``.
 
@@ -28,7 +32,7 @@ measures the threshold alone (the policy before it). ``full_collect_ms``: one fu
 collection (the policy's periodic pause) with every borrower of the run decoded.
 
 With ``--rss-borrowers N``: N state records (the run's, cycled, under N keys) loaded
-into a ``ProfileStore`` the way restore does (bytes only), then the default hot cache
+into a ``BorrowerStore`` the way restore does (bytes only), then the default hot cache
 (200 000) and then all N decoded; RSS after each.
 
 Writes a JSON report (``stage=profile_pure``) to ``--out``. ``gc.freeze()`` after setup.
@@ -59,14 +63,11 @@ from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.domain.validation import to_avro
 from streams.runtime.gcpolicy import FreezingGc
 from streams.runtime.registry import codec_for
-from streams.stages.profiles.batch import Emit, process_ops
-from streams.stages.profiles.events import EventDecoder
-from streams.stages.profiles.records import (
-    OutputEncoder,
-    profile_entry_from_bytes,
-    profile_entry_to_bytes,
-)
-from streams.stages.profiles.store import ProfileStore
+from streams.stages.borrower.batch import Outcome, process_batch
+from streams.stages.borrower.entry import borrower_entry_from_bytes, borrower_entry_to_bytes
+from streams.stages.borrower.events import EventDecoder
+from streams.stages.borrower.records import OutputEncoder
+from streams.stages.borrower.store import BorrowerStore
 from streams.wire.events import (
     ActivityFacts,
     ActivityKind,
@@ -138,7 +139,7 @@ def _pct(samples: list[int]) -> tuple[float, float]:
     return q[49] / 1e6, q[98] / 1e6
 
 
-BATCH = 5000  # Settings.profile_batch_max
+BATCH = 5000  # Settings.borrower_batch_max
 
 
 class _GcClock:
@@ -168,18 +169,18 @@ def _encoded(events: list[ExchangeEvent], partitions: int = 4) -> list[tuple[int
 
 def stage_path(
     records: list[tuple[int, bytes]], hot: int, freeze: bool = True
-) -> tuple[dict[str, float], ProfileStore]:
+) -> tuple[dict[str, float], BorrowerStore]:
     """CPU microseconds per event of the stage's pure path, by part (see module doc);
     ``freeze``: the stage's GC policy, else only its threshold."""
     cfg, codec = DEFAULT_CONFIG, codec_for(None)
-    decoder, encoder, store = EventDecoder(codec), OutputEncoder(codec, cfg), ProfileStore(hot)
+    decoder, encoder, store = EventDecoder(codec), OutputEncoder(codec, cfg), BorrowerStore(hot)
     clock = _GcClock()
     policy = FreezingGc(full_every_s=float("inf"))
     policy.start()
     gc.callbacks.append(clock)
     cpu = time.process_time
     decode_s = process_s = commit_s = 0.0
-    pending: list[Emit] = []
+    pending = Outcome()
     try:
         for i in range(0, len(records), BATCH):
             now = int(time.time() * 1000)
@@ -187,16 +188,16 @@ def stage_path(
             decode = decoder.decode
             ops = [decode(p, value) for p, value in records[i : i + BATCH]]
             t1 = cpu()
-            emits = process_ops(ops, store.get, now, cfg, encoder)
+            outcome = process_batch((), ops, (), store.get, now, cfg, encoder)
             t2 = cpu()
             store.take_touched()
-            store.commit(pending)  # the stage commits a batch after folding the next
-            pending = emits
+            store.commit(pending.states)  # the stage commits a batch after staging the next
+            pending = outcome
             if freeze:
                 policy.committed()
             commit_s += cpu() - t2
             decode_s, process_s = decode_s + t1 - t0, process_s + t2 - t1
-        store.commit(pending)
+        store.commit(pending.states)
     finally:
         gc.callbacks.remove(clock)
     n = len(records) / 1e6
@@ -210,14 +211,14 @@ def stage_path(
     }, store
 
 
-def parts(store: ProfileStore, sample: int = 20_000) -> dict[str, float]:
+def parts(store: BorrowerStore, sample: int = 20_000) -> dict[str, float]:
     """CPU microseconds per touched borrower of each step, on the final states."""
     cfg, codec = DEFAULT_CONFIG, codec_for(None)
     encoder = OutputEncoder(codec, cfg)
     entries = store.hot_entries()[:sample]
     states = [e.state for e in entries]
     now = int(time.time() * 1000)
-    blobs = [profile_entry_to_bytes(e) for e in entries]
+    blobs = [b for e in entries if (b := borrower_entry_to_bytes(e)) is not None]
     views = [view(s, now, cfg) for s in states]
 
     def clock(f: Callable[[], object]) -> float:
@@ -244,19 +245,19 @@ def parts(store: ProfileStore, sample: int = 20_000) -> dict[str, float]:
             "update_encode": clock(
                 lambda: [encoder.update("b" * 64, v, b"x" * 11, True, now, ()) for v in views]
             ),
-            "state_record": clock(lambda: [profile_entry_to_bytes(e) for e in entries]),
-            "cold_load": clock(lambda: [profile_entry_from_bytes(b) for b in blobs]),
+            "state_record": clock(lambda: [borrower_entry_to_bytes(e) for e in entries]),
+            "cold_load": clock(lambda: [borrower_entry_from_bytes(b) for b in blobs]),
         }
     finally:
         gc.enable()
 
 
-def rss_at(store: ProfileStore, borrowers: int, hot: int) -> dict[str, float]:
+def rss_at(store: BorrowerStore, borrowers: int, hot: int) -> dict[str, float]:
     """RSS growth with ``borrowers`` state records (copies of the run's, cycled) loaded
     as restore loads them (bytes only), then with the first ``hot`` of them decoded (the
     default hot cache), then all of them decoded."""
     records = [data for _, _, data in store.records()]
-    big = ProfileStore(borrowers)
+    big = BorrowerStore(borrowers)
     gc.collect()
     before = _rss_mb()
     for i in range(borrowers):
@@ -297,7 +298,7 @@ def _rss_mb() -> float:
 
 def run(
     n: int, borrowers: int, old_events: bool = False, freeze: bool = True
-) -> tuple[dict[str, object], ProfileStore]:
+) -> tuple[dict[str, object], BorrowerStore]:
     end = None if old_events else int(time.time() * 1000)
     events = make_events(n, borrowers, end_ms=end)
     records = _encoded(events)

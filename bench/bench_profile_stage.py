@@ -1,22 +1,31 @@
-"""End-to-end benchmark of the profile stage on a real broker it starts itself.
+"""End-to-end benchmark of the borrower stage on a real broker it starts itself.
 
 Usage: ``python bench/bench_profile_stage.py [--events 300000] [--borrowers 100000]
 [--old-events] [--faust-seconds 60] [--skip-faust] [--out PATH]``
 
-1. Starts a private KRaft broker (``streams.localkafka``) under a temp dir.
+1. Starts a private KRaft broker (``streams.localkafka``) under a temp dir and prepares
+   the borrower stage's topics as a worker does (``provision.prepare_stage``: every
+   exchange topic, among them exchange.consents, exchange.audit and
+   exchange.borrower-state, with the co-partitioning checked).
 2. Pre-loads ``--events`` encoded ExchangeEvents (the synthetic mix of
    ``bench_profile.py``: 55% activity, 45% loan, ~10% out of order, ~1% duplicates, over
    the 90 days before now so that windows are populated when the stage reads them;
    ``--old-events``: ending in January 2026, as the first runs had it) onto
    exchange.events, keyed by borrower_id.
-3. ``profile_stage``: runs ``streams.stages.profiles.stage.ProfileStage`` in this process until
-   every event is consumed, transformed and committed; events/s per core = events /
+3. ``profile_stage`` (the row keeps its name, comparable with the profile stage's before
+   the profile and fan-out stages were fused): runs
+   ``streams.stages.borrower.stage.BorrowerStage`` in this process until every event is
+   consumed, folded and committed. exchange.consents stays empty, so no bank subscribes
+   and nothing is delivered or audited: per batch the transaction carries
+   exchange.profiles, exchange.profile-updates and the state records (as the profile
+   stage's did, now in the borrower stage's state record). Events/s per core = events /
    (wall s x 1 core: one Python process), CPU seconds from getrusage (librdkafka's
    threads included) and per event (``cpu_us_per_event``: less sensitive than wall time
    to other load on the machine; the broker is another process); p50/p99 of the
    per-batch transaction time; RSS; borrowers held.
    Then a fresh stage with the same group restores the state from
-   exchange.profile-state: restore_per_s = changelog records replayed per second.
+   exchange.borrower-state: restore_per_s = changelog records replayed per second
+   (``restore_s`` includes reading the audit chains' heads, part of the stage's recovery).
 4. ``faust_obvious`` and ``faust_take``: the Faust baselines (``faust_baseline.py``),
    each for at most ``--faust-seconds``, then their table recovery. With
    ``--skip-faust`` their rows already in ``--out`` are kept (marked ``"rerun": false``).
@@ -54,9 +63,9 @@ from streams.domain.validation import to_avro
 from streams.localkafka import BrokerSpec, start, stop
 from streams.runtime import provision
 from streams.runtime.registry import codec_for
-from streams.settings import KAFKA_VERSION, Settings
-from streams.stages.profiles.batch import Emit
-from streams.stages.profiles.stage import ProfileStage
+from streams.settings import KAFKA_VERSION, KafkaConf, Settings
+from streams.stages.borrower.batch import Outcome
+from streams.stages.borrower.stage import BorrowerStage
 from streams.wire.schemas import EXCHANGE_EVENT
 from tests.integration.kafka_helpers import free_port
 
@@ -119,7 +128,7 @@ def settings_for(bootstrap: str, app_id: str, state_dir: Path, hot: int) -> Sett
         app_id=app_id,
         partitions=PARTITIONS,
         state_dir=state_dir,
-        profile_hot_states=hot,
+        borrower_hot_states=hot,
     )
 
 
@@ -142,11 +151,11 @@ def thread_cpu_s() -> dict[str, float]:
 
 
 def run_stage(settings: Settings, total: int) -> dict[str, Any]:
-    stage = ProfileStage(settings, codec_for(None), DEFAULT_CONFIG)
+    stage = BorrowerStage(settings, codec_for(None), DEFAULT_CONFIG)
     lat: list[float] = []
     clock: dict[str, float] = {}
 
-    def hook(emits: list[Emit], events: int, seconds: float) -> None:
+    def hook(outcome: Outcome, events: int, seconds: float) -> None:
         clock.setdefault("first", time.perf_counter() - seconds)
         lat.append(seconds)
 
@@ -176,7 +185,7 @@ def run_stage(settings: Settings, total: int) -> dict[str, Any]:
         "batches": stage.stats.batches,
         "rss_mb": rss,
         "borrowers": borrowers,
-        "hot_states": settings.profile_hot_states,
+        "hot_states": settings.borrower_hot_states,
         "profiles_out": stage.stats.profiles,
         "updates_out": stage.stats.updates,
         "cpu_us_per_event": round(cpu / stage.stats.events * 1e6, 1),
@@ -190,7 +199,7 @@ def run_stage(settings: Settings, total: int) -> dict[str, Any]:
 
 
 def run_restore(settings: Settings) -> dict[str, Any]:
-    stage = ProfileStage(settings, codec_for(None), DEFAULT_CONFIG)
+    stage = BorrowerStage(settings, codec_for(None), DEFAULT_CONFIG)
     thread = threading.Thread(target=stage.run, daemon=True)
     thread.start()
     while not (stage.ready.is_set() and stage.stats.restored) and thread.is_alive():
@@ -257,7 +266,7 @@ def main() -> None:
     parser.add_argument("--borrowers", type=int, default=100_000)
     parser.add_argument("--faust-seconds", type=float, default=60)
     parser.add_argument("--skip-faust", action="store_true")
-    parser.add_argument("--hot", type=int, default=1_000_000, help="profile_hot_states")
+    parser.add_argument("--hot", type=int, default=1_000_000, help="borrower_hot_states")
     parser.add_argument("--old-events", action="store_true", help="events ending Jan 2026")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile_stage.json")
     args = parser.parse_args()
@@ -273,8 +282,9 @@ def main() -> None:
     info = start(spec)
     results: list[dict[str, Any]] = []
     try:
-        conf = {"bootstrap.servers": info.bootstrap}
-        provision.ensure(conf, provision.exchange_topics(PARTITIONS))
+        conf: KafkaConf = {"bootstrap.servers": info.bootstrap}
+        # As the worker does before the stage starts (the stage does it again).
+        provision.prepare_stage(conf, BorrowerStage.name, PARTITIONS)
         # The Faust baselines' output topic (the broker does not auto-create topics).
         provision.ensure(conf, [provision.TopicSpec("bench.faust-profiles", PARTITIONS, {})])
         total = preload(info.bootstrap, args.events, args.borrowers, args.old_events)

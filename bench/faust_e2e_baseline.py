@@ -21,10 +21,11 @@ same pure functions the real stages call:
 
 What it does not do, in its favour: consents are loaded at start from ``BENCH_SUBS`` (a
 JSON file ``{borrower_id: [[bank, customer_ref, consent_ref, purpose, expires_ms,
-granted_ms], ...]}``) instead of being a stream and a table of their own, and there is
-no separate ProfileUpdate hop (the real worker has three hops: ingress, profiles,
-fan-out). Neither is timed in the real worker's figures either: its subscriptions are
-processed before the timed backlog.
+granted_ms], ...]}``) instead of being a stream and a table of their own (in the real
+worker the borrower stage reads exchange.consents). That is not timed in the real
+worker's figures either: its subscriptions are processed before the timed backlog. Like
+the real worker (two hops: ingress, then the borrower stage, which folds and delivers
+in one transaction), it has no separate ProfileUpdate hop.
 
 Stops once ``BENCH_EVENTS`` records are done (rejected at ingress, or through the
 profiles agent) or ``BENCH_SECONDS`` after the first record, writes its figures to
@@ -71,13 +72,13 @@ from streams.domain.validation import (
 )
 from streams.errors import DecodeError
 from streams.runtime.registry import codec_for
-from streams.stages.ingress.process import EXPECTED
-from streams.stages.profiles.records import (
+from streams.stages.borrower.records import (
     OutputEncoder,
     new_profile_entry,
     profile_entry_from_bytes,
     profile_entry_to_bytes,
 )
+from streams.stages.ingress.process import EXPECTED
 from streams.wire.consents import Purpose
 from streams.wire.rejects import Reason
 from streams.wire.schemas import AUDIT_RECORD, EXCHANGE_EVENT, FEED_RECORD

@@ -1,5 +1,5 @@
-"""End-to-end benchmark on a real broker: platform events -> ingress -> profiles -> fan-out
--> bank feeds + audit, through real ``creditstream worker`` processes.
+"""End-to-end benchmark on a real broker: platform events -> ingress -> borrower (profiles,
+bank feeds + audit, one transaction), through real ``creditstream worker`` processes.
 
     .venv/bin/python -m bench.bench_end_to_end            # the real run, ~12-15 min on 2 cores
     .venv/bin/python -m bench.bench_end_to_end --quick    # smoke test, ~2 min
@@ -9,7 +9,8 @@ Data: the seeded simulator (``streams.simulator.load``) with CURRENT event times
 bad records of every reason, ``--borrowers`` borrowers on 6 platforms. The first
 ``--events`` records are the backlog; later ones (newer) feed the paced latency phases.
 ``--banks`` banks each subscribe ``--bank-share`` of the borrowers through the bank SDK
-(overlapping, so every borrower has 1-2 consenting banks): fan-out and audit do real work.
+(overlapping, so every borrower has 1-2 consenting banks): deliveries and audit do real
+work.
 
 Phases (each worker is a separate process; its CPU is read from /proc/<pid>/stat):
 
@@ -33,10 +34,11 @@ Phases (each worker is a separate process; its CPU is read from /proc/<pid>/stat
    ``ingested_at`` (the platform record's Kafka timestamp, set when the platform
    produced it), so it includes the producer's linger and every transaction commit.
    ``by_stage_ms`` splits it by where the event had got to (each stage's output
-   produced), ``p50_ms_by_third`` shows whether the worker kept up.
+   produced: ingress, then the borrower stage, whose feed and profile-updates records
+   share one transaction), ``p50_ms_by_third`` shows whether the worker kept up.
 4. memory: the worker's RSS / borrowers it holds, extrapolated linearly to 1 M borrowers.
 5. restore: SIGKILL the worker, start it again (same state dir, so the same static
-   group membership), time until /ready answers 200 with every profile restored.
+   group membership), time until /ready answers 200 with every borrower restored.
 6. broker B, 2 workers (same app id, own state dirs, both settled): the whole backlog,
    timed the same way.
 

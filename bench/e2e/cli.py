@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         help="extra environment for the workers (repeatable), e.g. "
-        "CREDITSTREAM_PROFILE_BATCH_MAX=10000",
+        "CREDITSTREAM_BORROWER_BATCH_MAX=10000",
     )
     add(
         "--py-spy",

@@ -7,6 +7,13 @@ Kafka timestamp. Decoding waits until the phase is over (``latencies``): per poi
 path, (ingested_at, ms since) pairs, where ingested_at is the platform record's Kafka
 timestamp. The row has p50/p95/p99/max of the bank seeing the feed record, the same
 split ``by_stage_ms``, and ``p50_ms_by_third`` (growing = the worker fell behind).
+
+The path has two hops: ingress (exchange.events), then the borrower stage, which folds
+the event and delivers it to the feeds in one transaction. ``borrower`` is the feed
+record's ``produced_at`` (the clock the batch was staged with); the batch's
+exchange.profile-updates record is in that same transaction, produced once the batch
+is staged and the previous batch's commit has settled, so ``profile_updates`` minus
+``borrower`` is how long a staged batch waited to be produced, not another hop.
 """
 
 from __future__ import annotations
@@ -139,8 +146,10 @@ def run_latency(
         "the platform record's Kafka timestamp (FeedRecord.ingested_at), i.e. from the "
         "platform's send to the bank seeing it. by_stage_ms: the same clock start to "
         "each stage's output being produced (ingress: exchange.events record timestamp; "
-        "profiles: exchange.profile-updates timestamp; fanout: FeedRecord.produced_at), "
-        "before that stage's commit; visible = the bank receiving it. p50_ms_by_third: "
+        "borrower: FeedRecord.produced_at, the batch staged; profile_updates: the "
+        "exchange.profile-updates record timestamp, produced in the same transaction as "
+        "the feed record), before that stage's commit; visible = the bank receiving it "
+        "(two hops: ingress, then the borrower stage). p50_ms_by_third: "
         "p50 for the first, middle and last third of the phase (growing = falling behind)"
     )
     return row
@@ -151,8 +160,8 @@ def latencies(got: list[tuple[str, float, int, bytes]]) -> dict[str, list[tuple[
     codec = codec_for(None)
     out: dict[str, list[tuple[int, float]]] = {
         "ingress": [],
-        "profiles": [],
-        "fanout": [],
+        "borrower": [],
+        "profile_updates": [],
         "visible": [],
     }
     for topic, received, stamp, value in got:
@@ -162,12 +171,12 @@ def latencies(got: list[tuple[str, float, int, bytes]]) -> dict[str, list[tuple[
         elif topic == topics.PROFILE_UPDATES:
             datum = codec.decode(value, {PROFILE_UPDATE})[1]
             ingested = to_epoch_ms(datum["last_ingested_at"])
-            out["profiles"].append((ingested, stamp - ingested))
+            out["profile_updates"].append((ingested, stamp - ingested))
         else:
             datum = codec.decode(value, {FEED_RECORD})[1]
             if datum.get("ingested_at") is None:
                 continue  # subscription answers carry no event time
             ingested = to_epoch_ms(datum["ingested_at"])
-            out["fanout"].append((ingested, to_epoch_ms(datum["produced_at"]) - ingested))
+            out["borrower"].append((ingested, to_epoch_ms(datum["produced_at"]) - ingested))
             out["visible"].append((ingested, received * 1000 - ingested))
     return out

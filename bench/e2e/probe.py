@@ -1,7 +1,7 @@
 """Where every stage of the worker is: committed offsets against their inputs' ends.
 
-``Probe`` knows the four stage groups (ingress, consents, profiles, fan-out) and their
-input topics; ``behind`` says "" once each has committed everything upstream has written
+``Probe`` knows the three stage groups (ingress, consents, borrower) and their input
+topics; ``behind`` says "" once each has committed everything upstream has written
 (read upstream first, so a downstream end is final when it is read), else who lags.
 ``wait_drained`` polls it (and the workers' liveness) until that holds twice in a row: the
 end of every timed phase.
@@ -33,8 +33,8 @@ class Probe:
         self.stages: list[tuple[str, list[str], bool]] = [
             ("ingress", ingest_topics(platforms), False),
             ("consents", [topics.subscriptions(b) for b in banks], False),
-            ("profiles", [topics.EXCHANGE_EVENTS], True),
-            ("fanout", [topics.PROFILE_UPDATES, topics.CONSENTS], True),
+            # Both written by a stage's transactions (ingress, consents).
+            ("borrower", [topics.EXCHANGE_EVENTS, topics.CONSENTS], True),
         ]
         self.feeds = [topics.feed(b) for b in banks]
         # One idle consumer per stage group reads its committed offsets (it never

@@ -85,7 +85,7 @@ def render(report: dict[str, Any]) -> str:
     two = s["events_per_s_wall_2_workers"]
     lines = [
         "",
-        "end to end (ingress -> profiles -> fan-out + audit), real broker, "
+        "end to end (ingress -> borrower: profiles, feeds + audit), real broker, "
         f"{report['machine']['cores']} cores:",
         f"  {s['events_per_s_per_core']} events/s per worker core; "
         f"wall {s['events_per_s_wall_1_worker']}/s with 1 worker"

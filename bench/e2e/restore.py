@@ -1,10 +1,10 @@
 """The restore phase: SIGKILL a worker, start it again, time it back to ready.
 
 The new process has the same state dir (so the same static group membership) and must
-restore every profile from the changelog. ``run_restore`` returns the restore figures
-that go into the 1-worker row: the profiles stage's own restore seconds and records
-(from its log and metrics), restart-to-/ready seconds, and how long Faust's own group
-join took (from the log's timestamps).
+restore every borrower from the changelog (exchange.borrower-state). ``run_restore``
+returns the restore figures that go into the 1-worker row: the borrower stage's own
+restore seconds and records (from its log and metrics), restart-to-/ready seconds, and
+how long Faust's own group join took (from the log's timestamps).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import time
 from datetime import datetime
 from typing import Any
 
-from bench.e2e.worker import BenchError, Worker, metric_sum, profiles_held
+from bench.e2e.worker import BenchError, Worker, borrowers_held, metric_sum
 
-RESTORED = re.compile(r"profiles assigned .*restored (\d+) records in ([0-9.]+)s")
+RESTORED = re.compile(r"borrower assigned .*restored (\d+) records in ([0-9.]+)s")
 
 
 def run_restore(worker: Worker, borrowers: int, timeout: float = 180) -> dict[str, Any]:
-    """SIGKILL ``worker``, start it again, time it until ready with every profile back."""
+    """SIGKILL ``worker``, start it again, time it until ready with every borrower back."""
     log_mark = worker.log_size()
     worker.kill()
     began = time.monotonic()
@@ -28,14 +28,14 @@ def run_restore(worker: Worker, borrowers: int, timeout: float = 180) -> dict[st
     while True:
         worker.check_alive()
         m = worker.metrics()
-        held = profiles_held(m)
+        held = borrowers_held(m)
         if held >= borrowers and worker.ready():
             took = time.monotonic() - began
             break
         if time.monotonic() - began > timeout:
             raise BenchError(f"restore: not ready after {timeout:.0f}s\n{worker.log_tail()}")
         time.sleep(0.1)
-    restored = int(metric_sum(m, "creditstream_recovery_restored_total", stage="profiles"))
+    restored = int(metric_sum(m, "creditstream_recovery_restored_total", stage="borrower"))
     text = worker.log_since(log_mark)
     found = RESTORED.findall(text)
     stage_s = sum(float(s) for _, s in found) if found else took
@@ -48,8 +48,9 @@ def run_restore(worker: Worker, borrowers: int, timeout: float = 180) -> dict[st
         "restored_borrowers": int(held),
         "restart_to_ready_s": round(took, 2),
         "faust_group_join_s": round(joined - joining, 2) if joined and joining else None,
-        "restore_note": "restore_per_s = profile changelog records / the profiles stage's "
-        "restore seconds (worker log); restart_to_ready_s: SIGKILL + new process + "
+        "restore_note": "restore_per_s = borrower changelog records / the borrower stage's "
+        "restore seconds (worker log; they include reading the audit chains' heads); "
+        "restart_to_ready_s: SIGKILL + new process + "
         "Faust start + Faust's own consumer group join (faust_group_join_s; the stages "
         "start after it) + every stage restored, to /ready 200",
     }

@@ -34,7 +34,7 @@ from bench.e2e.probe import Probe, wait_drained
 from bench.e2e.reaper import Reaper
 from bench.e2e.report import line, summarize
 from bench.e2e.restore import run_restore
-from bench.e2e.worker import BenchError, Children, Worker, profiles_held, start_settled
+from bench.e2e.worker import BenchError, Children, Worker, borrowers_held, start_settled
 from streams.localkafka import BrokerInfo
 from streams.simulator.load import platform_names
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
             first = run_backlog([worker], probe, info.pid, backlog[:k], platforms, args.timeout)
             say(line(first))
             segments.append(dict(first))
-            held = profiles_held(worker.metrics())
+            held = borrowers_held(worker.metrics())
             worker.stop()
             say(f"obvious-Faust baseline on the same {k} records (at most {args.faust_seconds}s)")
             expires_ms = int(expires.timestamp() * 1000)
@@ -96,9 +96,9 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
             first["ratio_to_obvious_faust"] = ratio
             rows += [first, frow]
             start_settled([worker])
-            restored = profiles_held(worker.metrics())
+            restored = borrowers_held(worker.metrics())
             if restored < held:
-                raise BenchError(f"restart restored {restored} profiles of {held}")
+                raise BenchError(f"restart restored {restored} borrowers of {held}")
         say(f"timing 1 worker on {len(backlog) - k} records")
         spy = (args.py_spy, args.workdir / "py-spy-worker.txt") if args.py_spy else None
         segments.append(
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
             rows.append(lrow)
         for prod in prods.values():
             prod.close()
-        borrowers = int(profiles_held(worker.metrics()))
+        borrowers = int(borrowers_held(worker.metrics()))
         rss = worker.rss_mb()
         start_rss = row["rss_mb_at_start"]
         row |= {
@@ -135,11 +135,13 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
             else None,
             "rss_note": "rss_mb: the whole worker process (every stage, Faust, librdkafka "
             "buffers) after the backlog and the latency phases; per million borrowers: "
-            "rss_mb / the profiles it holds x 1e6 (fixed overhead included), and marginal: "
-            "(rss_mb - rss_mb_at_start) / profiles x 1e6; both linear extrapolations from "
-            "this many borrowers, all of them below profile_hot_states (default 200 000 "
-            "decoded states; past it the profile stage keeps states as bytes, so the "
-            "linear figure overstates a million-borrower worker)",
+            "rss_mb / the borrowers it holds (the borrower stage's entries: every "
+            "borrower with an event or a subscription) x 1e6 (fixed overhead included), "
+            "and marginal: (rss_mb - rss_mb_at_start) / borrowers x 1e6; both linear "
+            "extrapolations from this many borrowers, all of them below "
+            "borrower_hot_states (default 200 000 decoded entries; past it the borrower "
+            "stage keeps entries as bytes, so the linear figure overstates a "
+            "million-borrower worker)",
         }
         if not args.skip_restore:
             row |= run_restore(worker, borrowers)

@@ -32,7 +32,7 @@ from bench.e2e.reaper import Reaper
 REPO = Path(__file__).resolve().parents[2]
 APP_ID = "bench-e2e"
 HMAC_KEY = "bench-end-to-end-hmac-key-0123456789"
-ASSIGNED = ("ingress assigned", "profiles assigned", "consents assigned", "fanout assigned")
+ASSIGNED = ("ingress assigned", "consents assigned", "borrower assigned")
 
 
 class BenchError(RuntimeError):
@@ -201,9 +201,10 @@ def metric_sum(samples: dict[str, float], name: str, **labels: str) -> float:
     return total
 
 
-def profiles_held(samples: dict[str, float]) -> float:
-    """How many borrower profiles the worker(s) of ``samples`` hold in their tables."""
-    return metric_sum(samples, "creditstream_table_entries", table="profiles")
+def borrowers_held(samples: dict[str, float]) -> float:
+    """How many borrowers the worker(s) of ``samples`` hold in the borrower stage's table
+    (every borrower with an event or a subscription)."""
+    return metric_sum(samples, "creditstream_table_entries", table="borrowers")
 
 
 def start_settled(workers: list[Worker], timeout: float = 180) -> None:
