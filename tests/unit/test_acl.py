@@ -1,5 +1,5 @@
 """The ACL model (pure): exact bindings per principal, nothing outside a tenant's names,
-and the same intent as deploy/k8s/users.yaml's 31-case table."""
+and the same intent as deploy/k8s/users.yaml's permission table."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def test_the_exchange_creates_only_its_own_topics() -> None:
     acls = exchange_acls()
     assert allowed(acls, "TOPIC", "exchange.events", "CREATE")
     # Faust runs no Kafka client: no changelog topics, no group of the app id itself.
-    assert not allowed(acls, "TOPIC", "creditstream-profiles-changelog", "CREATE")
+    assert not allowed(acls, "TOPIC", "creditstream-borrowers-changelog", "CREATE")
     assert not allowed(acls, "GROUP", "creditstream", "READ")
     assert allowed(acls, "GROUP", "creditstream-ingress", "READ")
     for topic in ["ingest.acme.loans", "banks.bank-a.feed", "other"]:

@@ -18,8 +18,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from streams.domain import acl as acl_model
 from streams.runtime import provision
 from streams.settings import KAFKA_VERSION, Settings
+from streams.topology import TOPOLOGY
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
@@ -240,17 +242,77 @@ PERMISSIONS = [
     ("creditstream-exchange", "topic", "banks.bank-a.subscriptions", "Read", True),
     ("creditstream-exchange", "topic", "banks.bank-a.feed", "Write", True),
     ("creditstream-exchange", "topic", "exchange.events", "Create", True),
-    ("creditstream-exchange", "topic", "creditstream-profiles-changelog", "Write", False),
+    ("creditstream-exchange", "topic", "creditstream-borrowers-changelog", "Write", False),
     ("creditstream-exchange", "group", "creditstream", "Read", False),
     ("creditstream-exchange", "group", "creditstream-ingress", "Read", True),
+    ("creditstream-exchange", "group", "creditstream-borrower", "Read", True),
+    ("creditstream-exchange", "group", "bank-a.feed-reader", "Read", False),
     ("creditstream-exchange", "transactionalId", "creditstream-ingress-0", "Write", True),
+    ("creditstream-exchange", "transactionalId", "creditstream-borrower-0", "Write", True),
+    ("creditstream-exchange", "topic", "exchange.borrower-state", "Write", True),
     ("creditstream-exchange", "topic", "ingest.acme.loans", "Delete", False),
+    # A platform never writes its own rejects (it would forge what it is told).
+    ("acme", "topic", "ingest.acme.rejected", "Write", False),
 ]
 
 
 @pytest.mark.parametrize(("user", "rtype", "name", "op", "ok"), PERMISSIONS)
 def test_acl_matrix(user: str, rtype: str, name: str, op: str, ok: bool) -> None:
     assert allowed(user, rtype, name, op) is ok
+
+
+_STRIMZI_TYPES = {"topic": "TOPIC", "group": "GROUP", "transactionalId": "TRANSACTIONAL_ID",
+                  "cluster": "CLUSTER"}  # fmt: skip
+_STRIMZI_PATTERNS = {"literal": "LITERAL", "prefix": "PREFIXED"}
+
+
+def manifest_acls(user: str) -> set[tuple[str, str, str, str]]:
+    """A KafkaUser's ACLs as ``(type, name, pattern, OPERATION)``, as streams.domain.acl
+    writes them (the cluster resource is ``kafka-cluster``, a literal)."""
+    got = set()
+    for entry in one("KafkaUser", user)["spec"]["authorization"]["acls"]:
+        res = entry["resource"]
+        rtype = _STRIMZI_TYPES[res["type"]]
+        name = res.get("name", acl_model.CLUSTER_NAME)
+        pattern = _STRIMZI_PATTERNS[res.get("patternType", "literal")]
+        for op in entry["operations"]:
+            got.add((rtype, name, pattern, re.sub(r"(?<!^)(?=[A-Z])", "_", op).upper()))
+    return got
+
+
+def generated(acls: list[acl_model.Acl]) -> set[tuple[str, str, str, str]]:
+    return {(a.resource_type, a.resource_name, a.pattern_type, a.operation) for a in acls}
+
+
+def test_users_grant_exactly_what_creditstream_admin_provisions() -> None:
+    """users.yaml is what ``creditstream admin provision-*`` grants on the secure broker
+    (streams.domain.acl, checked against Kafka by tests/integration/test_security_matrix.py):
+    no right more, none less."""
+    app_id = one("ConfigMap", "creditstream-worker")["data"]["CREDITSTREAM_APP_ID"]
+    exchange_user = one("ConfigMap", "creditstream-worker")["data"]["CREDITSTREAM_SASL_USERNAME"]
+    assert manifest_acls(exchange_user) == generated(acl_model.exchange_acls(exchange_user, app_id))
+    assert manifest_acls("acme") == generated(acl_model.platform_acls("acme"))
+    assert manifest_acls("bank-a") == generated(acl_model.bank_acls("bank-a"))
+    assert {d["metadata"]["name"] for d in k8s_docs("KafkaUser")} == {
+        exchange_user,
+        "acme",
+        "bank-a",
+    }
+
+
+def test_the_exchange_user_covers_every_stage_of_the_topology() -> None:
+    """Every stage's group, transactional ids, inputs and writes (changelog included),
+    for the app id the worker runs with."""
+    user = one("ConfigMap", "creditstream-worker")["data"]["CREDITSTREAM_SASL_USERNAME"]
+    app_id = one("ConfigMap", "creditstream-worker")["data"]["CREDITSTREAM_APP_ID"]
+    for stage in TOPOLOGY.stages:
+        group = stage.group(app_id)
+        assert allowed(user, "group", group, "Read"), stage.name
+        assert allowed(user, "transactionalId", f"{group}-0", "Write"), stage.name
+        for name in stage.inputs:
+            assert allowed(user, "topic", TOPOLOGY.topic(name).named("acme"), "Read"), name
+        for name in stage.writes:
+            assert allowed(user, "topic", TOPOLOGY.topic(name).named("acme"), "Write"), name
 
 
 def test_worker_deployment_wiring() -> None:

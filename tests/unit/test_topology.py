@@ -18,6 +18,7 @@ from streams.errors import StageHaltError
 from streams.runtime import provision
 from streams.runtime.clients import StageIdentity
 from streams.settings import Settings
+from streams.stages.borrower.stage import BorrowerStage
 from streams.stages.consents import stage as consents_stage
 from streams.stages.ingress import stage as ingress_stage
 from streams.topology import COMPACT, TOPOLOGY, Stage, Topic, Topology
@@ -46,7 +47,7 @@ def test_names_are_unique_and_stage_groups_are_what_the_clients_use() -> None:
 
 def test_every_changelog_is_compacted_and_owned_by_the_exchange() -> None:
     changelogs = [s.changelog for s in TOPOLOGY.stages if s.changelog]
-    assert changelogs == [topics.INGRESS_DEDUP, topics.PROFILE_STATE, topics.FANOUT_STATE]
+    assert changelogs == [topics.INGRESS_DEDUP, topics.BORROWER_STATE]
     for name in changelogs:
         topic = TOPOLOGY.topic(name)
         assert topic.config["cleanup.policy"] == "compact", name
@@ -60,9 +61,25 @@ def test_co_partitioned_sets_share_a_key_and_are_exchange_topics_of_the_stage() 
             assert len({t.key for t in declared}) == 1, (stage.name, group)
             assert all(t.owner == "exchange" for t in declared), group
             assert set(group) <= {*stage.inputs, *stage.writes}, group
-    fanout = TOPOLOGY.stage("fanout")
-    assert {topics.PROFILE_UPDATES, topics.CONSENTS} <= set(fanout.copartitioned[0])
-    assert set(fanout.inputs) == {topics.PROFILE_UPDATES, topics.CONSENTS}
+    # The borrower stage joins events and consents by borrower_id, keeps one state entry
+    # per borrower and chains audit records per partition: all four are one partition p.
+    borrower = TOPOLOGY.stage("borrower")
+    assert set(borrower.inputs) == {topics.EXCHANGE_EVENTS, topics.CONSENTS}
+    assert borrower.copartitioned == (
+        (topics.EXCHANGE_EVENTS, topics.CONSENTS, topics.BORROWER_STATE, topics.EXCHANGE_AUDIT),
+    )
+
+
+def test_profile_updates_is_written_for_auditors_and_read_by_no_stage() -> None:
+    """exchange.profile-updates is the change stream behind every delivery: the borrower
+    stage writes it in the same transaction as the feeds; no stage consumes it."""
+    writers = [s.name for s in TOPOLOGY.stages if topics.PROFILE_UPDATES in s.outputs]
+    readers = [s.name for s in TOPOLOGY.stages if topics.PROFILE_UPDATES in s.inputs]
+    assert writers == ["borrower"] and readers == []
+    borrower = TOPOLOGY.stage("borrower")
+    assert {topics.EXCHANGE_PROFILES, "banks.{bank}.feed", topics.EXCHANGE_AUDIT} <= set(
+        borrower.outputs
+    )
 
 
 def test_tenant_topics_are_templates_with_an_access_and_exchange_topics_are_not() -> None:
@@ -101,6 +118,9 @@ def test_the_stages_subscribe_to_what_the_topology_declares() -> None:
         stage = TOPOLOGY.stage(stage_name)
         wanted = {TOPOLOGY.topic(n).named(tenant) for n in stage.inputs}
         assert {n for n in every_tenant_topic if re.match(regex, n)} == wanted, stage_name
+    # The borrower stage subscribes to exchange topics by name.
+    subscribed = BorrowerStage.subscription(None)  # type: ignore[arg-type]
+    assert sorted(subscribed) == sorted(TOPOLOGY.stage("borrower").inputs)
 
 
 def test_provisioning_derives_from_the_topology() -> None:
@@ -149,22 +169,24 @@ def test_a_stage_starts_when_its_co_partitioned_topics_match() -> None:
         assert provision.stage_problem(stage, EVEN, 4) is None, stage.name
 
 
-def test_fanout_refuses_unequal_inputs_in_one_line() -> None:
+def test_borrower_refuses_unequal_inputs_in_one_line() -> None:
     counts = EVEN | {topics.CONSENTS: 2}
-    problem = provision.stage_problem(TOPOLOGY.stage("fanout"), counts, 4)
+    problem = provision.stage_problem(TOPOLOGY.stage("borrower"), counts, 4)
     assert problem == (
-        "fanout: exchange.profile-updates has 4 partitions but exchange.consents has 2: "
+        "borrower: exchange.events has 4 partitions but exchange.consents has 2: "
         "co-partitioned inputs must match (recreate one, or run provision with the same "
         "--partitions)"
     )
-    # Other stages do not care about exchange.consents' count.
-    assert provision.stage_problem(TOPOLOGY.stage("profiles"), counts, 4) is None
+    # Other stages do not care about exchange.consents' count (consents writes it, by key).
+    for name in ("ingress", "consents"):
+        assert provision.stage_problem(TOPOLOGY.stage(name), counts, 4) is None, name
 
 
-def test_profiles_refuses_a_state_topic_of_another_count() -> None:
-    counts = EVEN | {topics.PROFILE_STATE: 8}
-    problem = provision.stage_problem(TOPOLOGY.stage("profiles"), counts, 4)
-    assert problem is not None and "exchange.profile-state has 8" in problem
+def test_borrower_refuses_a_state_or_audit_topic_of_another_count() -> None:
+    for name in (topics.BORROWER_STATE, topics.EXCHANGE_AUDIT):
+        counts = EVEN | {name: 8}
+        problem = provision.stage_problem(TOPOLOGY.stage("borrower"), counts, 4)
+        assert problem is not None and f"{name} has 8" in problem, name
 
 
 def test_a_pinned_topic_must_equal_the_setting() -> None:
@@ -176,7 +198,7 @@ def test_a_pinned_topic_must_equal_the_setting() -> None:
         "the stage computes its partitions from the setting (set CREDITSTREAM_PARTITIONS=4)"
     )
     # A uniform difference from the setting is no reason to stop the other stages.
-    for name in ("profiles", "consents", "fanout"):
+    for name in ("consents", "borrower"):
         assert provision.stage_problem(TOPOLOGY.stage(name), EVEN, 2) is None
 
 
@@ -205,7 +227,8 @@ def test_the_diagram_shows_every_stage_with_its_inputs_and_outputs() -> None:
     text = "\n".join(lines)
     for stage in TOPOLOGY.stages:
         assert f"─> {stage.name} ─" in text
-    assert "exchange.fanout-state (changelog)" in text
+    assert "exchange.borrower-state (changelog)" in text
+    assert "profile-state" not in text and "fanout-state" not in text
 
 
 def test_the_diagram_is_drawn_from_the_data() -> None:
@@ -237,7 +260,7 @@ def test_the_command_prints_the_diagram_stages_and_topics(
     out = capsys.readouterr().out
     assert out.rstrip("\n") == render()
     assert out.startswith(render_diagram() + "\n\nstage")
-    assert "<app_id>-fanout" in out
+    assert "<app_id>-borrower" in out
     assert "exchange.ingress-dedup" in out and "pinned" in out
 
 
@@ -246,9 +269,11 @@ def test_the_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data == json.loads(json.dumps(TOPOLOGY.as_dict()))
     stages = {s["name"]: s for s in data["stages"]}
-    assert stages["fanout"]["inputs"] == ["exchange.profile-updates", "exchange.consents"]
+    assert list(stages) == ["ingress", "consents", "borrower"]
+    assert stages["borrower"]["inputs"] == ["exchange.events", "exchange.consents"]
+    assert stages["borrower"]["changelog"] == "exchange.borrower-state"
     assert stages["ingress"]["inputs"] == ["ingest.<platform>.loans", "ingest.<platform>.activity"]
-    assert stages["profiles"]["group"] == "<app_id>-profiles"
+    assert stages["borrower"]["group"] == "<app_id>-borrower"
     names = {t["name"] for t in data["topics"]}
     assert "banks.<bank>.feed" in names and "exchange.audit" in names
 
