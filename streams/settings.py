@@ -36,6 +36,11 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "creditstream"
 
 
+#: Every stage a worker can run, in start order (``streams.topology`` declares each).
+STAGES = ("ingress", "consents", "borrower")
+STAGES_PATTERN = rf"^({'|'.join(STAGES)})(,({'|'.join(STAGES)}))*$"
+
+
 class Settings(BaseSettings):
     """Everything configurable about a creditstream process."""
 
@@ -97,6 +102,15 @@ class Settings(BaseSettings):
     stage_restart_limit: int = Field(
         10, ge=0, description="Consecutive failed restarts of a stage before the worker exits."
     )
+    stages: str = Field(
+        ",".join(STAGES),
+        pattern=STAGES_PATTERN,
+        description=(
+            "The stages this worker runs, comma-separated (default: all). Processes that "
+            "run different stages still form the same consumer groups: e.g. one process "
+            "with ingress,consents and one with borrower use two cores of one machine."
+        ),
+    )
 
     # -- ingress ----------------------------------------------------------------------
     ingress_batch_max: int = Field(2000, ge=1, description="Records per ingress transaction.")
@@ -108,10 +122,12 @@ class Settings(BaseSettings):
     )
     reject_guard_window: int = Field(2000, ge=10, description="Records the guard looks at.")
 
-    # -- profiles ---------------------------------------------------------------------
-    profile_batch_max: int = Field(5000, ge=1, description="Events per profile transaction.")
-    profile_hot_states: int = Field(
-        200_000, ge=0, description="Decoded profile states kept in memory (the rest as bytes)."
+    # -- the borrower stage (profiles and bank feeds) ----------------------------------------
+    borrower_batch_max: int = Field(
+        5000, ge=1, description="Events and consent requests per borrower transaction."
+    )
+    borrower_hot_states: int = Field(
+        200_000, ge=0, description="Decoded borrower entries kept in memory (the rest as bytes)."
     )
     gc_full_collect_every_s: float = Field(
         FULL_COLLECT_EVERY_S,
@@ -125,10 +141,9 @@ class Settings(BaseSettings):
         0.2, ge=0, description="Relative spend move that makes a profile change material."
     )
 
-    # -- consents and fan-out (bank feeds) ------------------------------------------------
+    # -- consents -------------------------------------------------------------------------
     consent_batch_max: int = Field(500, ge=1, description="Requests per consent transaction.")
-    fanout_batch_max: int = Field(2000, ge=1, description="Records per fan-out transaction.")
-    fanout_prune_interval_ms: int = Field(
+    consent_prune_interval_ms: int = Field(
         1000, ge=100, description="How often expired subscriptions are pruned from state."
     )
 
@@ -136,6 +151,12 @@ class Settings(BaseSettings):
     hmac_key: SecretStr | None = None
     hmac_key_file: Path | None = None
     hmac_key_version: int = Field(1, ge=1)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """``stages`` as names, each once, in start order."""
+        chosen = set(self.stages.split(","))
+        return tuple(name for name in STAGES if name in chosen)
 
     def kafka_client_config(self) -> KafkaConf:
         """librdkafka settings for this connection (the secret is revealed only here)."""

@@ -23,19 +23,18 @@ EXCHANGE_PROFILES = "exchange.profiles"
 EXCHANGE_AUDIT = "exchange.audit"
 #: Ingress dedup state: which event_ids each ingest partition has seen (compacted).
 INGRESS_DEDUP = "exchange.ingress-dedup"
-#: Profile stage state: latest fold state (+ last emitted profile) per borrower (compacted),
-#: co-partitioned with exchange.events.
-PROFILE_STATE = "exchange.profile-state"
-#: Every material profile change and every alert, in version order (append-only, for the
-#: fan-out; compaction of exchange.profiles never hides an alert from it).
+#: Every profile update (material change or alert), in version order per borrower
+#: (append-only): the change stream behind every bank delivery, which no stage reads;
+#: an auditor replays it to see what a delivery of version v said (compaction of
+#: exchange.profiles never hides an alert from it).
 PROFILE_UPDATES = "exchange.profile-updates"
 #: Validated, pseudonymized subscription requests (no national ID) keyed by borrower_id,
-#: co-partitioned with exchange.profile-updates: the consent stage's output, the
-#: fan-out's second input (see streams.wire.consents for the encoding).
+#: co-partitioned with exchange.events: the consent stage's output, the borrower
+#: stage's second input (see streams.wire.consents for the encoding).
 CONSENTS = "exchange.consents"
-#: Fan-out state: one borrower's subscriptions + latest bank view and version (compacted),
-#: co-partitioned with exchange.profile-updates.
-FANOUT_STATE = "exchange.fanout-state"
+#: Borrower stage state: one entry per borrower (fold state, last emitted profile,
+#: subscriptions, last update) (compacted), co-partitioned with exchange.events.
+BORROWER_STATE = "exchange.borrower-state"
 #: Internal records a stage could not decode (a bug upstream): the original bytes, keyed
 #: by where they were, with the stage, source and reason in headers (streams.wire.rejects).
 DEAD_LETTER = "exchange.dead-letter"

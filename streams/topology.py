@@ -27,14 +27,13 @@ from typing import Any, Literal
 
 from streams.clock import DAY_MS
 from streams.topics import (
+    BORROWER_STATE,
     CONSENTS,
     DEAD_LETTER,
     EXCHANGE_AUDIT,
     EXCHANGE_EVENTS,
     EXCHANGE_PROFILES,
-    FANOUT_STATE,
     INGRESS_DEDUP,
-    PROFILE_STATE,
     PROFILE_UPDATES,
     TENANT_RE,
 )
@@ -199,17 +198,14 @@ TOPOLOGY = Topology(
               "one hash-chained record per delivery; a chain per partition"),
         Topic(INGRESS_DEDUP, "source and event_id", CHANGELOG, "pinned",
               "ingress changelog: event_ids seen per ingest partition"),
-        # Profile state is the stage's only durable memory: compacted, never aged out.
-        Topic(PROFILE_STATE, "borrower_id", CHANGELOG, "setting",
-              "profiles changelog: fold state per borrower"),
+        # The borrower stage's only durable memory: compacted, never aged out.
+        Topic(BORROWER_STATE, "borrower_id", CHANGELOG, "setting",
+              "borrower changelog: fold state, subscriptions, last update per borrower"),
         Topic(PROFILE_UPDATES, "borrower_id", delete_after(14), "setting",
-              "material profile changes and alerts, in version order"),
-        # Requests are applied within seconds; the durable consent state is fanout-state.
+              "every profile update (material change or alert) in version order"),
+        # Requests are applied within seconds; the durable consent state is borrower-state.
         Topic(CONSENTS, "borrower_id", delete_after(14), "setting",
               "validated, pseudonymized consents"),
-        # The fan-out's only durable memory (subscriptions): compacted, never aged out.
-        Topic(FANOUT_STATE, "borrower_id", CHANGELOG, "setting",
-              "fanout changelog: subscriptions, latest view per borrower"),
         Topic(DEAD_LETTER, "source offset", delete_after(30), "setting",
               "internal records a stage could not decode: bytes + stage, source, reason"),
         # Raw PII: short retention.
@@ -235,16 +231,6 @@ TOPOLOGY = Topology(
             about="decode, validate, dedup, pseudonymize (HMAC) every platform's events",
         ),
         Stage(
-            "profiles",
-            inputs=(EXCHANGE_EVENTS,),
-            outputs=(EXCHANGE_PROFILES, PROFILE_UPDATES, DEAD_LETTER),
-            changelog=PROFILE_STATE,
-            group_suffix="profiles",
-            key="borrower_id",
-            about="fold events into rolling profiles and alerts",
-            copartitioned=((EXCHANGE_EVENTS, PROFILE_STATE),),
-        ),
-        Stage(
             "consents",
             inputs=("banks.{bank}.subscriptions",),
             outputs=(CONSENTS, "banks.{bank}.feed"),
@@ -254,14 +240,16 @@ TOPOLOGY = Topology(
             about="validate and pseudonymize banks' subscriptions; refusals to the feed",
         ),
         Stage(
-            "fanout",
-            inputs=(PROFILE_UPDATES, CONSENTS),
-            outputs=("banks.{bank}.feed", EXCHANGE_AUDIT, DEAD_LETTER),
-            changelog=FANOUT_STATE,
-            group_suffix="fanout",
+            "borrower",
+            inputs=(EXCHANGE_EVENTS, CONSENTS),
+            outputs=(EXCHANGE_PROFILES, PROFILE_UPDATES, "banks.{bank}.feed", EXCHANGE_AUDIT,
+                     DEAD_LETTER),
+            changelog=BORROWER_STATE,
+            group_suffix="borrower",
             key="borrower_id in, customer_ref out",
-            about="deliver consented profiles and alerts to banks, each with an audit record",
-            copartitioned=((PROFILE_UPDATES, CONSENTS, FANOUT_STATE, EXCHANGE_AUDIT),),
+            about="fold events into profiles and alerts; apply consents; deliver to banks, "
+                  "each delivery with an audit record",
+            copartitioned=((EXCHANGE_EVENTS, CONSENTS, BORROWER_STATE, EXCHANGE_AUDIT),),
         ),
     ),
 )  # fmt: skip

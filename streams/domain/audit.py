@@ -17,7 +17,7 @@ Contract:
   or to none, i.e. a removal), a chain that does not start at genesis, and records
   that are not audit records at all (``MALFORMED``).
 * :class:`ChainHead` is what a writing stage keeps per audit partition. One writer per
-  partition (the fan-out instance owning it) or the chain forks: produce each sealed
+  partition (the borrower-stage instance owning it) or the chain forks: produce each sealed
   record to the partition whose head sealed it.
 
 Pure: no Kafka import.

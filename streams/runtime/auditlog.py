@@ -2,7 +2,7 @@
 
 :func:`read_audit` assigns every partition at its beginning with a throwaway consumer
 group that never commits (reading disturbs nobody), ``read_committed`` so records of
-aborted fan-out transactions never count, and stops when every partition has reported
+aborted borrower-stage transactions never count, and stops when every partition has reported
 its end (EOF events, not watermarks: transaction markers take offsets). It yields each
 record in partition order as an :class:`AuditEntry`; a record that does not decode as an
 ``AuditRecord`` comes with ``datum=None`` (evidence for ``audit verify``, not a crash).

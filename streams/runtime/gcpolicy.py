@@ -21,12 +21,12 @@ The policy (:class:`FreezingGc`):
   The pause is a walk of everything, paid once per period instead of spread over every
   event: ``bench/bench_profile.py --rss-borrowers 1000000`` measured 3.0 s with the
   default 200 000 decoded states and 12.7 s with a million (then raise the period, and
-  keep the transaction timeout above the pause: the profile stage collects between
+  keep the transaction timeout above the pause: the borrower stage collects between
   transactions, the worker's other stages may be inside one).
 
 The collector settings are process-wide: one policy object per process is enough, and
 it also serves the worker's other stages (their young objects are frozen with the
-profile stage's).
+borrower stage's).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ GC_THRESHOLD = (200_000, 20, 100)
 
 
 class FreezingGc:
-    """Apply the module's policy. Called from one thread (the profile stage's: its
+    """Apply the module's policy. Called from one thread (the borrower stage's: its
     batches and its rebalance callbacks both run there)."""
 
     def __init__(

@@ -1,6 +1,6 @@
 """Host a blocking stage loop in the Faust worker, and restart it in place when it fails.
 
-A stage (ingress, profiles, consents, fan-out) is a confluent-kafka loop whose
+A stage (ingress, consents, borrower) is a confluent-kafka loop whose
 ``run()`` blocks until ``stop()`` and raises when it cannot go on: the broker went
 away, its transaction was fenced (it was a zombie), a commit timed out. Every such
 failure is handled the same way, the way a crash is: the stage's ``run()`` has

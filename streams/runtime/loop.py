@@ -1,6 +1,6 @@
 """One exactly-once stage loop: the commit protocol every stage runs, written once.
 
-A stage (ingress, profiles, consents, fan-out) subclasses :class:`StageLoop` and
+A stage (ingress, consents, borrower) subclasses :class:`StageLoop` and
 supplies what is its own: the topics it reads, ``stage(batch)`` (decode and apply its
 rules, staging state changes in memory), ``produce(staged)``, ``committed(staged)``,
 ``forget(staged)``, and its recovery on assignment. The loop owns the consumer, the
@@ -30,7 +30,7 @@ The commit protocol, per fetched batch:
    propagates. The restart re-reads the batch against the committed state: nothing
    is lost or applied twice.
 
-Pipelined variant (``pipelined = True``, the profile stage): step 4 of batch *n*
+Pipelined variant (``pipelined = True``, the borrower stage): step 4 of batch *n*
 runs in a helper thread while step 2 of batch *n+1* runs in the loop's thread (the
 commit is a broker round trip that releases the GIL). Batch *n+1* reaches step 3
 only after *n* settled (step 5), so transactions stay strictly one after another;
@@ -262,8 +262,9 @@ class StageLoop(ABC, Generic[S]):
         self.committed(pending.staged, done - pending.began)
 
     def _undo(self, batches: list[tuple[list[Message], S | None]], in_txn: bool = True) -> None:
-        """Step 6: forget, abort, rewind to the first batch's first offsets."""
-        for _batch, staged in batches:
+        """Step 6: forget (newest first, so state goes back to before the oldest),
+        abort, rewind to the oldest batch's first offsets."""
+        for _batch, staged in reversed(batches):
             self.forget(staged)
         if in_txn and self._producer is not None:
             abort(self._producer)

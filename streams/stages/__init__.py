@@ -1,5 +1,5 @@
 """One package per consumer group.
 
-Ingress, profiles, consents, fanout (batch logic, loop, metrics wiring). Only
+Ingress, consents, borrower (batch logic, loop, metrics wiring). Only
 ``streams.worker.lifecycle`` imports these.
 """

@@ -1,6 +1,6 @@
 """The ``exchange.consents`` record: a validated, pseudonymized subscription request.
 
-Encoding (internal to the exchange, written by the consent stage, read by the fan-out):
+Encoding (internal to the exchange, written by the consent stage, read by the borrower stage):
 UTF-8 compact JSON of one object, keyed on the topic by ``borrower_id``::
 
     {"f": 1, "bank": "bank-a", "borrower_id": "<64 hex>", "key_version": 1,

@@ -69,21 +69,22 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 def install_stages(
     app: faust.App, settings: Settings, metrics: Metrics, readiness: Readiness
 ) -> None:
-    """Register the exchange's stages on ``app``, each with its readiness check."""
+    """Register the stages ``settings.stages`` names on ``app``, each with its readiness
+    check (``/ready`` answers for these only)."""
+    from streams.stages.borrower.service import build_borrower, install_borrower
     from streams.stages.consents.service import build_consents, install_consents
-    from streams.stages.fanout.service import build_fanout, install_fanout
     from streams.stages.ingress.service import build_ingress, install_ingress
-    from streams.stages.profiles.service import build_profiles, install_profiles
 
-    ingress = build_ingress(settings)
-    install_ingress(app, ingress, metrics)
-    readiness["ingress"] = ingress.ready.is_set
-    profiles = build_profiles(settings)
-    install_profiles(app, profiles, metrics)
-    readiness["profiles"] = profiles.ready.is_set
-    consents = build_consents(settings)
-    install_consents(app, consents, metrics)
-    readiness["consents"] = consents.ready.is_set
-    fanout = build_fanout(settings)
-    install_fanout(app, fanout, metrics)
-    readiness["fanout"] = fanout.ready.is_set
+    chosen = settings.stage_names
+    if "ingress" in chosen:
+        ingress = build_ingress(settings)
+        install_ingress(app, ingress, metrics)
+        readiness["ingress"] = ingress.ready.is_set
+    if "consents" in chosen:
+        consents = build_consents(settings)
+        install_consents(app, consents, metrics)
+        readiness["consents"] = consents.ready.is_set
+    if "borrower" in chosen:
+        borrower = build_borrower(settings)
+        install_borrower(app, borrower, metrics)
+        readiness["borrower"] = borrower.ready.is_set

@@ -1,7 +1,7 @@
 """``creditstream audit``, ``audit verify`` and ``billing`` against a real broker.
 
 Sealed audit records are written to ``exchange.audit`` (a fixed name, hence the
-module's private broker) the way the fan-out stage writes them: one chain per
+module's private broker) the way the borrower stage writes them: one chain per
 partition, keyed by borrower_id. The CLIs run as subprocesses.
 """
 

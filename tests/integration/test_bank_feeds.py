@@ -54,7 +54,7 @@ from streams.runtime.provision import (
 from streams.runtime.registry import codec_for
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
-from streams.stages.fanout.state import subs_from_bytes
+from streams.stages.borrower.entry import subscriptions_of
 from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD, LOAN_EVENT
 from streams.wire.schemas import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
 from tests.integration.test_profile_stage import (
@@ -135,11 +135,11 @@ def answered(conf: Conf, wanted: dict[str, set[str]]) -> bool | NotYet:
 
 
 def consent_dropped(conf: Conf, bank: str, borrower_id: str) -> bool | NotYet:
-    """Whether the fan-out's committed state of ``borrower_id`` held ``bank``'s
+    """Whether the borrower stage's committed state of ``borrower_id`` held ``bank``'s
     subscription and a later state record no longer does (the consent was dropped)."""
     held = [
-        bank in (subs_from_bytes(m.value()) if m.value() is not None else {})
-        for m in _read_all(conf, topics.FANOUT_STATE)
+        bank in (subscriptions_of(m.value()) if m.value() is not None else {})
+        for m in _read_all(conf, topics.BORROWER_STATE)
         if m.key() == borrower_id.encode()  # one borrower: one partition, in order
     ]
     if True not in held:

@@ -3,9 +3,9 @@ and provisioning says so instead of ignoring an existing topic of another count.
 
 On a broker of the module's own (the exchange topics have fixed names): exchange.consents
 is made with 3 partitions before the worker (CREDITSTREAM_PARTITIONS=2) creates the
-others, so the fan-out's inputs exchange.profile-updates (2) and exchange.consents (3)
-are not co-partitioned: the fanout stage halts with one line and the worker exits
-non-zero instead of delivering one borrower's consents and profiles on different workers.
+others, so the borrower stage's inputs exchange.events (2) and exchange.consents (3)
+are not co-partitioned: the borrower stage halts with one line and the worker exits
+non-zero instead of keeping one borrower's consents and events on different workers.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from tests.integration.workers import running_worker, worker_env
 pytestmark = pytest.mark.integration
 
 WANT = (
-    "fanout: exchange.profile-updates has 2 partitions but exchange.consents has 3: "
+    "borrower: exchange.events has 2 partitions but exchange.consents has 3: "
     "co-partitioned inputs must match (recreate one, or run provision with the same "
     "--partitions)"
 )
 
 
-def test_fanout_halts_the_worker_on_unequal_inputs(private_bootstrap: str) -> None:
+def test_the_borrower_stage_halts_the_worker_on_unequal_inputs(private_bootstrap: str) -> None:
     conf = {"bootstrap.servers": private_bootstrap}
     consents = next(s for s in provision.exchange_topics(3) if s.name == topics.CONSENTS)
     assert provision.ensure(conf, [consents]) == [topics.CONSENTS]
@@ -42,7 +42,7 @@ def test_fanout_halts_the_worker_on_unequal_inputs(private_bootstrap: str) -> No
     assert code != 0, log
     halted = [line for line in log.splitlines() if WANT in line]
     assert halted, log
-    assert "fanout stopped: " + WANT in halted[0]
+    assert "borrower stopped: " + WANT in halted[0]
     # The worker created the other exchange topics with 2 partitions and left consents be.
     counts = provision._ensure(conf, provision.exchange_topics(2), 30.0, "warn")[1]
     assert counts[topics.CONSENTS] == 3

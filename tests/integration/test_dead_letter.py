@@ -13,13 +13,11 @@ from tests.waiting import NotYet, eventually
 
 JUNK = {
     topics.EXCHANGE_EVENTS: b"not an exchange event",
-    topics.PROFILE_UPDATES: b"\xc3\x01 not a profile update",
     topics.CONSENTS: b'{"f": 99}',
 }
 STAGE_OF = {
-    topics.EXCHANGE_EVENTS: "profiles",
-    topics.PROFILE_UPDATES: "fanout",
-    topics.CONSENTS: "fanout",
+    topics.EXCHANGE_EVENTS: "borrower",
+    topics.CONSENTS: "borrower",
 }
 
 

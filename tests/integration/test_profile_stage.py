@@ -1,10 +1,10 @@
-"""Ingress -> profile stage through a real ``creditstream worker``: equal to the oracle.
+"""Ingress -> borrower stage through a real ``creditstream worker``: equal to the oracle.
 
 The oracle input is what ingress accepted (read back from exchange.events), so the
-comparison covers the profile stage, not ingress's own rejects. Read time: the stage
+comparison covers the borrower stage, not ingress's own rejects. Read time: the stage
 snapshots at its batch time, so each check evaluates the oracle *as of the same time*:
 
-* the state on exchange.profile-state, snapshotted now, equals the oracle as of now
+* the state on exchange.borrower-state, snapshotted now, equals the oracle as of now
   (every field, version included);
 * the latest profile on exchange.profiles equals the oracle as of that profile's own
   ``as_of`` in every material field (provenance such as version and last event moves
@@ -35,7 +35,7 @@ from streams.domain.profile.windows import DEFAULT_CONFIG, PROVENANCE_FIELDS
 from streams.domain.validation import from_avro, to_epoch_ms
 from streams.runtime.provision import ensure_platform
 from streams.runtime.registry import codec_for
-from streams.stages.profiles.records import profile_entry_from_bytes
+from streams.stages.borrower.entry import borrower_entry_from_bytes
 from streams.wire.avrojson import datum_to_json
 from streams.wire.events import ExchangeEvent
 from streams.wire.schemas import (
@@ -201,12 +201,12 @@ def _state_matches(conf: dict[str, Any], ours: set[str], tag: str, produced: int
     expected = fold(events, DEFAULT_CONFIG, now)
     if set(expected) != ours:
         return NotYet(f"events of {len(expected)} of {len(ours)} borrowers accepted")
-    states = _latest(_read_all(conf, topics.PROFILE_STATE))
+    states = _latest(_read_all(conf, topics.BORROWER_STATE))
     for bid, want in expected.items():
         msg = states.get(bid)
         if msg is None:
             return NotYet(f"no state for {bid[:8]}")
-        got = snapshot(profile_entry_from_bytes(msg.value() or b"").state, now, DEFAULT_CONFIG)
+        got = snapshot(borrower_entry_from_bytes(msg.value() or b"").state, now, DEFAULT_CONFIG)
         if profile_to_dict(got) != profile_to_dict(want):
             return NotYet(f"{bid[:8]}: {profile_to_dict(got)} != {profile_to_dict(want)}")
     return True
@@ -251,7 +251,7 @@ def _env(bootstrap: str) -> dict[str, str]:
     return worker_env(
         bootstrap,
         CREDITSTREAM_PROFILE_SPEND_MATERIAL_RATIO="0",
-        CREDITSTREAM_PROFILE_BATCH_MAX="40",
+        CREDITSTREAM_BORROWER_BATCH_MAX="40",
         CREDITSTREAM_INGRESS_BATCH_MAX="40",
     )
 

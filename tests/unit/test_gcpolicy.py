@@ -12,7 +12,7 @@ from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.runtime.gcpolicy import GC_THRESHOLD, FreezingGc
 from streams.runtime.registry import codec_for
 from streams.settings import Settings
-from streams.stages.profiles.stage import ProfileStage
+from streams.stages.borrower.stage import BorrowerStage
 
 
 class Node:
@@ -97,6 +97,6 @@ def test_acyclic_objects_are_freed_while_frozen() -> None:
     assert ref() is None
 
 
-def test_the_profile_stage_takes_its_period_from_the_settings() -> None:
-    stage = ProfileStage(Settings(gc_full_collect_every_s=42), codec_for(None), DEFAULT_CONFIG)
+def test_the_borrower_stage_takes_its_period_from_the_settings() -> None:
+    stage = BorrowerStage(Settings(gc_full_collect_every_s=42), codec_for(None), DEFAULT_CONFIG)
     assert stage.gc.full_every_s == 42

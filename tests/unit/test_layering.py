@@ -105,7 +105,7 @@ def test_every_package_is_in_a_layer() -> None:
         ("streams.wire.codec", "confluent_kafka.schema_registry", "free of Kafka clients"),
         ("streams.wire.codec", "streams.domain.validation", "domain is above wire"),
         ("streams.domain.audit", "streams.runtime.loop", "runtime is above domain"),
-        ("streams.stages.fanout.stage", "streams.stages.profiles.records", "only worker/"),
+        ("streams.stages.consents.stage", "streams.stages.borrower.records", "only worker/"),
         ("streams.runtime.host", "streams.stages.ingress", "stages is above runtime"),
         ("streams.commands.demo", "streams.stages.ingress.stage", "only worker/"),
     ],
@@ -116,7 +116,7 @@ def test_a_wrong_import_is_caught(module: str, imported: str, why: str) -> None:
 
 
 def test_allowed_imports_pass() -> None:
-    assert problems("streams.stages.fanout.stage", ["streams.stages.fanout.batch"]) == []
+    assert problems("streams.stages.borrower.stage", ["streams.stages.borrower.batch"]) == []
     assert problems("streams.worker.app", ["streams.stages.ingress.service"]) == []
     assert problems("streams.domain.validation", ["streams.wire.rejects"]) == []
     assert problems("streams.runtime.loop", ["confluent_kafka"]) == []

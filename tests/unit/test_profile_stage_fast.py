@@ -32,11 +32,13 @@ from streams.errors import DecodeError
 from streams.runtime.metrics import Metrics
 from streams.runtime.registry import codec_for
 from streams.settings import Settings
-from streams.stages.profiles.batch import Emit
-from streams.stages.profiles.events import EventDecoder, op_of
-from streams.stages.profiles.observe import install_metrics
-from streams.stages.profiles.records import OutputEncoder, new_profile_entry
-from streams.stages.profiles.stage import ProfileStage
+from streams.stages.borrower.batch import Outcome
+from streams.stages.borrower.entry import new_borrower_entry
+from streams.stages.borrower.events import EventDecoder, op_of
+from streams.stages.borrower.fold import Emit
+from streams.stages.borrower.observe import install_metrics
+from streams.stages.borrower.records import OutputEncoder
+from streams.stages.borrower.stage import BorrowerStage
 from streams.wire.events import ExchangeEvent
 from streams.wire.schemas import BORROWER_PROFILE, EXCHANGE_EVENT, PROFILE_UPDATE
 from tests.unit.profile_factories import DAY, T0, event_sets
@@ -171,19 +173,21 @@ def test_money_is_exact_in_cents_also_below_a_cent() -> None:
 def test_metrics_hooks_move_the_registry() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
-    stage = ProfileStage(Settings(), CODEC, DEFAULT_CONFIG)
+    stage = BorrowerStage(Settings(), CODEC, DEFAULT_CONFIG)
     install_metrics(stage, metrics)
     assert stage.on_batch is not None and stage.on_restore is not None
-    entry = new_profile_entry("b" * 64)
+    entry = new_borrower_entry("b" * 64)
     stage.store.load(0, "b" * 64, b"x")
     alerts = [Alert(AlertKind.NEW_LOAN, "r", 1), Alert(AlertKind.DEFAULT, "r", 1)]
     emits = [
-        Emit("b" * 64, 0, b"s", b"p", b"u", 3, alerts, entry),
-        Emit("c" * 64, 0, b"s", None, None, 1, [], entry),
-        Emit("d" * 64, 1, b"s", None, b"u", 2, [Alert(AlertKind.NEW_LOAN, "r", 1)], entry),
-        Emit("e" * 64, 1, b"s", b"p", b"u", 1, [], entry, saturated=True),
+        Emit("b" * 64, 0, b"p", b"u", 3, alerts, entry, 1, True, None),
+        Emit("c" * 64, 0, None, None, 1, [], entry, 1, False, None),
+        Emit(
+            "d" * 64, 1, None, b"u", 2, [Alert(AlertKind.NEW_LOAN, "r", 1)], entry, 1, False, None
+        ),
+        Emit("e" * 64, 1, b"p", b"u", 1, [], entry, 1, True, None, saturated=True),
     ]
-    stage.on_batch(emits, 7, 0.01)
+    stage.on_batch(Outcome(emits=emits), 7, 0.01)
     stage.on_restore(120, 0.5)
     stage.on_restore(30, 1.0)
 
@@ -194,9 +198,9 @@ def test_metrics_hooks_move_the_registry() -> None:
     assert value("creditstream_profile_amounts_saturated_total") == 1
     assert value("creditstream_alerts_total", kind="new_loan") == 2
     assert value("creditstream_alerts_total", kind="default") == 1
-    assert value("creditstream_table_entries", table="profiles") == 1
-    assert value("creditstream_recovery_restored_total", stage="profiles") == 150
-    assert value("creditstream_recovery_progress_ratio", stage="profiles") == 1.0
+    assert value("creditstream_table_entries", table="borrowers") == 1
+    assert value("creditstream_recovery_restored_total", stage="borrower") == 150
+    assert value("creditstream_recovery_progress_ratio", stage="borrower") == 1.0
     assert stage.on_tick is not None
     stage.on_tick(_FakeConsumer())  # type: ignore[arg-type]
     assert value("creditstream_consumer_lag_records", topic="exchange.events", partition="2") == 40
@@ -218,19 +222,19 @@ class _FakeConsumer:
 def test_the_path_in_use_is_exported() -> None:
     """1 for the hand-written paths the shipped schemas allow; 0 once a stage fell back."""
     registry = CollectorRegistry()
-    install_metrics(ProfileStage(Settings(), CODEC, DEFAULT_CONFIG), Metrics(registry))
+    install_metrics(BorrowerStage(Settings(), CODEC, DEFAULT_CONFIG), Metrics(registry))
     for part in ("decode", "encode"):
         assert (
-            registry.get_sample_value("creditstream_fast_path", {"stage": "profiles", "part": part})
+            registry.get_sample_value("creditstream_fast_path", {"stage": "borrower", "part": part})
             == 1
         )
-    slow = ProfileStage(Settings(), CODEC, DEFAULT_CONFIG)
+    slow = BorrowerStage(Settings(), CODEC, DEFAULT_CONFIG)
     slow.decoder._fast.clear()
     slow.encoder.hand_written = False
     registry = CollectorRegistry()
     install_metrics(slow, Metrics(registry))
     for part in ("decode", "encode"):
         assert (
-            registry.get_sample_value("creditstream_fast_path", {"stage": "profiles", "part": part})
+            registry.get_sample_value("creditstream_fast_path", {"stage": "borrower", "part": part})
             == 0
         )

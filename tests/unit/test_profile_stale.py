@@ -17,8 +17,8 @@ from streams.domain.profile.state import (
 )
 from streams.domain.profile.view import snapshot
 from streams.domain.profile.windows import DEFAULT_CONFIG
-from streams.stages.profiles.records import FORMAT as RECORD_FORMAT
-from streams.stages.profiles.records import profile_entry_from_bytes
+from streams.stages.borrower.records import FORMAT as RECORD_FORMAT
+from streams.stages.borrower.records import profile_entry_from_bytes
 from streams.wire.events import ExchangeEvent, LoanEventType
 from tests.unit.profile_factories import BORROWER, DAY, T0, activity_event, loan_event
 

@@ -1,6 +1,6 @@
 """Rolling borrower profiles: the pure fold over event time (no Kafka or Faust import).
 
-Public API (what the profile agent and the feed fan-out call)::
+Public API (what the borrower stage and the oracle tests call)::
 
     state = new_state(borrower_id)                      # or state_from_bytes(table bytes)
     state, alerts = apply(state, event, config)         # per event, any arrival order

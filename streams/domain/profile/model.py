@@ -3,7 +3,7 @@
 
 ``profile.view`` computes views from the fold state; ``profile.output``
 decides material changes and renders the bank-facing forms. Both, and the stage's
-hand-written Avro (``streams.stages.profiles.bodies``), share the types defined here.
+hand-written Avro (``streams.stages.borrower.bodies``), share the types defined here.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ it. The bytes start with a format byte; the changelog is written only by the exc
 so it is trusted input (``marshal`` must never decode foreign bytes). Format 2 added the
 last field (``stale``); a format-1 field tuple (12 fields, no ``stale``) still reads,
 as an empty memory (:class:`ProfileState` accepts both lengths, so the stage's records,
-``streams.stages.profiles.records``, which hold the field tuple itself, read too).
+``streams.stages.borrower.records``, which hold the field tuple itself, read too).
 """
 
 from __future__ import annotations

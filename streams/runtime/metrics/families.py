@@ -101,7 +101,7 @@ class Families:
             "creditstream_profile_updates", "Borrower profile updates.", registry=r
         )
         # Profiles published with an aggregate amount clamped to decimal(18, 2)'s maximum
-        # (streams.stages.profiles.batch): the feed keeps going, someone must look.
+        # (streams.stages.borrower.fold): the feed keeps going, someone must look.
         self.profile_amounts_saturated = Counter(
             "creditstream_profile_amounts_saturated",
             "Profiles published with an amount clamped to the schema's maximum.",
@@ -116,7 +116,7 @@ class Families:
             ["bank", "purpose"],
             registry=r,
         )
-        # Subscription requests from banks: outcome "accepted" (forwarded to the fan-out)
+        # Subscription requests from banks: outcome "accepted" (forwarded to the borrower stage)
         # or the refusal reason (streams.domain.consent.ConsentReason), answered on the feed.
         self.consent_requests = Counter(
             "creditstream_consent_requests",
@@ -135,7 +135,7 @@ class Families:
             ["topic", "partition"],
             registry=r,
         )
-        # Entries held in a state table on this worker (e.g. table="profiles").
+        # Entries held in a state table on this worker (e.g. table="borrowers").
         self.table_entries = Gauge(
             "creditstream_table_entries", "Entries in a state table.", ["table"], registry=r
         )
@@ -153,7 +153,7 @@ class Families:
             ["stage"],
             registry=r,
         )
-        # 1 when a stage (ingress, profiles, fanout, ...) is serving, else 0.
+        # 1 when a stage (ingress, consents, borrower) is serving, else 0.
         self.ready = Gauge("creditstream_ready", "Stage readiness (0/1).", ["stage"], registry=r)
         # A stage loop failed (broker gone, fenced zombie, ...) and was restarted in place:
         # it rebuilt its clients and state from Kafka. Steady growth means a lasting fault.

@@ -3,9 +3,9 @@
 Reads ``banks.<bank>.subscriptions`` of every bank, present and future (regex
 subscription), and per fetched batch writes, in ONE Kafka transaction with the
 consumer offsets (KIP-447): each accepted request, pseudonymized, to
-``exchange.consents`` keyed by borrower_id (so it lands on the fan-out partition that
+``exchange.consents`` keyed by borrower_id (so it lands on the borrower-stage partition that
 owns the borrower), and each refused one as a ``SUBSCRIPTION_REJECT`` on the bank's
-feed. Accepted requests are answered by the fan-out, which holds the subscriptions and
+feed. Accepted requests are answered by the borrower stage, which holds the subscriptions and
 the current profile (ack with a snapshot, ``NO_DATA_YET``, or a reject such as a REVOKE
 of nothing). Stateless: a crash re-reads the uncommitted batch, and since its outputs
 were aborted with it nothing is forwarded or answered twice.

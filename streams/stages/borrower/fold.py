@@ -1,6 +1,7 @@
-"""One batch of events through the profile fold, coalesced per borrower (pure).
+"""A batch's events through the profile fold, coalesced per borrower (pure).
 
-No Kafka import: the stage hands in decoded events (:data:`~streams.stages.profiles.events.Op`,
+The profile half of the borrower batch (``streams.stages.borrower.batch``). No Kafka
+import: the caller hands in decoded events (:data:`~streams.stages.borrower.events.Op`,
 with their input partition) and a way to load a borrower's entry; this returns what to
 write. Per borrower per batch:
 
@@ -8,7 +9,7 @@ write. Per borrower per batch:
   corrections and out-of-order are its business), alerts are collected in that order;
   a borrower is taken start to finish (fold, view, encodes) before the next one;
 * ONE view as of ``now_ms`` (the read time: windows end there) decides the emits;
-* the state record is always written (even duplicates can move provenance);
+* the entry is always rewritten (even duplicates can move provenance);
 * the profile goes to ``exchange.profiles`` when it is the first or materially changed
   (``material_view``) versus the last *emitted* one;
 * a ``ProfileUpdate`` goes to ``exchange.profile-updates`` when the profile went out or
@@ -29,12 +30,13 @@ from dataclasses import dataclass
 
 from streams.domain.profile.alerts import Alert
 from streams.domain.profile.fold import apply_activity, apply_loan
-from streams.domain.profile.model import V_VERSION, saturate_money
+from streams.domain.profile.model import V_VERSION, View, saturate_money
 from streams.domain.profile.output import material_view
 from streams.domain.profile.view import view
 from streams.domain.profile.windows import ProfileConfig
-from streams.stages.profiles.binary import AmountOverflowError
-from streams.stages.profiles.events import (
+from streams.stages.borrower.binary import AmountOverflowError
+from streams.stages.borrower.entry import BorrowerEntry
+from streams.stages.borrower.events import (
     ACT_AMOUNT,
     ACT_CURRENCY,
     ACT_KIND,
@@ -56,7 +58,7 @@ from streams.stages.profiles.events import (
     Op,
     op_of,
 )
-from streams.stages.profiles.records import OutputEncoder, ProfileEntry, profile_entry_to_bytes
+from streams.stages.borrower.records import OutputEncoder
 from streams.wire.events import ExchangeEvent
 
 NO_ALERTS: tuple[Alert, ...] = ()
@@ -64,20 +66,23 @@ NO_ALERTS: tuple[Alert, ...] = ()
 
 @dataclass(slots=True)
 class Emit:
-    """What one borrower's batch writes: always ``state``; ``profile``/``update`` or None."""
+    """What one borrower's events did: ``profile``/``update`` to write or None, and
+    the update's view (``view``, clamped if ``saturated``) for the deliveries."""
 
     borrower_id: str
     partition: int  # input partition; the state record goes to the same changelog partition
-    state: bytes
     profile: bytes | None
     update: bytes | None
     version: int
     alerts: Sequence[Alert]
-    entry: ProfileEntry  # the entry after the batch (the store keeps it once committed)
+    entry: BorrowerEntry  # the entry after the batch (the store keeps it once committed)
+    ingested: int  # the newest ingestion time of the borrower's events in the batch
+    material: bool  # the profile went to exchange.profiles
+    view: View | None  # the view the update carries (None: no update)
     saturated: bool = False  # an amount outgrew decimal(18, 2): published clamped
 
 
-Loader = Callable[[int, str], ProfileEntry]
+Loader = Callable[[int, str], BorrowerEntry]
 
 
 def group_ops(ops: Iterable[Op]) -> dict[str, Op | list[Op]]:
@@ -96,7 +101,7 @@ def group_ops(ops: Iterable[Op]) -> dict[str, Op | list[Op]]:
     return groups
 
 
-def fold(entry: ProfileEntry, ops: list[Op], config: ProfileConfig) -> tuple[list[Alert], int]:
+def fold(entry: BorrowerEntry, ops: list[Op], config: ProfileConfig) -> tuple[list[Alert], int]:
     """Apply ``ops`` (one borrower's) to ``entry`` in order; returns the alerts raised,
     in order, and the newest ingestion time."""
     state = entry.state
@@ -146,6 +151,7 @@ def process_ops(
         v = view(state, now_ms, config)
         material = material_view(entry.emitted, v, config)
         profile = update = None
+        sent: View | None = None
         saturated = False
         if material or alerts:
             try:
@@ -154,17 +160,21 @@ def process_ops(
                 v, saturated = saturate_money(v), True
                 profile = encoder.profile(v)
             update = encoder.update(bid, v, profile, material, ingested, alerts)
-            if material:
-                entry.emit(v)
-            else:
+            entry.updated(v, material)
+            sent = v
+            if not material:
                 profile = None  # only material changes go to the compacted topic
-        record = profile_entry_to_bytes(entry)
         version = v[V_VERSION]
-        append(Emit(bid, partition, record, profile, update, version, alerts, entry, saturated))
+        append(
+            Emit(
+                bid, partition, profile, update, version, alerts, entry, ingested, material,
+                sent, saturated,
+            )
+        )  # fmt: skip
     return out
 
 
-def process_batch(
+def process_events(
     events: Iterable[tuple[int, ExchangeEvent]],
     load: Loader,
     now_ms: int,

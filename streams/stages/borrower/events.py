@@ -24,8 +24,8 @@ from typing import Final, Literal
 from streams.domain.profile.fold import loan_args
 from streams.domain.profile.state import T_CODE
 from streams.domain.validation import from_avro, to_avro
-from streams.stages.profiles.binary import DEC_CACHE, decimal_str, read_length, read_long
-from streams.stages.profiles.event_check import (
+from streams.stages.borrower.binary import DEC_CACHE, decimal_str, read_length, read_long
+from streams.stages.borrower.event_check import (
     SHAPE,
     enum_symbols,
     sample_activity,

@@ -1,6 +1,6 @@
 """What the hand-written exchange.events decoder is checked against at start-up (pure).
 
-``streams.stages.profiles.events.EventDecoder`` reads records by hand only when the schema has
+``streams.stages.borrower.events.EventDecoder`` reads records by hand only when the schema has
 exactly the layout it reads (:data:`SHAPE`, compared with :func:`shape` of the resolved
 schema) and when it reads these sample events exactly as the generic path does: a loan
 correction with every optional field set, an activity event, and one with multi-byte

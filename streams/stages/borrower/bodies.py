@@ -6,7 +6,7 @@ cost ~40 us per profile. The records are fixed, so their bodies are written here
 straight from a :data:`streams.domain.profile.model.View` (ints, strs, tuples), value by
 value with ``profiles.binary``.
 
-Correctness is not assumed: :class:`streams.stages.profiles.records.OutputEncoder` compares
+Correctness is not assumed: :class:`streams.stages.borrower.records.OutputEncoder` compares
 these bytes with the codec's own encoding at start-up and falls back to the codec if
 they ever differ (a schema change this module does not know).
 """
@@ -23,7 +23,7 @@ from fastavro import parse_schema, schemaless_reader
 from streams.domain.profile.alerts import Alert
 from streams.domain.profile.model import Credit, MoneyPairs, View
 from streams.domain.profile.windows import ProfileConfig
-from streams.stages.profiles.binary import (
+from streams.stages.borrower.binary import (
     EMPTY,
     SMALL,
     SMALL_LONGS,

@@ -1,7 +1,8 @@
-"""Byte formats of the profile stage (pure): the per-borrower state record, the outputs.
+"""Byte formats of the profile half of the borrower stage (pure): profile record, outputs.
 
-* State record (value on ``exchange.profile-state``, key borrower_id): the fold state
-  and the last profile written to ``exchange.profiles``. Keeping the last *emitted*
+* Profile record (inside the borrower's state record, ``streams.stages.borrower.entry``;
+  the whole value on ``exchange.profile-state`` before the stages were fused): the fold
+  state and the last profile written to ``exchange.profiles``. Keeping the last *emitted*
   profile makes "material" mean "differs from what banks were last told", so slow
   drifts add up instead of never emitting. Format 3: format byte, then one marshal of
   ``(state fields, emitted View or None)`` (``streams.domain.profile.state.state_fields``,
@@ -16,7 +17,7 @@
   Its last field is the profile, and an Avro record body is the concatenation of its
   fields' bodies, so the update is header + head fields + the profile body already
   written for ``exchange.profiles``: the profile is encoded once, not twice. Both are
-  written by hand (``streams.stages.profiles.bodies``) after a start-up check that the bytes
+  written by hand (``streams.stages.borrower.bodies``) after a start-up check that the bytes
   equal the codec's.
 """
 
@@ -44,8 +45,8 @@ from streams.domain.profile.model import (
 from streams.domain.profile.output import profile_to_avro
 from streams.domain.profile.state import ProfileState, new_state, state_fields, state_from_bytes
 from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
-from streams.stages.profiles.binary import AmountOverflowError
-from streams.stages.profiles.bodies import ProfileBodies, profile_update, read_body
+from streams.stages.borrower.binary import AmountOverflowError
+from streams.stages.borrower.bodies import ProfileBodies, profile_update, read_body
 from streams.wire.codec import SINGLE_OBJECT_MAGIC, SniffingCodec
 from streams.wire.schemas import BORROWER_PROFILE, PROFILE_UPDATE
 
@@ -79,7 +80,8 @@ class ProfileEntry:
         return None if e is None else view_to_profile(self.state.borrower_id, e, config)
 
 
-def _cents_of(amount: str) -> Money:
+def cents_of(amount: str) -> Money:
+    """Money of an amount written as a string (a Decimal below a cent stays one)."""
     d = Decimal(amount)
     return int(d) if d == d.to_integral_value() else d
 
@@ -141,7 +143,7 @@ def profile_entry_from_bytes(data: bytes) -> ProfileEntry:
         return ProfileEntry(ProfileState(fields), emitted)
     if data[0] == _DECIMALS[0]:
         fields, emitted = marshal.loads(view[1:])
-        return ProfileEntry(ProfileState(fields), emitted and map_money(emitted, _cents_of))
+        return ProfileEntry(ProfileState(fields), emitted and map_money(emitted, cents_of))
     (n,) = _LEN.unpack_from(data, 1)  # formats 1 and 2: [format][u32 n][state n][profile]
     entry = ProfileEntry(state_from_bytes(view[5 : 5 + n]))
     blob = bytes(view[5 + n :])
@@ -184,12 +186,12 @@ class OutputEncoder:
         )
         if not self.hand_written:
             log.warning(
-                "profile schemas differ from streams.stages.profiles.bodies: using the codec"
+                "profile schemas differ from streams.stages.borrower.bodies: using the codec"
             )
 
     def profile(self, v: View) -> bytes:
         """Encoded ``io.creditstream.BorrowerProfile`` of ``v``; raises
-        :class:`~streams.stages.profiles.binary.AmountOverflowError` if an amount does not fit
+        :class:`~streams.stages.borrower.binary.AmountOverflowError` if an amount does not fit
         the schema (either path)."""
         if not self.hand_written:
             if not money_fits(v):

@@ -1,0 +1,122 @@
+"""One batch of the borrower stage: events and consent requests in, everything out (pure).
+
+No Kafka import: the stage hands in the batch's decoded consent requests and events
+(each with its input partition, in arrival order) and a way to load a borrower's
+entry; this returns what to write. Per batch:
+
+1. **Requests first**, in arrival order (``streams.domain.consent.apply_request``),
+   each answered on the bank's feed: an accepted SUBSCRIBE with the snapshot of the
+   borrower's last ``ProfileUpdate`` (audited) or ``NO_DATA_YET``, a REVOKE with a bare
+   ack, anything else with a reject (``streams.domain.delivery.answer_deliveries``).
+   Taking the batch's requests before its events is one of the orders the two-hop
+   exchange could also produce (the stages raced): a new subscriber gets the snapshot
+   and then this batch's change, a revoked one gets nothing more.
+2. **Events**, folded per borrower (``fold.process_ops``: one view per borrower per
+   batch, the material-change rule, the encodes of ``exchange.profiles`` and
+   ``exchange.profile-updates``). Every update (material or alerts) goes to each
+   subscription *active at* ``now_ms`` (``streams.domain.delivery.deliveries``:
+   consent is checked at delivery time); the bank view is rendered once per update,
+   and only when some subscription is active.
+3. **Expiry and state**: every touched entry, and every ``due`` one, drops its expired
+   subscriptions (hygiene: delivery never depended on it); each changed entry yields
+   its state record (None: a tombstone) and the earliest expiry it still holds.
+
+Deliveries carry their input partition: audit records are sealed by that partition's
+chain and written to the same partition of ``exchange.audit`` (one writer per chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from streams.domain.consent import active, apply_request, drop_expired, next_expiry
+from streams.domain.delivery import Delivery, answer_deliveries, bank_view, deliveries
+from streams.domain.profile.model import view_to_profile
+from streams.domain.profile.windows import ProfileConfig
+from streams.stages.borrower.entry import BorrowerEntry, borrower_entry_to_bytes
+from streams.stages.borrower.events import Op
+from streams.stages.borrower.fold import Emit, process_ops
+from streams.stages.borrower.records import OutputEncoder
+from streams.wire.consents import ConsentRequest
+
+Loader = Callable[[int, str], BorrowerEntry]
+Request = tuple[int, ConsentRequest]  # (input partition, request)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a batch writes, in order, and what it did."""
+
+    emits: list[Emit] = field(default_factory=list)  # profiles and updates, per borrower
+    deliveries: list[tuple[int, Delivery]] = field(default_factory=list)  # (partition, d)
+    #: borrower_id -> (partition, state record or None, earliest expiry left or None)
+    states: dict[str, tuple[int, bytes | None, int | None]] = field(default_factory=dict)
+    requests: int = 0
+    expired: int = 0  # subscriptions pruned
+
+
+def render(entry: BorrowerEntry, config: ProfileConfig) -> str | None:
+    """The bank-facing JSON of the entry's last update (None before any)."""
+    last = entry.last
+    return (
+        None if last is None else bank_view(view_to_profile(entry.state.borrower_id, last, config))
+    )
+
+
+def process_batch(
+    requests: Iterable[Request],
+    ops: Iterable[Op],
+    due: Iterable[tuple[int, str]],
+    load: Loader,
+    now_ms: int,
+    config: ProfileConfig,
+    encoder: OutputEncoder,
+) -> Outcome:
+    """Apply the batch (see the module docstring). The loaded entries are mutated: on
+    an aborted transaction the caller drops them and reloads committed bytes."""
+    out = Outcome()
+    work: dict[str, tuple[int, BorrowerEntry]] = {}
+    dirty: set[str] = set()
+    for partition, req in requests:
+        bid = req.borrower_id
+        entry = load(partition, bid)
+        work[bid] = (partition, entry)
+        out.requests += 1
+        subs, answer = apply_request(entry.subs, req, now_ms)
+        entry.subs = dict(subs)
+        dirty.add(bid)
+        found = answer_deliveries(answer, bid, render(entry, config), entry.last_version, now_ms)
+        out.deliveries += [(partition, d) for d in found]
+    out.emits = process_ops(ops, load, now_ms, config, encoder)
+    for e in out.emits:
+        entry = e.entry
+        work[e.borrower_id] = (e.partition, entry)
+        dirty.add(e.borrower_id)
+        if e.view is None or not active(entry.subs, now_ms):
+            continue
+        view = bank_view(view_to_profile(e.borrower_id, e.view, config))
+        found = deliveries(
+            e.borrower_id,
+            view,
+            e.version,
+            e.alerts,
+            entry.subs,
+            now_ms,
+            e.ingested,
+            material=e.material,
+        )
+        out.deliveries += [(e.partition, d) for d in found]
+    for partition, bid in due:
+        if bid not in work:
+            work[bid] = (partition, load(partition, bid))
+    for bid, (partition, entry) in work.items():
+        kept, gone = drop_expired(entry.subs, now_ms)
+        if gone:
+            entry.subs = dict(kept)
+            out.expired += len(gone)
+            dirty.add(bid)
+        if bid in dirty:
+            record = borrower_entry_to_bytes(entry)
+            out.states[bid] = (partition, record, next_expiry(entry.subs))
+    return out

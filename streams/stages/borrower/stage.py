@@ -1,0 +1,346 @@
+"""The borrower stage: events and consents in; feeds, audit, profiles and state out, exactly once.
+
+Kafka Streams would call it one sub-topology: ``exchange.events`` (from ingress) and
+``exchange.consents`` (from the consent stage) are both keyed by borrower_id with the
+murmur2 partitioner and have the same partition count (checked at start), and the
+consumer uses the range assignor, so partition p of both lands on one worker, which
+then owns everything about those borrowers (``streams.stages.borrower.entry``): fold
+state, subscriptions, the last update. For partition p it also owns:
+
+* ``exchange.borrower-state`` partition p: each changed borrower's entry, restored on
+  assignment before anything is read;
+* the hash chain of ``exchange.audit`` partition p: every audit record sealed here is
+  produced with ``partition=p`` by the :class:`~streams.domain.audit.ChainHead` of p,
+  recovered on assignment from the newest committed record (``auditlog.chain_heads``),
+  so each chain has exactly one writer.
+
+Each fetched batch is ONE Kafka transaction (``streams.runtime.loop``, the pipelined
+variant: a batch's commit overlaps the next batch's fold) holding the bank feed
+records, their audit records, the changed profiles (``exchange.profiles``, compacted),
+the profile updates (``exchange.profile-updates``: the change stream behind every
+delivery, which no stage reads; auditors and the chaos checker do), the state records,
+the dead letters and the consumer offsets. A bank never gets a record without its audit
+record and its billing, and a crash re-reads the batch against the committed state, so
+nothing is delivered twice or lost. On abort the chain heads go back to their
+checkpoints. Expiry is checked at delivery time; a timer additionally prunes expired
+consents from the state (in a transaction carrying the current positions as offsets, so
+a fenced zombie's prune can never overwrite a newer state).
+
+Why not a Faust agent with a table: Faust's per-message path (~165 us, DESIGN.md) and
+aiokafka's per-record changelog sends are paid per event (bench/bench_profile_stage.py
+measured 1.4-2.2 k events/s for the obvious agent); here a batch costs one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+
+from streams import topics
+from streams.clock import now_ms
+from streams.domain.audit import ChainHead
+from streams.domain.profile.windows import ProfileConfig
+from streams.errors import BrokerError, DecodeError
+from streams.runtime.auditlog import chain_heads
+from streams.runtime.changelog import replay_changelog
+from streams.runtime.clients import next_offsets
+from streams.runtime.deadletter import dead_letter_guard, produce_dead_letter
+from streams.runtime.gcpolicy import FreezingGc
+from streams.runtime.loop import StageLoop
+from streams.settings import Settings
+from streams.stages.borrower.batch import Outcome, Request, process_batch
+from streams.stages.borrower.events import EventDecoder, Op
+from streams.stages.borrower.records import OutputEncoder
+from streams.stages.borrower.store import BorrowerStore
+from streams.wire.codec import SniffingCodec
+from streams.wire.consents import decode_request
+from streams.wire.rejects import Reject
+from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD
+
+log = logging.getLogger(__name__)
+RESTORE_REPORT_EVERY = 50_000  # records between on_restore calls
+_EVENT_ERRORS = (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError)
+
+
+@dataclass
+class BorrowerStats:
+    """Counters since start and recovery progress (read by metrics wiring and tests)."""
+
+    events: int = 0
+    requests: int = 0
+    batches: int = 0
+    aborted: int = 0
+    undecodable: int = 0
+    profiles: int = 0  # records written to exchange.profiles
+    updates: int = 0  # records written to exchange.profile-updates
+    saturated: int = 0  # updates with an amount clamped to decimal(18, 2)
+    alerts: Counter[str] = field(default_factory=Counter)  # by alert kind
+    deliveries: int = 0  # feed records written (answers included)
+    audited: int = 0  # of which carried data: audit records written
+    expired: int = 0  # subscriptions pruned
+    restored: int = 0  # changelog records replayed (all recoveries)
+    restore_total: int = 0  # changelog records the current/last recovery had to replay
+    restore_seconds: float = 0.0
+
+
+@dataclass
+class Staged:
+    """One batch: its outcome, the events it held, its dead letters, the offsets it
+    commits, the borrowers it mutated (dropped on abort) and the audit chains' heads
+    before it (an aborted batch's records never become predecessors)."""
+
+    outcome: Outcome
+    events: int
+    dead: list[Reject]
+    offsets: list[TopicPartition]
+    touched: list[str]
+    checkpoints: dict[int, str]
+
+
+BatchHook = Callable[[Outcome, int, float], None]  # (outcome, events, seconds)
+RestoreHook = Callable[[int, float], None]  # (records replayed since last call, progress)
+
+
+class BorrowerStage(StageLoop[Staged]):
+    """Fold events, apply consents and deliver, per borrower (``runtime.loop``, pipelined)."""
+
+    name = "borrower"
+    pipelined = True
+
+    def __init__(self, settings: Settings, codec: SniffingCodec, config: ProfileConfig) -> None:
+        super().__init__(
+            settings,
+            settings.borrower_batch_max,
+            consumer_extra={"fetch.max.bytes": 64 * 1024 * 1024},
+            producer_extra={"queue.buffering.max.messages": 1_000_000},
+        )
+        self.codec = codec
+        self.config = config
+        self.decoder = EventDecoder(codec)
+        self.encoder = OutputEncoder(codec, config)
+        log.info(
+            "borrower: events decoded by the %s, profiles encoded by the %s",
+            "hand-written reader" if self.decoder.fast else "generic codec (slow path)",
+            "hand-written writer" if self.encoder.hand_written else "generic codec (slow path)",
+        )
+        self.store = BorrowerStore(settings.borrower_hot_states)
+        self.heads: dict[int, ChainHead] = {}
+        self.stats = BorrowerStats()
+        self.on_batch: BatchHook | None = None
+        self.on_restore: RestoreHook | None = None
+        #: Called with each committed batch's dead letters (metrics).
+        self.on_dead: Callable[[list[Reject]], None] | None = None
+        self.guard = dead_letter_guard(
+            self.name, settings.reject_guard_ratio, settings.reject_guard_window
+        )
+        self.gc = FreezingGc(settings.gc_full_collect_every_s)
+        self._prune_s = settings.consent_prune_interval_ms / 1000
+        self._next_prune = 0.0
+        self._due: list[tuple[int, str]] = []
+
+    @property
+    def restore_progress(self) -> float:
+        """0..1 of the current recovery (1 when nothing is left to restore)."""
+        total = self.stats.restore_total
+        return 1.0 if total == 0 or self.ready.is_set() else min(1.0, self.stats.restored / total)
+
+    def subscription(self) -> list[str]:
+        return [topics.EXCHANGE_EVENTS, topics.CONSENTS]
+
+    def reset(self) -> None:
+        # The producer fences a crashed predecessor of this instance at once; a crashed
+        # worker that does not come back holds the audit chain's recovery for at most
+        # the (short) transaction timeout.
+        self.store, self.heads = BorrowerStore(self.settings.borrower_hot_states), {}
+        self._next_prune, self._due = time.monotonic(), []
+        self.gc.start()
+
+    # -- rebalance ------------------------------------------------------------------
+    def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        parts = sorted({tp.partition for tp in partitions})
+        self.store.assign(parts)
+        began = time.perf_counter()
+        restored = self.restore(parts, consumer)
+        self.heads.update(self._chain_heads(parts))
+        self.stats.restore_seconds = time.perf_counter() - began
+        # Restored bytes live as long as the worker: move them out of the GC's sight.
+        self.gc.full()
+        log.info(
+            "borrower assigned %s: restored %d records in %.1fs",
+            parts,
+            restored,
+            self.stats.restore_seconds,
+        )
+
+    def revoked(self, partitions: list[TopicPartition]) -> None:
+        parts = {tp.partition for tp in partitions}
+        self.store.forget(parts)
+        for p in parts:
+            self.heads.pop(p, None)
+
+    def restore(self, partitions: list[int], consumer: Consumer | None = None) -> int:
+        """Replay ``exchange.borrower-state`` partitions into the store (bytes only)."""
+        if not partitions:
+            return 0
+        if consumer is not None:  # the total, for progress; replay itself needs no total
+            total = 0
+            for p in partitions:
+                tp = TopicPartition(topics.BORROWER_STATE, p)
+                low, high = consumer.get_watermark_offsets(tp, timeout=10)
+                total += max(0, high - low)
+            self.stats.restore_total = total
+        self.stats.restored = 0
+        store, stats, hook = self.store, self.stats, self.on_restore
+        reported = 0
+
+        def on_record(p: int, key: bytes, value: bytes | None) -> None:
+            nonlocal reported
+            store.load(p, key.decode(), value)
+            stats.restored += 1
+            if hook is not None and stats.restored - reported >= RESTORE_REPORT_EVERY:
+                hook(stats.restored - reported, self.restore_progress)
+                reported = stats.restored
+
+        count = replay_changelog(
+            self._conf,
+            topics.BORROWER_STATE,
+            partitions,
+            on_record,
+            group_prefix=self.settings.app_id,
+        )
+        if hook is not None:
+            hook(stats.restored - reported, 1.0)
+        return count
+
+    def _chain_heads(self, parts: list[int]) -> dict[int, ChainHead]:
+        """The audit heads of ``parts``, waiting out a crashed writer's open transaction."""
+        while True:
+            try:
+                return chain_heads(self._conf, parts, codec=self.codec)
+            except BrokerError as exc:
+                if self._stopping.is_set():
+                    raise
+                log.warning("audit chain heads not readable yet (%s); retrying", exc)
+                time.sleep(1)
+
+    # -- the prune timer ----------------------------------------------------------------
+    def due(self) -> bool:
+        self._take_due()
+        return bool(self._due)
+
+    def _take_due(self) -> None:
+        """Every prune interval: the entries whose earliest expiry has passed."""
+        if time.monotonic() >= self._next_prune:
+            self._due += self.store.due(now_ms())
+            self._next_prune = time.monotonic() + self._prune_s
+
+    def _positions(self) -> list[TopicPartition]:
+        """A prune-only transaction commits the current positions: it is fenced like
+        any other if this worker lost its partitions."""
+        consumer = self._consumer
+        assert consumer is not None
+        return [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
+
+    # -- the batch (pipelined: see streams.runtime.loop) ------------------------------
+    def _decode(self, batch: list[Message], dead: list[Reject]) -> tuple[list[Request], list[Op]]:
+        """The batch's requests and events; a record that does not decode goes to
+        ``dead`` (only the exchange writes these topics: a bug upstream, see
+        ``streams.runtime.deadletter``; never a reason to stop every bank's feed unless
+        nearly all are bad)."""
+        requests: list[Request] = []
+        ops: list[Op] = []
+        decode, guard, events = self.decoder.decode, self.guard, topics.EXCHANGE_EVENTS
+        for msg in batch:
+            partition, value = msg.partition() or 0, msg.value() or b""
+            try:
+                if msg.topic() == events:
+                    ops.append(decode(partition, value))
+                else:
+                    requests.append((partition, decode_request(value)))
+            except _EVENT_ERRORS as exc:
+                self.refuse(msg, exc, guard, dead)
+                continue
+            guard.observe(False)
+        guard.check()
+        return requests, ops
+
+    def stage(self, batch: list[Message]) -> Staged | None:
+        """Fold and deliver ``batch`` (while the previous batch's commit is in flight)."""
+        self._take_due()
+        due, self._due = self._due, []
+        offsets = next_offsets(batch) if batch else self._positions()
+        if not offsets:  # nothing assigned any more: prune once partitions come back
+            self.store.defer(due, now_ms() + int(self._prune_s * 1000))
+            return None
+        dead: list[Reject] = []
+        requests, ops = self._decode(batch, dead)
+        store = self.store
+        outcome = process_batch(requests, ops, due, store.get, now_ms(), self.config, self.encoder)
+        checkpoints = {p: h.checkpoint() for p, h in self.heads.items()}
+        return Staged(outcome, len(ops), dead, offsets, store.take_touched(), checkpoints)
+
+    def offsets(self, batch: list[Message], staged: Staged) -> list[TopicPartition]:
+        return staged.offsets
+
+    def produce(self, producer: Producer, staged: Staged) -> None:
+        produce, encode, outcome = producer.produce, self.codec.encode, staged.outcome
+        profiles, updates = topics.EXCHANGE_PROFILES, topics.PROFILE_UPDATES
+        for e in outcome.emits:
+            key = e.borrower_id.encode()
+            if e.profile is not None:
+                produce(profiles, e.profile, key)
+            if e.update is not None:
+                produce(updates, e.update, key)
+        audit = topics.EXCHANGE_AUDIT
+        for p, d in outcome.deliveries:
+            produce(d.topic, encode(FEED_RECORD, d.record), d.key.encode())
+            if d.audit is not None:
+                sealed = self.heads[p].seal(d.audit)
+                key = str(d.audit["borrower_id"]).encode()
+                produce(audit, encode(AUDIT_RECORD, sealed), key, partition=p)
+        state = topics.BORROWER_STATE
+        for bid, (p, record, _expires) in outcome.states.items():
+            produce(state, record, bid.encode(), partition=p)
+        for letter in staged.dead:
+            produce_dead_letter(producer, letter)
+
+    def forget(self, staged: Staged | None) -> None:
+        """Drop the entries the batch mutated (``None``: everything since the last
+        hand-out, a batch that failed half-way) and rewind the audit chains."""
+        self.stats.aborted += 1
+        self.store.abort(None if staged is None else staged.touched)
+        if staged is not None:
+            for p, checkpoint in staged.checkpoints.items():
+                if p in self.heads:
+                    self.heads[p].reset(checkpoint)
+
+    def committed(self, staged: Staged, seconds: float) -> None:
+        outcome = staged.outcome
+        self.store.commit(outcome.states)
+        # The committed states are long-lived: freeze them (gcpolicy). No transaction of
+        # this stage is open here, so a periodic full collection cannot outlast one.
+        self.gc.committed()
+        s = self.stats
+        s.batches += 1
+        s.events += staged.events
+        s.requests += outcome.requests
+        s.expired += outcome.expired
+        for e in outcome.emits:
+            s.profiles += e.profile is not None
+            s.updates += e.update is not None
+            s.saturated += e.saturated
+            for a in e.alerts:
+                s.alerts[a.kind.value] += 1
+        s.deliveries += len(outcome.deliveries)
+        s.audited += sum(d.audit is not None for _, d in outcome.deliveries)
+        if staged.dead:
+            s.undecodable += len(staged.dead)
+            if self.on_dead is not None:
+                self.on_dead(staged.dead)
+        if self.on_batch is not None:
+            self.on_batch(outcome, staged.events, seconds)

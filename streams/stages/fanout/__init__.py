@@ -1,1 +1,0 @@
-"""The fan-out stage: profile updates and consents in, bank feeds and audit records out."""
