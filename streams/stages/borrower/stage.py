@@ -45,9 +45,7 @@ from streams import topics
 from streams.clock import now_ms
 from streams.domain.audit import ChainHead
 from streams.domain.profile.windows import ProfileConfig
-from streams.errors import BrokerError, DecodeError
-from streams.runtime.auditlog import chain_heads
-from streams.runtime.changelog import replay_changelog
+from streams.errors import DecodeError
 from streams.runtime.clients import next_offsets
 from streams.runtime.deadletter import dead_letter_guard, produce_dead_letter
 from streams.runtime.gcpolicy import FreezingGc
@@ -56,6 +54,7 @@ from streams.settings import Settings
 from streams.stages.borrower.batch import Outcome, Request, process_batch
 from streams.stages.borrower.events import EventDecoder, Op
 from streams.stages.borrower.records import OutputEncoder
+from streams.stages.borrower.recovery import audit_heads, restore
 from streams.stages.borrower.store import BorrowerStore
 from streams.wire.codec import SniffingCodec
 from streams.wire.consents import decode_request
@@ -63,7 +62,6 @@ from streams.wire.rejects import Reject
 from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD
 
 log = logging.getLogger(__name__)
-RESTORE_REPORT_EVERY = 50_000  # records between on_restore calls
 _EVENT_ERRORS = (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError)
 
 
@@ -83,8 +81,7 @@ class BorrowerStats:
     deliveries: int = 0  # feed records written (answers included)
     audited: int = 0  # of which carried data: audit records written
     expired: int = 0  # subscriptions pruned
-    restored: int = 0  # changelog records replayed (all recoveries)
-    restore_total: int = 0  # changelog records the current/last recovery had to replay
+    restored: int = 0  # changelog records replayed by the current/last recovery
     restore_seconds: float = 0.0
 
 
@@ -142,12 +139,12 @@ class BorrowerStage(StageLoop[Staged]):
         self._prune_s = settings.consent_prune_interval_ms / 1000
         self._next_prune = 0.0
         self._due: list[tuple[int, str]] = []
+        self._progress = 1.0
 
     @property
     def restore_progress(self) -> float:
         """0..1 of the current recovery (1 when nothing is left to restore)."""
-        total = self.stats.restore_total
-        return 1.0 if total == 0 or self.ready.is_set() else min(1.0, self.stats.restored / total)
+        return 1.0 if self.ready.is_set() else self._progress
 
     def subscription(self) -> list[str]:
         return [topics.EXCHANGE_EVENTS, topics.CONSENTS]
@@ -165,8 +162,11 @@ class BorrowerStage(StageLoop[Staged]):
         parts = sorted({tp.partition for tp in partitions})
         self.store.assign(parts)
         began = time.perf_counter()
-        restored = self.restore(parts, consumer)
-        self.heads.update(self._chain_heads(parts))
+        self.stats.restored = 0
+        restored = restore(
+            self._conf, self.settings.app_id, parts, self.store, consumer, self._report
+        )
+        self.heads.update(audit_heads(self._conf, parts, self.codec, self._stopping))
         self.stats.restore_seconds = time.perf_counter() - began
         # Restored bytes live as long as the worker: move them out of the GC's sight.
         self.gc.full()
@@ -177,56 +177,17 @@ class BorrowerStage(StageLoop[Staged]):
             self.stats.restore_seconds,
         )
 
+    def _report(self, replayed: int, progress: float) -> None:
+        self.stats.restored += replayed
+        self._progress = progress
+        if self.on_restore is not None:
+            self.on_restore(replayed, progress)
+
     def revoked(self, partitions: list[TopicPartition]) -> None:
         parts = {tp.partition for tp in partitions}
         self.store.forget(parts)
         for p in parts:
             self.heads.pop(p, None)
-
-    def restore(self, partitions: list[int], consumer: Consumer | None = None) -> int:
-        """Replay ``exchange.borrower-state`` partitions into the store (bytes only)."""
-        if not partitions:
-            return 0
-        if consumer is not None:  # the total, for progress; replay itself needs no total
-            total = 0
-            for p in partitions:
-                tp = TopicPartition(topics.BORROWER_STATE, p)
-                low, high = consumer.get_watermark_offsets(tp, timeout=10)
-                total += max(0, high - low)
-            self.stats.restore_total = total
-        self.stats.restored = 0
-        store, stats, hook = self.store, self.stats, self.on_restore
-        reported = 0
-
-        def on_record(p: int, key: bytes, value: bytes | None) -> None:
-            nonlocal reported
-            store.load(p, key.decode(), value)
-            stats.restored += 1
-            if hook is not None and stats.restored - reported >= RESTORE_REPORT_EVERY:
-                hook(stats.restored - reported, self.restore_progress)
-                reported = stats.restored
-
-        count = replay_changelog(
-            self._conf,
-            topics.BORROWER_STATE,
-            partitions,
-            on_record,
-            group_prefix=self.settings.app_id,
-        )
-        if hook is not None:
-            hook(stats.restored - reported, 1.0)
-        return count
-
-    def _chain_heads(self, parts: list[int]) -> dict[int, ChainHead]:
-        """The audit heads of ``parts``, waiting out a crashed writer's open transaction."""
-        while True:
-            try:
-                return chain_heads(self._conf, parts, codec=self.codec)
-            except BrokerError as exc:
-                if self._stopping.is_set():
-                    raise
-                log.warning("audit chain heads not readable yet (%s); retrying", exc)
-                time.sleep(1)
 
     # -- the prune timer ----------------------------------------------------------------
     def due(self) -> bool:
