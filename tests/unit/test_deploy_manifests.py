@@ -20,7 +20,7 @@ import yaml
 
 from streams.domain import acl as acl_model
 from streams.runtime import provision
-from streams.settings import KAFKA_VERSION, Settings
+from streams.settings import KAFKA_VERSION, STAGES, STAGES_PATTERN, Settings
 from streams.topology import TOPOLOGY
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -71,9 +71,35 @@ def validate_compose(doc: dict[str, Any]) -> None:
     jsonschema.Draft201909Validator(spec).validate(doc)
 
 
-def compose() -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+def compose(name: str = "compose.yaml") -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((DEPLOY / name).read_text())
     return doc
+
+
+def stages_of(env: dict[str, Any]) -> list[str]:
+    """The stages a worker with environment ``env`` runs (all without CREDITSTREAM_STAGES),
+    after checking the value is one Settings accepts."""
+    value = str(env.get("CREDITSTREAM_STAGES", ",".join(STAGES)))
+    assert re.fullmatch(STAGES_PATTERN, value), value
+    names = value.split(",")
+    assert len(names) == len(set(names)), f"a stage named twice: {value}"
+    return names
+
+
+def stage_services() -> dict[str, dict[str, Any]]:
+    """The compose services that run ``creditstream worker`` (worker, front, borrower)."""
+    return {
+        name: svc
+        for name, svc in compose()["services"].items()
+        if svc.get("command", [None])[0] == "worker"
+    }
+
+
+def assert_each_stage_once(runs: dict[str, list[str]]) -> None:
+    """``runs`` (workload -> its stages) runs every stage of the topology exactly once."""
+    counted = [stage for stages in runs.values() for stage in stages]
+    assert sorted(counted) == sorted(STAGES), runs
+    assert {s.name for s in TOPOLOGY.stages} == set(STAGES)
 
 
 # -- compose --------------------------------------------------------------------------------
@@ -93,6 +119,7 @@ def test_compose_references_resolve() -> None:
     doc = compose()
     services = doc["services"]
     assert {"kafka-1", "kafka-2", "kafka-3", "worker", "prometheus", "grafana"} <= set(services)
+    assert {"front", "borrower"} <= set(services)
     for name, svc in services.items():
         deps = svc.get("depends_on", [])
         assert set(deps) <= set(services), name
@@ -102,8 +129,9 @@ def test_compose_references_resolve() -> None:
                 assert (DEPLOY / source).exists(), f"{name}: {source}"
             else:
                 assert source in doc["volumes"], f"{name}: {source}"
-    build = services["worker"]["build"]
-    assert (DEPLOY / build["context"] / build["dockerfile"]).is_file()
+    for name in stage_services():
+        build = services[name]["build"]
+        assert (DEPLOY / build["context"] / build["dockerfile"]).is_file(), name
     config = next(a for a in services["prometheus"]["command"] if a.startswith("--config.file"))
     assert (DEPLOY / "prometheus" / Path(config.split("=")[1]).name).is_file()
 
@@ -125,12 +153,140 @@ def settings_env_names() -> set[str]:
 def test_worker_environment_names_are_settings() -> None:
     """A misspelt CREDITSTREAM_* variable is silently ignored by Settings: catch it here."""
     known = settings_env_names()
-    env = compose()["services"]["worker"]["environment"]
-    assert set(env) - known == set()
+    for name, svc in stage_services().items():
+        assert set(svc["environment"]) - known == set(), name
+    for name, svc in compose("compose.registry.yaml")["services"].items():
+        ours = {k for k in svc.get("environment", {}) if k.startswith("CREDITSTREAM_")}
+        assert ours - known == set(), name
     cm = one("ConfigMap", "creditstream-worker")["data"]
     assert set(cm) - known == set()
-    for container in one("Deployment")["spec"]["template"]["spec"]["containers"]:
-        assert {e["name"] for e in container.get("env", [])} - known == set()
+    for deployment in k8s_docs("Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert {e["name"] for e in container.get("env", [])} - known == set()
+
+
+# -- stages as processes: the split --------------------------------------------------------
+def test_compose_runs_every_stage_once_by_default_and_split() -> None:
+    """`docker compose up`: the `worker` service runs all three stages; with
+    `--profile split --scale worker=0`, `front` and `borrower` run each stage once."""
+    services = stage_services()
+    default = {n: s for n, s in services.items() if not s.get("profiles")}
+    split = {n: s for n, s in services.items() if "split" in s.get("profiles", [])}
+    assert set(default) == {"worker"} and set(split) == {"front", "borrower"}
+    assert set(services) == set(default) | set(split)
+    assert_each_stage_once({n: stages_of(s["environment"]) for n, s in default.items()})
+    assert_each_stage_once({n: stages_of(s["environment"]) for n, s in split.items()})
+    assert stages_of(split["borrower"]["environment"]) == ["borrower"]
+    compose_help = (DEPLOY / "compose.yaml").read_text()
+    assert "--profile split" in compose_help and "--scale worker=0" in compose_help
+
+
+def test_compose_stage_services_differ_only_in_their_stages() -> None:
+    """Same image, command, health check, broker and app id (so the same consumer groups);
+    each container its own network, so all serve /ready and /metrics on one port."""
+    services = stage_services()
+    base = services["worker"]
+    for name, svc in services.items():
+        assert {k: v for k, v in svc.items() if k not in ("environment", "profiles")} == {
+            k: v for k, v in base.items() if k not in ("environment", "profiles")
+        }, name
+        env = {k: v for k, v in svc["environment"].items() if k != "CREDITSTREAM_STAGES"}
+        assert env == base["environment"], name
+        assert env.get("CREDITSTREAM_APP_ID", Settings().app_id) == Settings().app_id
+        assert svc["expose"] == [str(env["CREDITSTREAM_WEB_PORT"])], name
+
+
+def test_compose_registry_and_prometheus_cover_every_stage_service() -> None:
+    registry = compose("compose.registry.yaml")["services"]
+    prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus-compose.yml").read_text())
+    (job,) = [j for j in prom["scrape_configs"] if j["job_name"] == "creditstream"]
+    names = {n for sd in job["dns_sd_configs"] for n in sd["names"]}
+    ports = {sd["port"] for sd in job["dns_sd_configs"]}
+    for name, svc in stage_services().items():
+        assert "CREDITSTREAM_SCHEMA_REGISTRY_URL" in registry[name]["environment"], name
+        assert name in names, name
+        assert ports == {int(svc["environment"]["CREDITSTREAM_WEB_PORT"])}
+
+
+def container_env(deployment: dict[str, Any]) -> dict[str, Any]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def cpu(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def test_k8s_workloads_run_every_stage_once() -> None:
+    """Two Deployments, front (ingress,consents) and borrower, each stage in exactly one;
+    the stages come from the container, never from the shared ConfigMap."""
+    deployments = {d["metadata"]["name"]: d for d in k8s_docs("Deployment")}
+    assert set(deployments) == {"creditstream-front", "creditstream-borrower"}
+    assert k8s_docs("StatefulSet") == []
+    assert "CREDITSTREAM_STAGES" not in one("ConfigMap", "creditstream-worker")["data"]
+    runs = {}
+    for name, d in deployments.items():
+        env = container_env(d)
+        assert "CREDITSTREAM_STAGES" in env, f"{name} would run every stage"
+        runs[name] = stages_of(env)
+    assert_each_stage_once(runs)
+    assert runs["creditstream-borrower"] == ["borrower"]
+    assert runs["creditstream-front"] == ["ingress", "consents"]
+
+
+def test_k8s_workloads_share_the_app_id_and_differ_only_where_they_should() -> None:
+    """Same image, ConfigMap (so app id, broker, partitions), secrets and probes; only the
+    stages, the resources and the component label differ, and the borrower gets more CPU
+    (no CPU limit: a GIL-bound process never uses much more than one core anyway)."""
+    front = one("Deployment", "creditstream-front")
+    borrower = one("Deployment", "creditstream-borrower")
+    cm = one("ConfigMap", "creditstream-worker")["data"]
+    assert cm["CREDITSTREAM_APP_ID"] == Settings().app_id
+
+    def resources(d: dict[str, Any]) -> dict[str, Any]:
+        (container,) = d["spec"]["template"]["spec"]["containers"]
+        res: dict[str, Any] = container["resources"]
+        return res
+
+    for d in (front, borrower):
+        assert "CREDITSTREAM_APP_ID" not in container_env(d)
+        assert "cpu" not in resources(d).get("limits", {})
+        assert 1 <= d["spec"]["replicas"] <= int(cm["CREDITSTREAM_PARTITIONS"])
+    assert cpu(resources(borrower)["requests"]["cpu"]) > cpu(resources(front)["requests"]["cpu"])
+
+    def neutral(d: dict[str, Any]) -> str:
+        d = json.loads(json.dumps(d))
+        component = d["metadata"]["labels"]["app.kubernetes.io/component"]
+        (container,) = d["spec"]["template"]["spec"]["containers"]
+        container["env"] = [e for e in container["env"] if e["name"] != "CREDITSTREAM_STAGES"]
+        del container["resources"]
+        del d["spec"]["replicas"]
+        text = json.dumps(d["spec"])
+        assert text.count(f'"{component}"') == 3  # selector, pod labels, spread constraint
+        return text.replace(f'"{component}"', '"COMPONENT"')
+
+    assert neutral(front) == neutral(borrower)
+
+
+def test_k8s_selectors_split_the_pods_by_component() -> None:
+    """Each Deployment and its PodDisruptionBudget select only its own pods; the Service
+    and the PodMonitor select both."""
+    deployments = k8s_docs("Deployment")
+    budgets = {b["metadata"]["name"]: b for b in k8s_docs("PodDisruptionBudget")}
+    assert set(budgets) == {d["metadata"]["name"] for d in deployments}
+    for d in deployments:
+        name = d["metadata"]["name"]
+        selector = d["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        assert budgets[name]["spec"]["selector"]["matchLabels"] == selector
+        assert budgets[name]["spec"]["maxUnavailable"] == 1
+        for other in deployments:
+            if other is not d:
+                labels = other["spec"]["template"]["metadata"]["labels"]
+                assert not selector.items() <= labels.items(), (name, other["metadata"]["name"])
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        assert one("Service")["spec"]["selector"].items() <= labels.items()
+        assert one("PodMonitor")["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
 # -- Kubernetes -----------------------------------------------------------------------------
@@ -143,7 +299,7 @@ def test_k8s_manifests_validate(name: str) -> None:
 
 
 def test_k8s_validation_rejects_typos() -> None:
-    deployment = one("Deployment")
+    deployment = one("Deployment", "creditstream-borrower")
     deployment["spec"]["replica"] = 3
     with pytest.raises(kubernetes_validate.ValidationError):
         validate_k8s(deployment)
@@ -315,8 +471,9 @@ def test_the_exchange_user_covers_every_stage_of_the_topology() -> None:
             assert allowed(user, "topic", TOPOLOGY.topic(name).named("acme"), "Write"), name
 
 
-def test_worker_deployment_wiring() -> None:
-    deployment, service, monitor = one("Deployment"), one("Service"), one("PodMonitor")
+@pytest.mark.parametrize("name", ["creditstream-front", "creditstream-borrower"])
+def test_worker_deployment_wiring(name: str) -> None:
+    deployment, service, monitor = one("Deployment", name), one("Service"), one("PodMonitor")
     cm = one("ConfigMap", "creditstream-worker")["data"]
     pod = deployment["spec"]["template"]
     labels = pod["metadata"]["labels"]
