@@ -78,6 +78,13 @@ def transactional_producer(
             "linger.ms": 5,
             "compression.type": "lz4",
             "partitioner": "murmur2_random",  # the partitions Java and Faust clients pick
+            # A transaction's first request after the previous commit meets
+            # CONCURRENT_TRANSACTIONS while the broker still writes the previous
+            # markers; librdkafka retries after retry.backoff.ms (default 100 ms), which
+            # was ~105 ms of every batch (bench/results/latency_floor.json). Retry at
+            # once, backing off exponentially to 50 ms.
+            "retry.backoff.ms": 1,
+            "retry.backoff.max.ms": 50,
         }
         | extra
     )
@@ -99,6 +106,11 @@ def stage_consumer(
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
             "partition.assignment.strategy": "range",
+            # A read_committed fetch that finds nothing below the last stable offset is
+            # held by the broker for fetch.wait.max.ms (default 500) even after the
+            # commit markers arrive: ~400 ms per hop at light load. 10 ms costs a few
+            # more empty fetches per second.
+            "fetch.wait.max.ms": 10,
         }
         | extra
     )
