@@ -81,7 +81,7 @@ def transactional_producer(
             # A transaction's first request after the previous commit meets
             # CONCURRENT_TRANSACTIONS while the broker still writes the previous
             # markers; librdkafka retries after retry.backoff.ms (default 100 ms), which
-            # was ~105 ms of every batch (bench/results/latency_floor.json). Retry at
+            # was ~105 ms of every batch (bench/bench_txn_latency.py). Retry at
             # once, backing off exponentially to 50 ms.
             "retry.backoff.ms": 1,
             "retry.backoff.max.ms": 50,
