@@ -223,7 +223,7 @@ def test_the_path_in_use_is_exported() -> None:
     """1 for the hand-written paths the shipped schemas allow; 0 once a stage fell back."""
     registry = CollectorRegistry()
     install_metrics(BorrowerStage(Settings(), CODEC, DEFAULT_CONFIG), Metrics(registry))
-    for part in ("decode", "encode"):
+    for part in ("decode", "encode", "deliveries"):
         assert (
             registry.get_sample_value("creditstream_fast_path", {"stage": "borrower", "part": part})
             == 1
@@ -231,9 +231,10 @@ def test_the_path_in_use_is_exported() -> None:
     slow = BorrowerStage(Settings(), CODEC, DEFAULT_CONFIG)
     slow.decoder._fast.clear()
     slow.encoder.hand_written = False
+    slow.deliveries.hand_written = False
     registry = CollectorRegistry()
     install_metrics(slow, Metrics(registry))
-    for part in ("decode", "encode"):
+    for part in ("decode", "encode", "deliveries"):
         assert (
             registry.get_sample_value("creditstream_fast_path", {"stage": "borrower", "part": part})
             == 0

@@ -31,8 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from streams.domain.consent import active, apply_request, drop_expired, next_expiry
-from streams.domain.delivery import Delivery, answer_deliveries, bank_view, deliveries
-from streams.domain.profile.model import view_to_profile
+from streams.domain.delivery import Delivery, answer_deliveries, bank_view_of, deliveries
 from streams.domain.profile.windows import ProfileConfig
 from streams.stages.borrower.entry import BorrowerEntry, borrower_entry_to_bytes
 from streams.stages.borrower.events import Op
@@ -58,10 +57,7 @@ class Outcome:
 
 def render(entry: BorrowerEntry, config: ProfileConfig) -> str | None:
     """The bank-facing JSON of the entry's last update (None before any)."""
-    last = entry.last
-    return (
-        None if last is None else bank_view(view_to_profile(entry.state.borrower_id, last, config))
-    )
+    return None if entry.last is None else bank_view_of(entry.last, config)
 
 
 def process_batch(
@@ -95,7 +91,7 @@ def process_batch(
         dirty.add(e.borrower_id)
         if e.view is None or not active(entry.subs, now_ms):
             continue
-        view = bank_view(view_to_profile(e.borrower_id, e.view, config))
+        view = bank_view_of(e.view, config)
         found = deliveries(
             e.borrower_id,
             view,

@@ -80,5 +80,6 @@ def install_metrics(stage: BorrowerStage, metrics: Metrics) -> None:
     stage.on_dead = dead_letters_hook(metrics, STAGE)
     metrics.fast_path.labels(STAGE, "decode").set(stage.decoder.fast)
     metrics.fast_path.labels(STAGE, "encode").set(stage.encoder.hand_written)
+    metrics.fast_path.labels(STAGE, "deliveries").set(stage.deliveries.hand_written)
     stage.on_tick = LagReporter(metrics.set_lag, metrics.forget_partition)
     metrics.set_recovery(STAGE, stage.restore_progress)

@@ -52,6 +52,7 @@ from streams.runtime.gcpolicy import FreezingGc
 from streams.runtime.loop import StageLoop
 from streams.settings import Settings
 from streams.stages.borrower.batch import Outcome, Request, process_batch
+from streams.stages.borrower.deliverybytes import DeliveryEncoder
 from streams.stages.borrower.events import EventDecoder, Op
 from streams.stages.borrower.records import OutputEncoder
 from streams.stages.borrower.recovery import audit_heads, restore
@@ -59,7 +60,6 @@ from streams.stages.borrower.store import BorrowerStore
 from streams.wire.codec import SniffingCodec
 from streams.wire.consents import decode_request
 from streams.wire.rejects import Reject
-from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD
 
 log = logging.getLogger(__name__)
 _EVENT_ERRORS = (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError)
@@ -120,10 +120,14 @@ class BorrowerStage(StageLoop[Staged]):
         self.config = config
         self.decoder = EventDecoder(codec)
         self.encoder = OutputEncoder(codec, config)
+        self.deliveries = DeliveryEncoder(codec)
+        hand, slow = "hand-written", "generic codec (slow path)"
         log.info(
-            "borrower: events decoded by the %s, profiles encoded by the %s",
-            "hand-written reader" if self.decoder.fast else "generic codec (slow path)",
-            "hand-written writer" if self.encoder.hand_written else "generic codec (slow path)",
+            "borrower: events decoded by the %s, profiles encoded by the %s, feed and "
+            "audit records by the %s",
+            f"{hand} reader" if self.decoder.fast else slow,
+            f"{hand} writer" if self.encoder.hand_written else slow,
+            f"{hand} writer" if self.deliveries.hand_written else slow,
         )
         self.store = BorrowerStore(settings.borrower_hot_states)
         self.heads: dict[int, ChainHead] = {}
@@ -249,7 +253,8 @@ class BorrowerStage(StageLoop[Staged]):
         return staged.offsets
 
     def produce(self, producer: Producer, staged: Staged) -> None:
-        produce, encode, outcome = producer.produce, self.codec.encode, staged.outcome
+        produce, outcome = producer.produce, staged.outcome
+        feed, audit_record = self.deliveries.feed, self.deliveries.audit
         profiles, updates = topics.EXCHANGE_PROFILES, topics.PROFILE_UPDATES
         for e in outcome.emits:
             key = e.borrower_id.encode()
@@ -259,11 +264,11 @@ class BorrowerStage(StageLoop[Staged]):
                 produce(updates, e.update, key)
         audit = topics.EXCHANGE_AUDIT
         for p, d in outcome.deliveries:
-            produce(d.topic, encode(FEED_RECORD, d.record), d.key.encode())
+            produce(d.topic, feed(d.record), d.key.encode())
             if d.audit is not None:
                 sealed = self.heads[p].seal(d.audit)
                 key = str(d.audit["borrower_id"]).encode()
-                produce(audit, encode(AUDIT_RECORD, sealed), key, partition=p)
+                produce(audit, audit_record(sealed), key, partition=p)
         state = topics.BORROWER_STATE
         for bid, (p, record, _expires) in outcome.states.items():
             produce(state, record, bid.encode(), partition=p)
