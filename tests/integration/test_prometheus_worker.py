@@ -58,7 +58,7 @@ def test_prometheus_sees_every_family_from_a_working_worker(
     with running_worker(env) as worker:
         # One internal record nobody can decode (the worker made the topic): a dead letter.
         junk = Producer(conf | {"acks": "all"})
-        junk.produce(topics.PROFILE_UPDATES, b"junk", b"borrower-x")
+        junk.produce(topics.EXCHANGE_EVENTS, b"junk", b"borrower-x")
         assert junk.flush(30) == 0
         with BankSubscriber(bank, settings) as sub:
             expires = datetime.now(UTC) + timedelta(days=30)
