@@ -4,7 +4,7 @@ The stage writes a profile for most events it reads; going through
 ``profile_to_avro`` (Decimals, datetimes, a dict per map) and fastavro's generic writer
 cost ~40 us per profile. The records are fixed, so their bodies are written here
 straight from a :data:`streams.domain.profile.model.View` (ints, strs, tuples), value by
-value with ``profiles.binary``.
+value with ``binary`` (``streams.wire.binary`` and this stage's own).
 
 Correctness is not assumed: :class:`streams.stages.borrower.records.OutputEncoder` compares
 these bytes with the codec's own encoding at start-up and falls back to the codec if
@@ -24,20 +24,22 @@ from streams.domain.profile.alerts import Alert
 from streams.domain.profile.model import Credit, MoneyPairs, View
 from streams.domain.profile.windows import ProfileConfig
 from streams.stages.borrower.binary import (
+    int_map,
+    map_template,
+    money_map,
+    opt_long,
+    strings,
+    sum_map,
+)
+from streams.wire.binary import (
     EMPTY,
     SMALL,
     SMALL_LONGS,
     SMALL_OF,
     SOME,
     STRINGS,
-    int_map,
     long_,
-    map_template,
-    money_map,
-    opt_long,
     string,
-    strings,
-    sum_map,
     zigzag,
 )
 from streams.wire.schemas import BORROWER_PROFILE, load_schemas

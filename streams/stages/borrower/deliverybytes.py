@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from streams.stages.borrower.binary import EMPTY, SOME, long_, string
+from streams.wire.binary import EMPTY, SOME, long_, string
 from streams.wire.codec import SINGLE_OBJECT_MAGIC, SniffingCodec
 from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD
 

@@ -24,7 +24,6 @@ from typing import Final, Literal
 from streams.domain.profile.fold import loan_args
 from streams.domain.profile.state import T_CODE
 from streams.domain.validation import from_avro, to_avro
-from streams.stages.borrower.binary import DEC_CACHE, decimal_str, read_length, read_long
 from streams.stages.borrower.event_check import (
     SHAPE,
     enum_symbols,
@@ -33,6 +32,7 @@ from streams.stages.borrower.event_check import (
     sample_long,
     shape,
 )
+from streams.wire.binary import DEC_CACHE, decimal_str, read_length, read_long
 from streams.wire.codec import SINGLE_OBJECT_MAGIC, SniffingCodec
 from streams.wire.events import ExchangeEvent, LoanEventType
 from streams.wire.schemas import EXCHANGE_EVENT
@@ -106,7 +106,7 @@ def _read_event(
     Written out flat on purpose: a function call costs more than reading a field. A
     string is ``length, UTF-8 bytes``; most lengths and small ints take one byte ``b``
     (``b < 0x80``, value ``(b >> 1) ^ -(b & 1)``; ``b & 0x81 == 0`` for a length), the
-    rest go through ``profiles.binary.read_long``. A field running past the end makes the next read
+    rest go through ``wire.binary.read_long``. A field running past the end makes the next read
     raise IndexError, or the final position check fail.
     """
     b = data[pos]  # event_id
@@ -251,7 +251,7 @@ class EventDecoder:
         self._fast: dict[bytes, int] = {}  # header -> its length
         fields = {f["name"]: f["type"] for f in schema["fields"]}
         if shape(schema) != SHAPE:
-            log.warning("ExchangeEvent differs from what profiles.events reads: generic path")
+            log.warning("ExchangeEvent differs from what borrower.events reads: generic path")
             return
         types = enum_symbols(fields["loan"], "type")
         self._enums = (
@@ -270,7 +270,7 @@ class EventDecoder:
         for ev in (sample, sample_activity(), sample_long()):
             encoded = codec.encode(EXCHANGE_EVENT, to_avro(ev))
             if self.decode(0, encoded) != op_of(0, from_avro(codec.decode(encoded)[1])):
-                log.warning("profiles.events misreads ExchangeEvent: generic path")
+                log.warning("borrower.events misreads ExchangeEvent: generic path")
                 self._fast.clear()
 
     @property
