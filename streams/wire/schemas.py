@@ -234,3 +234,21 @@ def latest_released(root: Path = RELEASED_DIR) -> SchemaSet | None:
     """Schemas of the newest released version, or None before the first release."""
     versions = released_versions(root)
     return load_schemas(root / versions[-1]) if versions else None
+
+
+def shape(schema: Any) -> str:
+    """The Avro types of a resolved schema in binary-encoding order, with their logical
+    types (names, docs and defaults left out)."""
+    if isinstance(schema, list):
+        return "[" + " ".join(shape(s) for s in schema) + "]"
+    if isinstance(schema, dict):
+        typ = schema["type"]
+        if typ == "record":
+            return "{" + " ".join(shape(f["type"]) for f in schema["fields"]) + "}"
+        if typ in ("enum", "fixed"):
+            return str(typ)
+        logical = schema.get("logicalType")
+        if logical == "decimal":
+            logical = f"decimal/{schema.get('scale', 0)}"
+        return shape(typ) + (f":{logical}" if logical else "")
+    return str(schema)

@@ -180,8 +180,8 @@ class Families:
             ["stage", "reason"],
             registry=r,
         )
-        # 1 when a stage's hand-written byte path runs (part="decode", "encode" or
-        # "deliveries": feed and audit records), 0 when
+        # 1 when a stage's hand-written byte path runs (the borrower's part="decode",
+        # "encode" or "deliveries": feed and audit records; ingress's "transcode"), 0 when
         # it fell back to the generic codec at start (schemas it does not know): the
         # same bytes, several times the CPU per event.
         self.fast_path = Gauge(

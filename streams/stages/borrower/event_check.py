@@ -1,7 +1,7 @@
 """What the hand-written exchange.events decoder is checked against at start-up (pure).
 
 ``streams.stages.borrower.events.EventDecoder`` reads records by hand only when the schema has
-exactly the layout it reads (:data:`SHAPE`, compared with :func:`shape` of the resolved
+exactly the layout it reads (:data:`SHAPE`, compared with ``wire.schemas.shape`` of the resolved
 schema) and when it reads these sample events exactly as the generic path does: a loan
 correction with every optional field set, an activity event, and one with multi-byte
 lengths and numbers everywhere they can be.
@@ -30,24 +30,6 @@ SHAPE = (
     "[null int:date] [null int] [null string]}] "
     "[null {enum bytes:decimal/2 string string}]}"
 )
-
-
-def shape(schema: Any) -> str:
-    """The Avro types of a resolved schema in binary-encoding order, with their logical
-    types (names, docs and defaults left out)."""
-    if isinstance(schema, list):
-        return "[" + " ".join(shape(s) for s in schema) + "]"
-    if isinstance(schema, dict):
-        typ = schema["type"]
-        if typ == "record":
-            return "{" + " ".join(shape(f["type"]) for f in schema["fields"]) + "}"
-        if typ in ("enum", "fixed"):
-            return str(typ)
-        logical = schema.get("logicalType")
-        if logical == "decimal":
-            logical = f"decimal/{schema.get('scale', 0)}"
-        return shape(typ) + (f":{logical}" if logical else "")
-    return str(schema)
 
 
 def enum_symbols(schema: Any, field: str) -> tuple[str, ...]:

@@ -30,12 +30,11 @@ from streams.stages.borrower.event_check import (
     sample_activity,
     sample_loan,
     sample_long,
-    shape,
 )
 from streams.wire.binary import DEC_CACHE, decimal_str, read_length, read_long
 from streams.wire.codec import SINGLE_OBJECT_MAGIC, SniffingCodec
 from streams.wire.events import ExchangeEvent, LoanEventType
-from streams.wire.schemas import EXCHANGE_EVENT
+from streams.wire.schemas import EXCHANGE_EVENT, shape
 
 log = logging.getLogger(__name__)
 EXPECTED = frozenset({EXCHANGE_EVENT})

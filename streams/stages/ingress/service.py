@@ -44,4 +44,5 @@ def install_ingress(app: faust.App, stage: IngressStage, metrics: Metrics) -> No
     stage.on_batch = metrics_hook(metrics)
     stage.on_tick = LagReporter(metrics.set_lag, metrics.forget_partition)
     stage.gate.report = metrics.set_tenant_waiting
+    metrics.fast_path.labels("ingress", "transcode").set(stage.processor.transcoder.fast)
     install_threaded_stage(app, "ingress", stage, metrics)
