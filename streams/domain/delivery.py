@@ -34,7 +34,7 @@ from typing import Any
 from streams.domain.consent import Answer, Subscription, Subscriptions, active
 from streams.domain.profile.alerts import Alert
 from streams.domain.profile.model import BorrowerProfile, View
-from streams.domain.profile.output import profile_to_dict, view_to_dict
+from streams.domain.profile.output import profile_to_dict, view_json
 from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
 from streams.errors import CreditstreamError
 from streams.topics import feed
@@ -76,10 +76,10 @@ def bank_view(profile: BorrowerProfile | Mapping[str, Any]) -> str:
 
 
 def bank_view_of(v: View, config: ProfileConfig = DEFAULT_CONFIG) -> str:
-    """:func:`bank_view` of the profile the view ``v`` stands for, rendered from the view
-    (``streams.domain.profile.output.view_to_dict``: ~3x cheaper than through a
+    """:func:`bank_view` of the profile the view ``v`` stands for, written from the view
+    (``streams.domain.profile.output.view_json``: ~15x cheaper than through a
     ``BorrowerProfile``); it holds no borrower_id by construction."""
-    return json.dumps(view_to_dict(v, config), separators=(",", ":"))  # keys come sorted
+    return view_json(v, config)
 
 
 def feed_alerts(alerts: Iterable[Alert | Mapping[str, Any]]) -> list[dict[str, str]]:

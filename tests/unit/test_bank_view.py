@@ -8,13 +8,16 @@ feeds with the latter byte for byte.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from streams.domain.delivery import bank_view, bank_view_of
 from streams.domain.profile.fold import apply
 from streams.domain.profile.model import View, saturate_money, view_to_profile
+from streams.domain.profile.output import _iso
 from streams.domain.profile.state import new_state
 from streams.domain.profile.view import view
 from streams.domain.profile.windows import DEFAULT_CONFIG
@@ -64,3 +67,9 @@ def test_amounts_below_a_cent_negative_and_clamped_render_alike() -> None:
     (_, below), *_ = views_of(events[:2])
     assert any(isinstance(a, Decimal) for _, a in below[2][1])  # a Decimal below a cent
     assert bank_view_of(below) == bank_view(view_to_profile(BORROWER, below))
+
+
+@given(st.integers(-62_135_596_800_000, 253_402_300_799_999))
+def test_times_render_as_isoformat_writes_them(ms: int) -> None:
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    assert _iso(ms) == moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
