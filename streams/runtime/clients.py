@@ -76,7 +76,6 @@ def transactional_producer(
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
-            "compression.type": "lz4",
             "partitioner": "murmur2_random",  # the partitions Java and Faust clients pick
             # A transaction's first request after the previous commit meets
             # CONCURRENT_TRANSACTIONS while the broker still writes the previous
@@ -145,7 +144,8 @@ def stage_clients(
     provision.prepare_stage(conf, stage, settings.partitions)
     ident = StageIdentity.of(settings, stage)
     consumer = stage_consumer(conf, ident, **(consumer_extra or {}))
-    producer = transactional_producer(conf, ident, **(producer_extra or {}))
+    extra = {"compression.type": settings.stage_compression} | (producer_extra or {})
+    producer = transactional_producer(conf, ident, **extra)
     try:
         yield consumer, producer
     finally:

@@ -32,7 +32,7 @@ def test_entries_expire_and_tombstones_forget() -> None:
     mem = DedupMemory(window_ms=100)
     expiry = mem.stage(SRC, "a", now_ms=1000)
     assert expiry == 1100
-    mem.commit()
+    mem.commit([(SRC, "a")])
     assert mem.seen(SRC, "a", 1099)
     assert not mem.seen(SRC, "a", 1100)
     assert mem.expire(1100) == 1 and mem.size() == 0
@@ -43,27 +43,35 @@ def test_entries_expire_and_tombstones_forget() -> None:
 
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["stage", "commit", "abort"]), st.sampled_from("abcde")),
+        st.tuples(st.sampled_from(["stage", "seal", "commit", "abort"]), st.sampled_from("abcde")),
         max_size=40,
     )
 )
 def test_only_committed_batches_are_remembered(ops: list[tuple[str, str]]) -> None:
+    """Batches as the pipelined loop runs them: ``seal`` hands the batch being staged to
+    the commit (at most one in flight), ``commit`` settles the oldest, ``abort`` undoes
+    every staged batch."""
     mem = DedupMemory(window_ms=10**9)
     committed: set[str] = set()
-    staged: set[str] = set()
+    staging: set[str] = set()
+    in_flight: list[set[str]] = []
     for op, event_id in ops:
         if op == "stage":
             mem.stage(SRC, event_id, 0)
-            staged.add(event_id)
-        elif op == "commit":
-            mem.commit()
-            committed |= staged
-            staged.clear()
-        else:
+            staging.add(event_id)
+        elif op == "seal" and not in_flight:
+            in_flight.append(staging)
+            staging = set()
+        elif op == "commit" and in_flight:
+            batch = in_flight.pop(0)
+            mem.commit([(SRC, e) for e in batch])
+            committed |= batch
+        elif op == "abort":
             mem.abort()
-            staged.clear()
+            staging, in_flight = set(), []
+        pending = staging.union(*in_flight)
         for e in "abcde":
-            assert mem.seen(SRC, e, 1) == (e in committed or e in staged)
+            assert mem.seen(SRC, e, 1) == (e in committed or e in pending)
     # Recovery from the committed changelog rebuilds exactly the committed memory.
     replayed = DedupMemory(window_ms=10**9)
     for e in committed:
@@ -78,7 +86,7 @@ def test_forget_drops_revoked_partitions_only() -> None:
     other = ("ingest.acme.loans", 4)
     mem.stage(SRC, "x", 0)
     mem.stage(other, "x", 0)
-    mem.commit()
+    mem.commit([(SRC, "x"), (other, "x")])
     mem.forget([SRC])
     assert not mem.seen(SRC, "x", 1)
     assert mem.seen(other, "x", 1)

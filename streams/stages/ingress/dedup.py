@@ -4,8 +4,10 @@ A platform's SDK keys records by user key, so a re-sent event lands on the same
 partition of the same topic: remembering event_ids per input partition is enough.
 Entries expire ``window_ms`` after they were accepted. Changes are staged per batch
 and applied only after the batch's transaction commits, so an aborted batch leaves
-no trace. The durable copy is the compacted ``exchange.ingress-dedup`` topic: one
-record per accepted event, key ``<topic>|<partition>|<event_id>``, value the expiry.
+no trace; a batch commits only its own ids, so the next batch (staged while this one
+commits, the pipelined loop) stays staged until its own commit. The durable copy is
+the compacted ``exchange.ingress-dedup`` topic: one record per accepted event, key
+``<topic>|<partition>|<event_id>``, value the expiry.
 """
 
 from __future__ import annotations
@@ -62,14 +64,18 @@ class DedupMemory:
         self._staged.setdefault(source, {})[event_id] = expiry
         return expiry
 
-    def commit(self) -> None:
-        """The batch's transaction committed: staged ids become durable memory."""
-        for source, ids in self._staged.items():
-            self._seen.setdefault(source, {}).update(ids)
-        self._staged.clear()
+    def commit(self, ids: Iterable[tuple[Source, str]]) -> None:
+        """A batch's transaction committed: its staged ``(source, event_id)`` become
+        durable memory (others stay staged)."""
+        for source, event_id in ids:
+            staged = self._staged.get(source)
+            expiry = None if staged is None else staged.pop(event_id, None)
+            if expiry is not None:
+                self._seen.setdefault(source, {})[event_id] = expiry
 
     def abort(self) -> None:
-        """The batch's transaction aborted: forget what it staged."""
+        """The staged batches' transactions aborted (the loop undoes them together):
+        forget everything staged."""
         self._staged.clear()
 
     def clear(self) -> None:

@@ -61,6 +61,9 @@ class IngressStage(StageLoop[Staged]):
     """Validate, pseudonymize and dedup platform records (``runtime.loop``)."""
 
     name = "ingress"
+    #: Batch n+1 is validated while batch n commits (``runtime.loop``'s variant): the
+    #: dedup memory commits each batch's own ids.
+    pipelined = True
 
     def __init__(self, settings: Settings, processor: IngressProcessor, guard: RatioGuard) -> None:
         # A platform whose rejected topic is missing waits, paused.
@@ -153,12 +156,14 @@ class IngressStage(StageLoop[Staged]):
                 )
 
     def forget(self, staged: Staged | None) -> None:
-        """A failed batch leaves no trace: its staged event_ids are forgotten."""
+        """A failed batch leaves no trace: staged event_ids are forgotten (the loop
+        undoes every staged batch together, so all of them)."""
         self.stats.aborted += 1
         self.processor.dedup.abort()
 
     def committed(self, staged: Staged, seconds: float) -> None:
-        self.processor.dedup.commit()
+        accepted = [(source, o.event_id) for source, o in staged if isinstance(o, Accepted)]
+        self.processor.dedup.commit(accepted)
         self.stats.batches += 1
         outcomes = [o for _, o in staged]
         for o in outcomes:
