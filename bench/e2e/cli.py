@@ -57,7 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--bad-share", type=float, default=0.01)
     add("--partitions", type=int, default=4)
     add("--seed", type=int, default=11)
-    add("--loads", type=float, nargs="+", default=[0.5, 0.7], help="shares of the max rate")
+    add(
+        "--loads",
+        type=float,
+        nargs="+",
+        default=[0.01, 0.5, 0.7],
+        help="shares of the max rate (0.01: a trickle, up to ~100 events/s)",
+    )
     add("--latency-seconds", type=float, default=45.0, help="per load level")
     add("--faust-events", type=int, default=40_000, help="backlog prefix the baseline runs on")
     add("--faust-seconds", type=float, default=420.0, help="the baseline's time limit")

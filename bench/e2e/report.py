@@ -50,6 +50,7 @@ def summarize(
             "latency_ms_at_load": {
                 f"{s:.0%}": {"p50": r["p50_ms"], "p95": r["p95_ms"], "p99": r["p99_ms"]}
                 | {"p50_by_third": r["p50_ms_by_third"], "events_per_s": r["sent_events_per_s"]}
+                | {"by_stage_ms": r.get("by_stage_ms")}
                 for s, r in sorted(at.items())
             },
             "rss_mb_per_million_borrowers": one.get("rss_mb_per_million_borrowers"),

@@ -190,6 +190,39 @@ def test_pipelined_commit_failure_undoes_both_batches_and_rewinds_to_the_first()
     assert rec.calls.count(("begin", None)) == 1  # the second batch never began
 
 
+class WatchingConsumer:
+    """Records, at each fetch, which batches had been committed by then."""
+
+    def __init__(self, stage: Recording) -> None:
+        self.stage = stage
+        self.committed_at_fetch: list[list[Any]] = []
+
+    def consume(self, n: int, timeout: float) -> list[FakeMessage]:
+        done = [s for step, s in self.stage.steps if step == "committed"]
+        self.committed_at_fetch.append(done)
+        return []
+
+
+@pytest.mark.parametrize(("overlap_from", "settled"), [(200, True), (1, False)])
+def test_a_light_in_flight_batch_is_settled_before_the_next_fetch(
+    overlap_from: int, settled: bool
+) -> None:
+    hold = threading.Event()
+    stage = _pipelined(Recorder(hold=hold))
+    stage.overlap_from = overlap_from  # type: ignore[misc]
+    stage._transact(batch((0, 1), (1, 4)))  # two records in flight, their commit held
+    consumer = WatchingConsumer(stage)
+    if not settled:  # a heavy batch overlaps: the fetch runs while it commits
+        assert stage._fetch(consumer) == []  # type: ignore[arg-type]
+        assert consumer.committed_at_fetch == [[]]
+        hold.set()
+        stage._settle()
+        return
+    hold.set()  # a light one: the fetch waits for the commit
+    assert stage._fetch(consumer) == []  # type: ignore[arg-type]
+    assert consumer.committed_at_fetch == [[[1, 4]]]
+
+
 class QueueConsumer:
     """librdkafka's consume(n, timeout) over a local queue: waits only when it is empty."""
 
