@@ -1,0 +1,88 @@
+"""The on-disk partition store: atomic writes with their changelog offset, wipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streams.runtime.state import PartitionStore
+
+keys = st.binary(min_size=1, max_size=8)
+batches = st.lists(
+    st.dictionaries(keys, st.none() | st.binary(max_size=40), max_size=6), max_size=12
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batches)
+def test_the_store_holds_what_the_batches_wrote_and_the_offset_they_reached(
+    tmp_path_factory: pytest.TempPathFactory, writes: list[dict[bytes, bytes | None]]
+) -> None:
+    path = tmp_path_factory.mktemp("store")
+    model: dict[bytes, bytes] = {}
+    store = PartitionStore.open(path)
+    assert store.offset is None
+    for offset, batch in enumerate(writes):
+        store.apply(batch, offset * 3)
+        for k, v in batch.items():
+            if v is None:
+                model.pop(k, None)
+            else:
+                model[k] = v
+    store.close()
+    again = PartitionStore.open(path)  # what survives a restart
+    assert dict(again.items()) == model
+    assert again.offset == (None if not writes else (len(writes) - 1) * 3)
+    for k, value in model.items():
+        assert again.get(k) == value
+    again.close()
+
+
+def test_an_offset_never_goes_back(tmp_path: Path) -> None:
+    store = PartitionStore.open(tmp_path / "s")
+    store.apply({b"a": b"1"}, 10)
+    with pytest.raises(ValueError, match="behind"):
+        store.apply({b"a": b"2"}, 9)
+    assert store.get(b"a") == b"1" and store.offset == 10
+    store.close()
+
+
+def test_wipe_empties_the_store_and_forgets_the_offset(tmp_path: Path) -> None:
+    store = PartitionStore.open(tmp_path / "s")
+    store.apply({b"a": b"1", b"b": b"2"}, 5)
+    store.wipe("the changelog no longer holds offset 5")
+    assert store.offset is None and list(store.items()) == []
+    store.apply({b"c": b"3"}, 7)
+    store.close()
+    again = PartitionStore.open(tmp_path / "s")
+    assert dict(again.items()) == {b"c": b"3"} and again.offset == 7
+    assert again.size_bytes() > 0
+    again.close()
+
+
+def test_an_unreadable_store_is_wiped_and_starts_empty(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "s"
+    store = PartitionStore.open(path)
+    store.apply({b"a": b"1"}, 3)
+    store.close()
+    for f in path.iterdir():  # garbage where RocksDB keeps its manifest and tables
+        if f.is_file() and (f.name.startswith("MANIFEST") or f.name == "CURRENT"):
+            f.write_bytes(b"not rocksdb")
+    again = PartitionStore.open(path)
+    assert again.offset is None and list(again.items()) == []
+    assert "unreadable" in caplog.text and "restoring in full" in caplog.text
+    again.close()
+
+
+def test_a_closed_store_refuses_use(tmp_path: Path) -> None:
+    store = PartitionStore.open(tmp_path / "s")
+    store.close()
+    with pytest.raises(ValueError, match="closed"):
+        store.get(b"a")
