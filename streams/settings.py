@@ -138,6 +138,21 @@ class Settings(BaseSettings):
     borrower_hot_states: int = Field(
         200_000, ge=0, description="Decoded borrower entries kept in memory (the rest as bytes)."
     )
+    state_store: Literal["disk", "memory"] = Field(
+        "disk",
+        description=(
+            "Where the borrower stage keeps its committed entries: disk (RocksDB under "
+            "<state_dir>/borrower/<partition>, with the changelog offset they reach, so a "
+            "restart replays only the changelog's tail) or memory (a full replay on every "
+            "assignment)."
+        ),
+    )
+    state_block_cache_mb: int = Field(
+        32, ge=1, description="RocksDB block cache per partition store, MiB."
+    )
+    state_write_buffer_mb: int = Field(
+        16, ge=1, description="RocksDB write buffer (memtable) per partition store, MiB."
+    )
     gc_full_collect_every_s: float = Field(
         FULL_COLLECT_EVERY_S,
         gt=0,

@@ -42,8 +42,14 @@ from streams.topics import (
 COMPACT: Mapping[str, str] = MappingProxyType(
     {"cleanup.policy": "compact", "min.compaction.lag.ms": str(60_000)}
 )
+#: How long a state changelog keeps a tombstone after compaction reached it: a local
+#: store last written longer ago than this may have missed a deletion, so recovery
+#: wipes one older than half of it (``stages.borrower.recovery.replay_start``).
+TOMBSTONE_RETENTION_MS = 86_400_000
 #: A stage's state changelog: compacted; tombstones kept a day for restoring readers.
-CHANGELOG: Mapping[str, str] = MappingProxyType(dict(COMPACT) | {"delete.retention.ms": "86400000"})
+CHANGELOG: Mapping[str, str] = MappingProxyType(
+    dict(COMPACT) | {"delete.retention.ms": str(TOMBSTONE_RETENTION_MS)}
+)
 
 
 def delete_after(days: int) -> Mapping[str, str]:

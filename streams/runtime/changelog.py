@@ -1,23 +1,24 @@
-"""Recovery: read a compacted changelog's partitions from the start to their end.
+"""Recovery: read a compacted changelog's partitions to their end.
 
-A stage's in-memory state is the latest record per key of its changelog topic (one
-partition per input partition it owns); on assignment the stage replays those
-partitions before it reads any input (committed data only, so an aborted batch's
-state records never come back).
+A stage's state is the latest record per key of its changelog topic (one partition per
+input partition it owns); on assignment the stage replays those partitions before it
+reads any input (committed data only, so an aborted batch's state records never come
+back): from the start, or, for a partition whose local store already holds the state up
+to some offset (``streams.runtime.state``), from the record after it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from streams.runtime.clients import fetch_batch
 from streams.settings import KafkaConf
 
-#: ``on_record(partition, key, value)`` of a changelog replay.
-OnRecord = Callable[[int, bytes, bytes | None], None]
+#: ``on_record(partition, offset, key, value)`` of a changelog replay.
+OnRecord = Callable[[int, int, bytes, bytes | None], None]
 
 
 def replay_changelog(
@@ -27,10 +28,11 @@ def replay_changelog(
     on_record: OnRecord,
     batch: int = 10_000,
     group_prefix: str = "creditstream",
+    start: Mapping[int, int] | None = None,
 ) -> int:
-    """Read ``partitions`` of ``topic`` from the start to their current end (committed
-    data only), all at once, calling ``on_record(partition, key, value)`` for each;
-    returns the count."""
+    """Read ``partitions`` of ``topic`` to their current end (committed data only), all
+    at once, from ``start[p]`` (default: the start), calling ``on_record(partition,
+    offset, key, value)`` for each; returns the count."""
     reader = Consumer(
         conf
         | {
@@ -47,11 +49,13 @@ def replay_changelog(
     count = 0
     try:
         ends: dict[int, int] = {}
+        first: dict[int, int] = {}
         for p in set(partitions):
             low, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
+            first[p] = OFFSET_BEGINNING if start is None or p not in start else start[p]
+            if high > max(low, first[p]):
                 ends[p] = high
-        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        reader.assign([TopicPartition(topic, p, first[p]) for p in ends])
         while ends:
             for msg in fetch_batch(reader, batch, 1.0):
                 err, part = msg.error(), msg.partition() or 0
@@ -59,7 +63,7 @@ def replay_changelog(
                     if err.code() == KafkaError._PARTITION_EOF:
                         ends.pop(part, None)
                     continue
-                on_record(part, msg.key() or b"", msg.value())
+                on_record(part, msg.offset() or 0, msg.key() or b"", msg.value())
                 count += 1
                 # Transaction markers occupy offsets too: stop at the end, not at EOF only.
                 if (msg.offset() or 0) + 1 >= ends.get(part, 0):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date
 from decimal import Decimal
 
 from hypothesis import strategies as st
 
+from streams.stages.borrower.store import BorrowerStore, States
 from streams.wire.events import (
     ActivityFacts,
     ActivityKind,
@@ -213,3 +215,19 @@ def remembered(arrived: list[ExchangeEvent]) -> list[ExchangeEvent]:
         if (ev.borrower_id, ev.platform, ev.event_id) in stale
         or not _forgotten(ev, newest[ev.borrower_id])
     ]
+
+
+_NEXT_OFFSET = itertools.count()
+
+
+def commit(store: BorrowerStore, states: States) -> None:
+    """Commit ``states`` as the stage does after a transaction: each partition with a
+    record at a new (increasing) changelog offset."""
+    offset = next(_NEXT_OFFSET)
+    store.commit(states, {p: offset for p, _record, _expires in states.values()})
+
+
+def load(store: BorrowerStore, partition: int, borrower_id: str, record: bytes | None) -> None:
+    """Replay one changelog record into ``store`` as recovery does (then index)."""
+    store.restore_chunk(partition, {borrower_id: record}, next(_NEXT_OFFSET))
+    store.index(partition)

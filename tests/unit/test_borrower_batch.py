@@ -27,7 +27,15 @@ from streams.stages.borrower.store import BorrowerStore
 from streams.wire.consents import Action, ConsentRequest, Purpose
 from streams.wire.events import LoanEventType
 from streams.wire.schemas import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
-from tests.unit.profile_factories import BORROWER, DAY, T0, activity_event, loan_event
+from tests.unit.profile_factories import (
+    BORROWER,
+    DAY,
+    T0,
+    activity_event,
+    commit,
+    load,
+    loan_event,
+)
 
 CODEC = codec_for(None)
 ENCODER = OutputEncoder(CODEC)
@@ -55,7 +63,7 @@ def run(
         [(0, r) for r in requests], ops, due, store.get, now, DEFAULT_CONFIG, ENCODER
     )
     store.take_touched()
-    store.commit(out.states)
+    commit(store, out.states)
     return out
 
 
@@ -161,7 +169,7 @@ def test_state_record_round_trips_and_restore_indexes_expiries() -> None:
     assert (back.state, back.emitted, back.subs) == (entry.state, entry.emitted, entry.subs)
     assert (back.last, back.last_version) == (entry.last, entry.last_version) != (None, 0)
     fresh = BorrowerStore(10)
-    fresh.load(0, BORROWER, record)
+    load(fresh, 0, BORROWER, record)
     assert fresh.due(NOW + 60_000) == [(0, BORROWER)]
     assert borrower_entry_to_bytes(new_borrower_entry(BORROWER)) is None
 

@@ -27,7 +27,15 @@ from streams.stages.borrower.records import (
 from streams.stages.borrower.store import BorrowerStore, States
 from streams.wire.events import ActivityKind, LoanEventType
 from streams.wire.schemas import BORROWER_PROFILE, PROFILE_UPDATE
-from tests.unit.profile_factories import BORROWER, DAY, T0, activity_event, loan_event
+from tests.unit.profile_factories import (
+    BORROWER,
+    DAY,
+    T0,
+    activity_event,
+    commit,
+    load,
+    loan_event,
+)
 
 CODEC = codec_for(None)
 ENCODER = OutputEncoder(CODEC)
@@ -140,14 +148,14 @@ def test_update_bytes_equal_a_plain_encode_of_the_whole_record() -> None:
 def test_duplicates_and_immaterial_changes_emit_no_profile_and_no_update() -> None:
     store = BorrowerStore(10)
     first = process_events([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
-    store.commit(states(first))
+    commit(store, states(first))
     again = process_events([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
     assert [(e.profile, e.update, e.version) for e in again] == [(None, None, 3)]
-    store.commit(states(again))
+    commit(store, states(again))
     # Eleven purchases: the first few are material, later +1s move spend by < 20%.
     spend = [activity_event(f"s{i}", T0 + 25 * DAY + i) for i in range(11)]
     for ev in spend[:10]:
-        store.commit(states(process_events([(0, ev)], store.get, NOW, DEFAULT_CONFIG, ENCODER)))
+        commit(store, states(process_events([(0, ev)], store.get, NOW, DEFAULT_CONFIG, ENCODER)))
     (last,) = process_events([(0, spend[10])], store.get, NOW, DEFAULT_CONFIG, ENCODER)
     assert last.profile is None and last.update is None and last.version == 14
     # With a zero ratio every spend move is material.
@@ -163,7 +171,7 @@ def test_material_is_judged_against_the_last_emitted_profile_so_drift_adds_up() 
     for i in range(40):
         ev = activity_event(f"s{i}", T0 + 25 * DAY + i, ActivityKind.PURCHASE)
         emits = process_events([(0, ev)], store.get, NOW, DEFAULT_CONFIG, ENCODER)
-        store.commit(states(emits))
+        commit(store, states(emits))
         if emits[0].profile is not None:
             versions.append(emits[0].version)
     # Never every event, but a 20% drift keeps emitting: 1,2,3,4,5,6,8,10,12,15,19,23,28,34
@@ -179,7 +187,7 @@ def test_abort_forgets_mutations_and_commit_keeps_them() -> None:
     assert store.get(0, BORROWER).state.version == 0
     store.abort()
     emits = process_events([(0, e) for e in _loans()], store.get, NOW, DEFAULT_CONFIG, ENCODER)
-    store.commit(states(emits))
+    commit(store, states(emits))
     assert store.committed(0, BORROWER) == record(emits[0])
     extra = [loan_event("r1", T0 + 21 * DAY, LoanEventType.REPAYMENT)]
     process_events([(0, e) for e in extra], store.get, NOW, DEFAULT_CONFIG, ENCODER)
@@ -191,16 +199,16 @@ def test_restore_is_lazy_and_rebalance_forgets_partitions() -> None:
     source = BorrowerStore(10)
     emits = process_events([(3, e) for e in _loans()], source.get, NOW, DEFAULT_CONFIG, ENCODER)
     store = BorrowerStore(0)
-    store.load(3, BORROWER, record(emits[0]))
+    load(store, 3, BORROWER, record(emits[0]))
     assert store.size() == 1 and store.hot() == 0
     entry: ProfileEntry = store.get(3, BORROWER)
     assert entry.state.version == 3 and entry.emitted is not None
     assert snapshot(entry.state, NOW) == snapshot(emits[0].entry.state, NOW)
-    store.commit({})
+    commit(store, {})
     assert store.hot() == 0  # hot cache bounded at 0
-    store.load(3, BORROWER, None)  # tombstone
+    load(store, 3, BORROWER, None)  # tombstone
     assert store.size() == 0
-    store.load(3, BORROWER, record(emits[0]))
+    load(store, 3, BORROWER, record(emits[0]))
     store.forget([3])
     assert store.size() == 0
 
@@ -214,7 +222,7 @@ def test_touched_borrowers_are_handed_out_per_batch_so_one_batch_can_be_undone()
     second = [loan_event("r1", T0 + 21 * DAY, LoanEventType.REPAYMENT)]
     process_events([(0, e) for e in second], store.get, NOW, DEFAULT_CONFIG, ENCODER)
     touched = store.take_touched()
-    store.commit(first)
+    commit(store, first)
     store.abort(touched)
     assert store.take_touched() == []
     assert store.get(0, BORROWER).state.version == 3  # batch one committed, two undone
@@ -229,9 +237,9 @@ def test_a_small_hot_cache_keeps_what_the_next_batch_folded_on_until_it_commits(
     for ev in events:
         emits = states(process_events([(0, ev)], store.get, NOW, DEFAULT_CONFIG, ENCODER))
         store.take_touched()
-        store.commit(previous)
+        commit(store, previous)
         previous = emits
-    store.commit(previous)
+    commit(store, previous)
     assert borrower_entry_from_bytes(store.committed(0, BORROWER) or b"").state.version == len(
         events
     )

@@ -41,7 +41,7 @@ from streams.stages.borrower.records import OutputEncoder
 from streams.stages.borrower.stage import BorrowerStage
 from streams.wire.events import ExchangeEvent
 from streams.wire.schemas import BORROWER_PROFILE, EXCHANGE_EVENT, PROFILE_UPDATE
-from tests.unit.profile_factories import DAY, T0, event_sets
+from tests.unit.profile_factories import DAY, T0, event_sets, load
 
 CODEC = codec_for(None)
 DECODER = EventDecoder(CODEC)
@@ -173,11 +173,11 @@ def test_money_is_exact_in_cents_also_below_a_cent() -> None:
 def test_metrics_hooks_move_the_registry() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
-    stage = BorrowerStage(Settings(), CODEC, DEFAULT_CONFIG)
+    stage = BorrowerStage(Settings(state_store="memory"), CODEC, DEFAULT_CONFIG)
     install_metrics(stage, metrics)
     assert stage.on_batch is not None and stage.on_restore is not None
     entry = new_borrower_entry("b" * 64)
-    stage.store.load(0, "b" * 64, b"x")
+    load(stage.store, 0, "b" * 64, b"x")
     alerts = [Alert(AlertKind.NEW_LOAN, "r", 1), Alert(AlertKind.DEFAULT, "r", 1)]
     emits = [
         Emit("b" * 64, 0, b"p", b"u", 3, alerts, entry, 1, True, None),

@@ -1,11 +1,46 @@
 """State on disk: one RocksDB store per stage partition, with its changelog offset.
 
-The public API is :class:`~streams.runtime.state.store.PartitionStore`. The stages'
+The public API: :class:`~streams.runtime.state.store.PartitionStore` (RocksDB),
+:class:`~streams.runtime.state.memory.MemoryStore` (the same contract in a dict) and
+:class:`Store`, what both are. The stages'
 changelog topics stay the truth; a store is a local copy that lets recovery replay only
 the changelog records after the offset it reaches (issue 15: the borrower stage and the
 ingress dedup memory move onto it next).
 """
 
-from streams.runtime.state.store import FORMAT, PartitionStore
+from collections.abc import Iterator, Mapping
+from typing import Protocol
 
-__all__ = ["FORMAT", "PartitionStore"]
+from streams.runtime.state.memory import MemoryStore
+from streams.runtime.state.store import FORMAT, PartitionStore
+from streams.settings import Settings
+
+
+class Store(Protocol):
+    """One partition's state records and the changelog offset they reach."""
+
+    offset: int | None
+    written_at_ms: int
+
+    def get(self, key: bytes) -> bytes | None: ...
+    def items(self) -> Iterator[tuple[bytes, bytes]]: ...
+    def apply(self, writes: Mapping[bytes, bytes | None], offset: int) -> None: ...
+    def wipe(self, reason: str) -> None: ...
+    def estimated_keys(self) -> int: ...
+    def size_bytes(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def open_store(settings: Settings, stage: str, partition: int) -> Store:
+    """The store of ``stage``'s ``partition`` as ``settings`` say: RocksDB under
+    ``<state_dir>/<stage>/<partition>`` or, with ``state_store = "memory"``, a dict."""
+    if settings.state_store == "memory":
+        return MemoryStore()
+    return PartitionStore.open(
+        settings.state_dir / stage / str(partition),
+        write_buffer_bytes=settings.state_write_buffer_mb << 20,
+        block_cache_bytes=settings.state_block_cache_mb << 20,
+    )
+
+
+__all__ = ["FORMAT", "MemoryStore", "PartitionStore", "Store", "open_store"]

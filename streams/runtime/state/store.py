@@ -7,9 +7,10 @@ is that store for one (stage, partition); ``streams.runtime.state`` says how sta
 Contract:
 
 * :meth:`PartitionStore.open` opens the store under ``path`` or creates it. A store it
-  cannot read (corrupt, another format, a lock it cannot take) is wiped and created
-  empty, with a log line saying why: losing a local store costs a full replay, never
-  data (the changelog topic is the truth).
+  cannot read (corrupt, another format) is wiped and created empty, with a log line
+  saying why: losing a local store costs a full replay, never data (the changelog topic
+  is the truth). One locked by a live RocksDB (two workers sharing a state dir) is an
+  error (:class:`StateInUseError`), never wiped.
 * :attr:`~PartitionStore.offset` is the offset of the last changelog record the stored
   state includes (None: empty, replay everything).
 * :meth:`~PartitionStore.apply` writes a batch's records (None deletes) and the offset
@@ -26,16 +27,20 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
+from streams.errors import CreditstreamError
+
 log = logging.getLogger(__name__)
 
 _META: Final = "meta"  # column family: the store's own facts, never state records
 _OFFSET: Final = b"changelog-offset"
+_WRITTEN_AT: Final = b"written-at-ms"
 _FORMAT_KEY: Final = b"format"
 #: Bump when the store's own layout (not the stages' record formats) changes: an older
 #: store is then wiped and restored from the changelog.
@@ -53,6 +58,10 @@ def _options(write_buffer_bytes: int, block_cache_bytes: int) -> Options:
     return opts
 
 
+class StateInUseError(CreditstreamError):
+    """The store's directory is locked by a live RocksDB (another worker's?)."""
+
+
 class PartitionStore:
     """The on-disk state of one stage partition (see the module docstring)."""
 
@@ -61,11 +70,12 @@ class PartitionStore:
         self._db: Rdict | None = db
         self._options = options
         self._meta_handle: Any = db.get_column_family_handle(_META)
-        self.offset: int | None = None
         meta = db.get_column_family(_META)
-        raw = meta.get(_OFFSET)
+        raw, at = meta.get(_OFFSET), meta.get(_WRITTEN_AT)
         del meta  # a column family object keeps the database open
-        self.offset = None if raw is None else int(raw)
+        self.offset: int | None = None if raw is None else int(raw)
+        #: Wall time of the last :meth:`apply` (epoch ms; 0 when never written).
+        self.written_at_ms = 0 if at is None else int(at)
 
     @classmethod
     def open(
@@ -80,6 +90,11 @@ class PartitionStore:
         try:
             store = cls._open(path, options)
         except Exception as exc:  # rocksdict raises plain Exceptions
+            if "lock" in str(exc).lower():  # another live store: never wipe it
+                raise StateInUseError(
+                    f"state store {path} is open in another process or stage: give each "
+                    "worker its own state_dir"
+                ) from None
             log.warning("state store %s unreadable (%s): wiped, restoring in full", path, exc)
             shutil.rmtree(path, ignore_errors=True)
             return cls._open(path, options)
@@ -115,7 +130,8 @@ class PartitionStore:
         yield from self.db.items()
 
     def apply(self, writes: Mapping[bytes, bytes | None], offset: int) -> None:
-        """``writes`` (None: delete) and the changelog ``offset`` they reach, atomically."""
+        """``writes`` (None: delete) and the changelog ``offset`` they reach, atomically
+        (with the wall time, :attr:`written_at_ms`)."""
         if self.offset is not None and offset < self.offset:
             raise ValueError(f"changelog offset {offset} is behind the store's {self.offset}")
         batch = WriteBatch(raw_mode=True)
@@ -124,9 +140,11 @@ class PartitionStore:
                 batch.delete(key)
             else:
                 batch.put(key, value)
+        now = int(time.time() * 1000)
         batch.put(_OFFSET, str(offset).encode(), self._meta_handle)
+        batch.put(_WRITTEN_AT, str(now).encode(), self._meta_handle)
         self.db.write(batch)
-        self.offset = offset
+        self.offset, self.written_at_ms = offset, now
 
     def wipe(self, reason: str) -> None:
         """Empty the store (the next recovery replays the whole changelog)."""
@@ -135,7 +153,8 @@ class PartitionStore:
         Rdict.destroy(str(self.path), self._options)
         shutil.rmtree(self.path, ignore_errors=True)
         fresh = PartitionStore._open(self.path, self._options)
-        self._db, self._meta_handle, self.offset = fresh._db, fresh._meta_handle, None
+        self._db, self._meta_handle = fresh._db, fresh._meta_handle
+        self.offset, self.written_at_ms = None, 0
         fresh._db = None
 
     def size_bytes(self) -> int:

@@ -2,10 +2,12 @@
 
 Two things come back per assigned partition p:
 
-* the committed entries: ``exchange.borrower-state`` partition p replayed into the
-  store as bytes (decoded lazily on first touch), with the expiry index rebuilt
-  (:func:`restore`); progress is reported every ``REPORT_EVERY`` records and at the
-  end, against the partitions' record count taken first;
+* the committed entries: the partition's local store (``streams.runtime.state``)
+  caught up with ``exchange.borrower-state`` partition p, replaying only the records
+  after the offset it reaches (all of them for a new or wiped store,
+  :func:`replay_start`), then the expiry index rebuilt from it (:func:`restore`;
+  entries are decoded lazily on first touch); progress is reported every
+  ``REPORT_EVERY`` records and at the end, against the records to replay;
 * the hash chain head of ``exchange.audit`` partition p: the newest committed record's
   hash (:func:`audit_heads`). A crashed writer's open transaction hides the tail until
   the broker aborts it (the transaction timeout), so a head that cannot be read yet is
@@ -26,12 +28,15 @@ from streams.domain.audit import ChainHead
 from streams.errors import BrokerError
 from streams.runtime.auditlog import chain_heads
 from streams.runtime.changelog import replay_changelog
+from streams.runtime.state import Store
 from streams.settings import KafkaConf
 from streams.stages.borrower.store import BorrowerStore
+from streams.topology import TOMBSTONE_RETENTION_MS
 from streams.wire.codec import SniffingCodec
 
 log = logging.getLogger(__name__)
 REPORT_EVERY = 50_000  # records between progress reports
+CHUNK = 5_000  # replayed records per store write
 
 #: ``report(records replayed since the last report, progress 0..1)``; the last report
 #: of a recovery says 1.0 (transaction markers count in the total, not in the records).
@@ -46,23 +51,37 @@ def restore(
     consumer: Consumer,
     report: Report,
 ) -> int:
-    """Replay ``partitions`` of ``exchange.borrower-state`` into ``store``; returns the
-    records replayed."""
+    """Bring the stores of ``partitions`` up to ``exchange.borrower-state``: replay what
+    follows the offset each store reaches (all of a partition whose store is new or was
+    wiped, :func:`replay_start`), then index the expiries; returns the records replayed."""
     if not partitions:
         report(0, 1.0)
         return 0
+    start: dict[int, int] = {}
     total = 0
     for p in partitions:
         low, high = consumer.get_watermark_offsets(
             TopicPartition(topics.BORROWER_STATE, p), timeout=10
         )
-        total += max(0, high - low)
+        begin = replay_start(store.partition_store(p), low, high, p)
+        start[p] = begin if begin is not None else low
+        total += max(0, high - start[p])
     report(0, 0.0 if total else 1.0)
+    chunks: dict[int, dict[str, bytes | None]] = {p: {} for p in partitions}
+    last: dict[int, int] = {}
     pending = seen = 0
 
-    def on_record(p: int, key: bytes, value: bytes | None) -> None:
+    def flush(p: int) -> None:
+        if chunks[p]:
+            store.restore_chunk(p, chunks[p], last[p])
+            chunks[p] = {}
+
+    def on_record(p: int, offset: int, key: bytes, value: bytes | None) -> None:
         nonlocal pending, seen
-        store.load(p, key.decode(), value)
+        chunks[p][key.decode()] = value
+        last[p] = offset
+        if len(chunks[p]) >= CHUNK:
+            flush(p)
         pending += 1
         if pending >= REPORT_EVERY:
             seen += pending
@@ -70,10 +89,36 @@ def restore(
             pending = 0
 
     count = replay_changelog(
-        conf, topics.BORROWER_STATE, partitions, on_record, group_prefix=app_id
+        conf, topics.BORROWER_STATE, partitions, on_record, group_prefix=app_id, start=start
     )
+    for p in partitions:
+        flush(p)
+        store.index(p)
     report(pending, 1.0)
     return count
+
+
+def replay_start(st: Store, low: int, high: int, partition: int) -> int | None:
+    """The first changelog offset a partition's store still needs (None: all of it).
+
+    A store is wiped (a log line says why) when its offset is not inside the
+    changelog's range (compacted or deleted past it, or another cluster's topic) or
+    when it was last written longer ago than tombstones are kept
+    (``topology.TOMBSTONE_RETENTION_MS``: a deletion compacted away meanwhile would be
+    missed)."""
+    if st.offset is None:
+        return None
+    why = None
+    if st.offset + 1 < low:
+        why = f"the changelog starts at {low}, after the store's offset {st.offset}"
+    elif st.offset >= high:
+        why = f"the store's offset {st.offset} is past the changelog's end {high}"
+    elif time.time() * 1000 - st.written_at_ms > TOMBSTONE_RETENTION_MS / 2:
+        why = "it was last written before the changelog's tombstones may have gone"
+    if why is not None:
+        st.wipe(f"borrower partition {partition}: {why}")
+        return None
+    return st.offset + 1
 
 
 def audit_heads(

@@ -7,8 +7,11 @@ consumer uses the range assignor, so partition p of both lands on one worker, wh
 then owns everything about those borrowers (``streams.stages.borrower.entry``): fold
 state, subscriptions, the last update. For partition p it also owns:
 
-* ``exchange.borrower-state`` partition p: each changed borrower's entry, restored on
-  assignment before anything is read;
+* ``exchange.borrower-state`` partition p: each changed borrower's entry. A local
+  store (``streams.runtime.state``: RocksDB under ``<state_dir>/borrower/p``) holds
+  the committed entries with the changelog offset they reach, written after each commit
+  (``statelog``); on assignment only the records after that offset are replayed
+  (``recovery``), before anything is read;
 * the hash chain of ``exchange.audit`` partition p: every audit record sealed here is
   produced with ``partition=p`` by the :class:`~streams.domain.audit.ChainHead` of p,
   recovered on assignment from the newest committed record (``auditlog.chain_heads``),
@@ -50,12 +53,14 @@ from streams.runtime.clients import next_offsets
 from streams.runtime.deadletter import dead_letter_guard, produce_dead_letter
 from streams.runtime.gcpolicy import FreezingGc
 from streams.runtime.loop import StageLoop
+from streams.runtime.state import Store, open_store
 from streams.settings import Settings
 from streams.stages.borrower.batch import Outcome, Request, process_batch
 from streams.stages.borrower.deliverybytes import DeliveryEncoder
 from streams.stages.borrower.events import EventDecoder, Op
 from streams.stages.borrower.records import OutputEncoder
 from streams.stages.borrower.recovery import audit_heads, restore
+from streams.stages.borrower.statelog import produce_states, reached_offsets
 from streams.stages.borrower.store import BorrowerStore
 from streams.wire.codec import SniffingCodec
 from streams.wire.consents import decode_request
@@ -97,6 +102,8 @@ class Staged:
     offsets: list[TopicPartition]
     touched: list[str]
     checkpoints: dict[int, str]
+    #: partition -> the offset its last state record got (delivery reports, step 4)
+    changelog: dict[int, int] = field(default_factory=dict)
 
 
 BatchHook = Callable[[Outcome, int, float], None]  # (outcome, events, seconds)
@@ -129,7 +136,7 @@ class BorrowerStage(StageLoop[Staged]):
             f"{hand} writer" if self.encoder.hand_written else slow,
             f"{hand} writer" if self.deliveries.hand_written else slow,
         )
-        self.store = BorrowerStore(settings.borrower_hot_states)
+        self.store = BorrowerStore(settings.borrower_hot_states, self._open_store)
         self.heads: dict[int, ChainHead] = {}
         self.stats = BorrowerStats()
         self.on_batch: BatchHook | None = None
@@ -145,6 +152,9 @@ class BorrowerStage(StageLoop[Staged]):
         self._due: list[tuple[int, str]] = []
         self._progress = 1.0
 
+    def _open_store(self, partition: int) -> Store:
+        return open_store(self.settings, self.name, partition)
+
     @property
     def restore_progress(self) -> float:
         """0..1 of the current recovery (1 when nothing is left to restore)."""
@@ -157,7 +167,9 @@ class BorrowerStage(StageLoop[Staged]):
         # The producer fences a crashed predecessor of this instance at once; a crashed
         # worker that does not come back holds the audit chain's recovery for at most
         # the (short) transaction timeout.
-        self.store, self.heads = BorrowerStore(self.settings.borrower_hot_states), {}
+        self.store.close()
+        self.store = BorrowerStore(self.settings.borrower_hot_states, self._open_store)
+        self.heads = {}
         self._next_prune, self._due = time.monotonic(), []
         self.gc.start()
 
@@ -269,9 +281,7 @@ class BorrowerStage(StageLoop[Staged]):
                 sealed = self.heads[p].seal(d.audit)
                 key = str(d.audit["borrower_id"]).encode()
                 produce(audit, audit_record(sealed), key, partition=p)
-        state = topics.BORROWER_STATE
-        for bid, (p, record, _expires) in outcome.states.items():
-            produce(state, record, bid.encode(), partition=p)
+        produce_states(producer, outcome.states, staged.changelog)
         for letter in staged.dead:
             produce_dead_letter(producer, letter)
 
@@ -287,7 +297,8 @@ class BorrowerStage(StageLoop[Staged]):
 
     def committed(self, staged: Staged, seconds: float) -> None:
         outcome = staged.outcome
-        self.store.commit(outcome.states)
+        offsets = reached_offsets(self._producer, outcome.states, staged.changelog)
+        self.store.commit(outcome.states, offsets)
         # The committed states are long-lived: freeze them (gcpolicy). No transaction of
         # this stage is open here, so a periodic full collection cannot outlast one.
         self.gc.committed()

@@ -1,24 +1,27 @@
 """The borrower stage's local state: committed records per partition, a hot cache, expiries.
 
-Committed bytes (exactly what the changelog holds) are the truth; decoded entries are a
+Committed records (exactly what the changelog holds) are the truth, kept per partition
+in a :class:`~streams.runtime.state.Store`: RocksDB on disk (``PartitionStore``) with
+the changelog offset they reach, or a dict (``MemoryStore``). Decoded entries are a
 bounded cache in front of them (a decode is a few ``marshal.loads``, ~5 us, but a
 decoded entry takes several times its bytes and keeps the garbage collector busy).
-Restore only stores bytes (and indexes the expiry of a record that holds
-subscriptions), so it runs at the changelog's read speed; a borrower is decoded when a
-batch first touches it. A batch mutates cached entries in place, so :meth:`abort`
-evicts what a batch touched: the next touch decodes the committed bytes again. The
-stage stages batch N+1 while batch N commits, so touched borrowers are handed out per
-batch (:meth:`take_touched`) rather than cleared on commit, and trimming the cache on a
-commit spares the batch handed out last. A heap of subscription expiries lets the stage
-prune expired consents on a timer (:meth:`due`). Pure (no Kafka import).
+Restore only writes records (:meth:`restore_chunk`) and then indexes the expiries of
+the partition's subscribed borrowers (:meth:`index`); a borrower is decoded when a batch
+first touches it. A batch mutates cached entries in place, so :meth:`abort` evicts what
+a batch touched: the next touch decodes the committed record again. The stage stages
+batch N+1 while batch N commits, so touched borrowers are handed out per batch
+(:meth:`take_touched`) rather than cleared on commit, and trimming the cache on a commit
+spares the batch handed out last. A heap of subscription expiries lets the stage prune
+expired consents on a timer (:meth:`due`). Pure (no Kafka import).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from streams.domain.consent import next_expiry
+from streams.runtime.state import MemoryStore, Store
 from streams.stages.borrower.entry import (
     BorrowerEntry,
     borrower_entry_from_bytes,
@@ -28,39 +31,80 @@ from streams.stages.borrower.entry import (
 
 #: borrower_id -> (partition, state record or None, earliest expiry or None)
 States = Mapping[str, tuple[int, bytes | None, int | None]]
+#: Opens (or creates) the store of one partition.
+OpenStore = Callable[[int], Store]
+
+
+def _memory(_partition: int) -> Store:
+    return MemoryStore()
 
 
 class BorrowerStore:
     """Borrower entries of the partitions this worker owns."""
 
-    def __init__(self, hot_max: int) -> None:
+    def __init__(self, hot_max: int, open_store: OpenStore = _memory) -> None:
         self.hot_max = hot_max
-        self._bytes: dict[int, dict[str, bytes]] = {}
+        self._open = open_store
+        self._stores: dict[int, Store] = {}
         self._hot: dict[str, BorrowerEntry] = {}  # insertion order = least recently used
         self._touched: list[str] = []
         self._taken: list[str] = []  # the last batch handed out: maybe not committed yet
         self._expiries: list[tuple[int, int, str]] = []  # (expires_at_ms, partition, bid)
-        # The expiry each borrower is indexed under: a heap entry is pushed only when it
-        # changes, so frequent updates of a subscribed borrower do not grow the heap.
-        self._indexed: dict[str, int] = {}
+        # The (expiry, partition) each borrower is indexed under: a heap entry is pushed
+        # only when it changes, so frequent updates of a subscribed borrower do not grow
+        # the heap.
+        self._indexed: dict[str, tuple[int, int]] = {}
 
     # -- recovery and rebalance -----------------------------------------------------
-    def load(self, partition: int, borrower_id: str, value: bytes | None) -> None:
-        """Replay one changelog record (a tombstone erases the borrower)."""
-        soonest = None if value is None else next_expiry(subscriptions_of(value))
-        self._put(partition, borrower_id, value, soonest)
-        self._hot.pop(borrower_id, None)
-
     def assign(self, partitions: Iterable[int]) -> None:
+        """Open the stores of newly owned ``partitions``."""
         for p in partitions:
-            self._bytes.setdefault(p, {})
+            if p not in self._stores:
+                self._stores[p] = self._open(p)
+
+    def partition_store(self, partition: int) -> Store:
+        """The store of an owned partition (recovery reads its offset)."""
+        return self._store(partition)
+
+    def _store(self, partition: int) -> Store:
+        store = self._stores.get(partition)
+        if store is None:  # written before assign(): only pure tests do that
+            store = self._stores[partition] = self._open(partition)
+        return store
+
+    def restore_chunk(
+        self, partition: int, records: Mapping[str, bytes | None], offset: int
+    ) -> None:
+        """Write replayed changelog records (None: a tombstone) reaching ``offset``."""
+        self._store(partition).apply({b.encode(): v for b, v in records.items()}, offset)
+        for bid in records:
+            self._hot.pop(bid, None)
+
+    def index(self, partition: int) -> int:
+        """Index the subscription expiries of every borrower of ``partition`` (after its
+        restore); returns how many borrowers hold subscriptions."""
+        n = 0
+        for key, value in self._store(partition).items():
+            soonest = next_expiry(subscriptions_of(value))
+            if soonest is not None:
+                self._index(partition, key.decode(), soonest)
+                n += 1
+        return n
 
     def forget(self, partitions: Iterable[int]) -> None:
-        """Drop partitions this worker no longer owns (their expiries go stale)."""
-        for p in partitions:
-            for bid in self._bytes.pop(p, {}):
-                self._hot.pop(bid, None)
-                self._indexed.pop(bid, None)
+        """Close the stores of partitions this worker no longer owns (they stay on disk)
+        and drop their decoded entries and expiries."""
+        gone = {p for p in partitions if p in self._stores}
+        for p in gone:
+            self._stores.pop(p).close()
+        if gone:
+            # Between batches (the loop settles first): no entry holds uncommitted work.
+            self._hot.clear()
+            self._indexed = {b: i for b, i in self._indexed.items() if i[1] not in gone}
+
+    def close(self) -> None:
+        """Close every store (a stage run ends)."""
+        self.forget(list(self._stores))
 
     # -- the batch ------------------------------------------------------------------
     def get(self, partition: int, borrower_id: str) -> BorrowerEntry:
@@ -69,8 +113,8 @@ class BorrowerStore:
         hot = self._hot
         entry = hot.pop(borrower_id, None)
         if entry is None:
-            part = self._bytes.get(partition)
-            data = None if part is None else part.get(borrower_id)
+            store = self._stores.get(partition) or self._store(partition)
+            data = store.get(borrower_id.encode())
             entry = (
                 new_borrower_entry(borrower_id) if data is None else borrower_entry_from_bytes(data)
             )
@@ -83,15 +127,24 @@ class BorrowerStore:
         self._taken = touched
         return touched
 
-    def commit(self, states: States) -> None:
-        """A batch's transaction committed: its state records become the truth.
+    def commit(self, states: States, offsets: Mapping[int, int]) -> None:
+        """A batch's transaction committed: its state records become the truth, written
+        per partition with the changelog offset the partition's last one got
+        (``offsets``: every partition with a record must have one).
 
         Then the hot cache is trimmed to ``hot_max``, least recently used first, but
         never of an entry of the batch handed out last (:meth:`take_touched`): the
         stage commits a batch after staging the next one, whose mutations live only in
         those entries until it commits in turn."""
+        writes: dict[int, dict[bytes, bytes | None]] = {}
         for bid, (partition, record, expires) in states.items():
-            self._put(partition, bid, record, expires)
+            writes.setdefault(partition, {})[bid.encode()] = record
+            if expires is None:
+                self._indexed.pop(bid, None)
+            else:
+                self._index(partition, bid, expires)
+        for partition, records in writes.items():
+            self._store(partition).apply(records, offsets[partition])
         hot = self._hot
         excess = len(hot) - self.hot_max
         if excess > 0:
@@ -111,18 +164,9 @@ class BorrowerStore:
         for bid in self.take_touched() if touched is None else touched:
             self._hot.pop(bid, None)
 
-    def _put(
-        self, partition: int, borrower_id: str, value: bytes | None, expires_ms: int | None
-    ) -> None:
-        part = self._bytes.setdefault(partition, {})
-        if value is None:
-            part.pop(borrower_id, None)
-        else:
-            part[borrower_id] = value
-        if expires_ms is None:
-            self._indexed.pop(borrower_id, None)
-        elif self._indexed.get(borrower_id) != expires_ms:
-            self._indexed[borrower_id] = expires_ms
+    def _index(self, partition: int, borrower_id: str, expires_ms: int) -> None:
+        if self._indexed.get(borrower_id) != (expires_ms, partition):
+            self._indexed[borrower_id] = (expires_ms, partition)
             heapq.heappush(self._expiries, (expires_ms, partition, borrower_id))
 
     # -- the prune timer --------------------------------------------------------------
@@ -132,35 +176,36 @@ class BorrowerStore:
         heap = self._expiries
         while heap and heap[0][0] <= now_ms:
             at, partition, bid = heapq.heappop(heap)
-            if self._indexed.get(bid) != at:
+            if self._indexed.get(bid) != (at, partition):
                 continue  # superseded by a later expiry (or dropped)
             del self._indexed[bid]
-            if bid in self._bytes.get(partition, {}):
+            if partition in self._stores:
                 out.add((partition, bid))
         return sorted(out)
 
     def defer(self, items: Iterable[tuple[int, str]], at_ms: int) -> None:
         """Look at ``items`` again at ``at_ms`` (a prune that could not run now)."""
         for partition, bid in items:
-            self._indexed[bid] = at_ms
+            self._indexed[bid] = (at_ms, partition)
             heapq.heappush(self._expiries, (at_ms, partition, bid))
 
     # -- introspection --------------------------------------------------------------
     def size(self) -> int:
-        """Borrowers held (committed)."""
-        return sum(len(p) for p in self._bytes.values())
+        """Borrowers held (committed; RocksDB's estimate on disk)."""
+        return sum(s.estimated_keys() for s in self._stores.values())
 
     def hot(self) -> int:
         return len(self._hot)
 
     def committed(self, partition: int, borrower_id: str) -> bytes | None:
-        return self._bytes.get(partition, {}).get(borrower_id)
+        store = self._stores.get(partition)
+        return None if store is None else store.get(borrower_id.encode())
 
     def records(self) -> Iterator[tuple[int, str, bytes]]:
         """Every committed ``(partition, borrower_id, state record)``."""
-        for p, part in self._bytes.items():
-            for bid, data in part.items():
-                yield p, bid, data
+        for p, store in self._stores.items():
+            for key, data in store.items():
+                yield p, key.decode(), data
 
     def hot_entries(self) -> list[BorrowerEntry]:
         """The decoded entries, least recently used first."""

@@ -107,7 +107,7 @@ class IngressStage(StageLoop[Staged]):
         now = now_ms()
         dedup = self.processor.dedup
 
-        def load(_partition: int, key: bytes, value: bytes | None) -> None:
+        def load(_partition: int, _offset: int, key: bytes, value: bytes | None) -> None:
             source, event_id, expiry = parse_changelog(key, value)
             if source in sources:
                 dedup.load(source, event_id, expiry, now)
