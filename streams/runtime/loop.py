@@ -30,7 +30,7 @@ The commit protocol, per fetched batch:
    propagates. The restart re-reads the batch against the committed state: nothing
    is lost or applied twice.
 
-Pipelined variant (``pipelined = True``: ingress and the borrower stage): step 4 of batch *n*
+Pipelined variant (``pipelined = True``, the borrower stage): step 4 of batch *n*
 runs in a helper thread while step 2 of batch *n+1* runs in the loop's thread (the
 commit is a broker round trip that releases the GIL). Batch *n+1* reaches step 3
 only after *n* settled (step 5), so transactions stay strictly one after another;

@@ -61,9 +61,6 @@ class IngressStage(StageLoop[Staged]):
     """Validate, pseudonymize and dedup platform records (``runtime.loop``)."""
 
     name = "ingress"
-    #: Batch n+1 is validated while batch n commits (``runtime.loop``'s variant): the
-    #: dedup memory commits each batch's own ids.
-    pipelined = True
 
     def __init__(self, settings: Settings, processor: IngressProcessor, guard: RatioGuard) -> None:
         # A platform whose rejected topic is missing waits, paused.
