@@ -97,8 +97,8 @@ class StageLoop(ABC, Generic[S]):
     pipelined: ClassVar[bool] = False
     #: ... once batch n has this many records: below it (light load, staging takes less
     #: than a commit) the next batch is fetched after n's commit, so it holds everything
-    #: that arrived meanwhile (bench_end_to_end: ingress at a trickle and at 20 % of the
-    #: maximum saw ~2x its hop latency when every batch overlapped).
+    #: that arrived meanwhile (bench_end_to_end, pipelined ingress: at a trickle and at
+    #: 20 % of the maximum its hop took ~2x as long when every batch overlapped).
     overlap_from: ClassVar[int] = 200
 
     def __init__(
