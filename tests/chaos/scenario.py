@@ -40,6 +40,7 @@ from streams.settings import Settings
 from streams.simulator.load import SimConfig, SimRecord, generate, national_ids
 from tests.chaos.checker import Consent, Counts, Sent, check
 from tests.chaos.cluster import SESSION_TIMEOUT_MS, ChaosBroker, Journal, WorkerPool, tail
+from tests.chaos.progress import behind, stage_inputs
 from tests.integration.kafka_helpers import unique
 from tests.integration.workers import TEST_HMAC_KEY
 
@@ -172,11 +173,13 @@ class ChaosRun:
             period_ms=40 * DAY_MS,  # recent: windows are full when profiles are read
             platform_prefix=unique("c")[:10],
         )
+        self.app_id = unique("chaos")
+        self.inputs: dict[str, list[str]] = {}
         self.pool = WorkerPool(
             self.broker.bootstrap,
             2,
             self.journal,
-            CREDITSTREAM_APP_ID=unique("chaos"),
+            CREDITSTREAM_APP_ID=self.app_id,
             CREDITSTREAM_PARTITIONS=str(PARTITIONS),
         )
         self.wanted = {0}
@@ -235,8 +238,10 @@ class ChaosRun:
     # -- the run ----------------------------------------------------------------------
     def run(self) -> Counts:
         records = list(generate(self.config, codec_for(None).encode))
-        for platform in {r.platform for r in records}:
+        platforms = sorted({r.platform for r in records})
+        for platform in platforms:
             ensure_platform(self.conf, platform, PARTITIONS)
+        self.inputs = stage_inputs(platforms, list(BANKS))
         for bank in BANKS:
             ensure_bank(self.conf, bank, PARTITIONS)
         self.pool.start(0)
@@ -338,14 +343,23 @@ class ChaosRun:
                 self.pool.start(i)
         watched = [topics.EXCHANGE_EVENTS, topics.PROFILE_UPDATES, topics.EXCHANGE_AUDIT]
         watched += [topics.feed(b) for b in BANKS]
-        deadline, last, quiet = time.monotonic() + timeout, None, 0
+        deadline, last, quiet, lagging = time.monotonic() + timeout, None, 0, ["?"]
         while time.monotonic() < deadline and quiet < 3:
             time.sleep(4)
             self._reap()
             now = (self._ends(watched), self._all_ready())
-            quiet = quiet + 1 if now == last and now[1] else 0
+            if now == last and now[1]:
+                # Quiet outputs can be a stall: also require every group caught up.
+                lagging = behind(self.conf, self.app_id, self.inputs, PARTITIONS)
+                quiet = 0 if lagging else quiet + 1
+            else:
+                quiet = 0
             last = now
-        self.journal.note("settled" if quiet >= 3 else "settle-timeout")
+        if quiet >= 3:
+            self.journal.note("settled")
+        else:
+            self.journal.note("settle-timeout", f"behind: {', '.join(lagging[:8])}")
+            print(f"--- settle timed out; stages behind: {lagging}")
 
     def _ends(self, names: list[str]) -> tuple[int, ...]:
         reader = Consumer(self.conf | {"group.id": unique("ends")})

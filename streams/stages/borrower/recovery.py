@@ -21,13 +21,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, TopicPartition
-
 from streams import topics
 from streams.domain.audit import ChainHead
 from streams.errors import BrokerError
 from streams.runtime.auditlog import chain_heads
-from streams.runtime.changelog import replay_changelog
+from streams.runtime.changelog import replay_changelog, watermarks
 from streams.runtime.state import Store
 from streams.settings import KafkaConf
 from streams.stages.borrower.store import BorrowerStore
@@ -48,8 +46,8 @@ def restore(
     app_id: str,
     partitions: list[int],
     store: BorrowerStore,
-    consumer: Consumer,
     report: Report,
+    open_txn_wait_s: float,
 ) -> int:
     """Bring the stores of ``partitions`` up to ``exchange.borrower-state``: replay what
     follows the offset each store reaches (all of a partition whose store is new or was
@@ -59,10 +57,8 @@ def restore(
         return 0
     start: dict[int, int] = {}
     total = 0
-    for p in partitions:
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topics.BORROWER_STATE, p), timeout=10
-        )
+    group = f"{app_id}-replay-ends"
+    for p, (low, high) in watermarks(conf, topics.BORROWER_STATE, partitions, group).items():
         begin = replay_start(store.partition_store(p), low, high, p)
         start[p] = begin if begin is not None else low
         total += max(0, high - start[p])
@@ -89,7 +85,13 @@ def restore(
             pending = 0
 
     count = replay_changelog(
-        conf, topics.BORROWER_STATE, partitions, on_record, group_prefix=app_id, start=start
+        conf,
+        topics.BORROWER_STATE,
+        partitions,
+        on_record,
+        group_prefix=app_id,
+        start=start,
+        open_txn_wait_s=open_txn_wait_s,
     )
     for p in partitions:
         flush(p)

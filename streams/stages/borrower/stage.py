@@ -49,6 +49,7 @@ from streams.clock import now_ms
 from streams.domain.audit import ChainHead
 from streams.domain.profile.windows import ProfileConfig
 from streams.errors import DecodeError
+from streams.runtime.changelog import open_txn_wait
 from streams.runtime.clients import next_offsets
 from streams.runtime.deadletter import dead_letter_guard, produce_dead_letter
 from streams.runtime.gcpolicy import FreezingGc
@@ -179,9 +180,8 @@ class BorrowerStage(StageLoop[Staged]):
         self.store.assign(parts)
         began = time.perf_counter()
         self.stats.restored = 0
-        restored = restore(
-            self._conf, self.settings.app_id, parts, self.store, consumer, self._report
-        )
+        wait = open_txn_wait(self.settings.transaction_timeout_ms)
+        restored = restore(self._conf, self.settings.app_id, parts, self.store, self._report, wait)
         self.heads.update(audit_heads(self._conf, parts, self.codec, self._stopping))
         self.stats.restore_seconds = time.perf_counter() - began
         # Restored bytes live as long as the worker: move them out of the GC's sight.

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams import topics
 from streams.clock import now_ms
-from streams.runtime.changelog import replay_changelog
+from streams.runtime.changelog import open_txn_wait, replay_changelog
 from streams.runtime.guard import RatioGuard
 from streams.runtime.loop import StageLoop
 from streams.runtime.tenantgate import TenantGate
@@ -113,7 +113,12 @@ class IngressStage(StageLoop[Staged]):
         n = self.settings.partitions
         wanted = {changelog_partition(s, n) for s in sources}
         replay_changelog(
-            self._conf, topics.INGRESS_DEDUP, wanted, load, group_prefix=self.settings.app_id
+            self._conf,
+            topics.INGRESS_DEDUP,
+            wanted,
+            load,
+            group_prefix=self.settings.app_id,
+            open_txn_wait_s=open_txn_wait(self.settings.transaction_timeout_ms),
         )
 
     # -- the batch --------------------------------------------------------------------
