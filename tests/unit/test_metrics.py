@@ -148,6 +148,10 @@ def test_table_recovery_readiness(reg: CollectorRegistry, m: Metrics) -> None:
     assert value(reg, "creditstream_recovery_progress_ratio", stage="profiles") == 1.0
     m.set_recovery("ingress", -1)
     assert value(reg, "creditstream_recovery_progress_ratio", stage="ingress") == 0.0
+    m.set_recovery("profiles", 0.25, remaining=3000)
+    assert value(reg, "creditstream_recovery_remaining_records", stage="profiles") == 3000
+    m.set_recovery("profiles", 1.0, remaining=-5)
+    assert value(reg, "creditstream_recovery_remaining_records", stage="profiles") == 0
     m.recovery_restored.labels("profiles").inc(1000)
     m.set_ready("profiles", True)
     m.set_ready("fanout", False)

@@ -188,8 +188,12 @@ def test_metrics_hooks_move_the_registry() -> None:
         Emit("e" * 64, 1, b"p", b"u", 1, [], entry, 1, True, None, saturated=True),
     ]
     stage.on_batch(Outcome(emits=emits), 7, 0.01)
-    stage.on_restore(120, 0.5)
-    stage.on_restore(30, 1.0)
+    stage.on_restore(120, 0.5, 150)
+    assert (
+        registry.get_sample_value("creditstream_recovery_remaining_records", {"stage": "borrower"})
+        == 150
+    )
+    stage.on_restore(30, 1.0, 0)
 
     def value(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
@@ -204,6 +208,9 @@ def test_metrics_hooks_move_the_registry() -> None:
     assert stage.on_tick is not None
     stage.on_tick(_FakeConsumer())  # type: ignore[arg-type]
     assert value("creditstream_consumer_lag_records", topic="exchange.events", partition="2") == 40
+    # The tick also measures the local state: here the one record loaded above.
+    assert value("creditstream_state_bytes", stage="borrower") == len("b" * 64) + len(b"x")
+    assert value("creditstream_recovery_remaining_records", stage="borrower") == 0
 
 
 class _FakeConsumer:

@@ -41,6 +41,8 @@ FAMILIES: Final = (
     "creditstream_table_entries",
     "creditstream_recovery_progress_ratio",
     "creditstream_recovery_restored_total",
+    "creditstream_recovery_remaining_records",
+    "creditstream_state_bytes",
     "creditstream_ready",
     "creditstream_stage_restarts_total",
     "creditstream_tenant_partitions_waiting",
@@ -152,6 +154,19 @@ class Families:
             "State entries restored during recovery.",
             ["stage"],
             registry=r,
+        )
+        # Changelog records a stage still has to replay before it is ready (0 once caught
+        # up): with rate(creditstream_recovery_restored_total) it gives the time left.
+        self.recovery_remaining = Gauge(
+            "creditstream_recovery_remaining_records",
+            "Changelog records still to replay before the stage is ready.",
+            ["stage"],
+            registry=r,
+        )
+        # Bytes of a stage's local state: its RocksDB files (write-ahead log included)
+        # with state_store=disk, its record bytes when kept in memory.
+        self.state_bytes = Gauge(
+            "creditstream_state_bytes", "Bytes of a stage's local state.", ["stage"], registry=r
         )
         # 1 when a stage (ingress, consents, borrower) is serving, else 0.
         self.ready = Gauge("creditstream_ready", "Stage readiness (0/1).", ["stage"], registry=r)

@@ -113,9 +113,11 @@ class Metrics(Families):
         """Set how many entries ``table`` holds on this worker."""
         self.table_entries.labels(table).set(entries)
 
-    def set_recovery(self, stage: str, progress: float) -> None:
-        """Set ``stage``'s recovery progress, clamped to 0..1."""
+    def set_recovery(self, stage: str, progress: float, remaining: int = 0) -> None:
+        """Set ``stage``'s recovery progress, clamped to 0..1, and the changelog records
+        it still has to replay."""
         self.recovery_progress.labels(stage).set(min(1.0, max(0.0, progress)))
+        self.recovery_remaining.labels(stage).set(max(0, remaining))
 
     def set_ready(self, stage: str, ready: bool) -> None:
         """Set ``stage``'s readiness gauge to 1 or 0."""

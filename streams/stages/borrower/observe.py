@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import time
 
+from confluent_kafka import Consumer
+
 from streams.runtime.deadletter import dead_letters_hook
 from streams.runtime.lag import LagReporter
 from streams.runtime.metrics import Metrics
@@ -64,10 +66,10 @@ def restore_hook(metrics: Metrics, stage: BorrowerStage) -> RestoreHook:
     """Recovery progress and records replayed."""
     restored = metrics.recovery_restored.labels(STAGE)
 
-    def on_restore(records: int, progress: float) -> None:
+    def on_restore(records: int, progress: float, left: int) -> None:
         if records:
             restored.inc(records)
-        metrics.set_recovery(STAGE, progress)
+        metrics.set_recovery(STAGE, progress, left)
         metrics.set_table_entries(TABLE, stage.store.size())
 
     return on_restore
@@ -81,5 +83,12 @@ def install_metrics(stage: BorrowerStage, metrics: Metrics) -> None:
     metrics.fast_path.labels(STAGE, "decode").set(stage.decoder.fast)
     metrics.fast_path.labels(STAGE, "encode").set(stage.encoder.hand_written)
     metrics.fast_path.labels(STAGE, "deliveries").set(stage.deliveries.hand_written)
-    stage.on_tick = LagReporter(metrics.set_lag, metrics.forget_partition)
+    lag = LagReporter(metrics.set_lag, metrics.forget_partition)
+    state_bytes = metrics.state_bytes.labels(STAGE)
+
+    def on_tick(consumer: Consumer) -> None:
+        lag(consumer)
+        state_bytes.set(stage.store.size_bytes())
+
+    stage.on_tick = on_tick
     metrics.set_recovery(STAGE, stage.restore_progress)

@@ -6,8 +6,9 @@ Two things come back per assigned partition p:
   caught up with ``exchange.borrower-state`` partition p, replaying only the records
   after the offset it reaches (all of them for a new or wiped store,
   :func:`replay_start`), then the expiry index rebuilt from it (:func:`restore`;
-  entries are decoded lazily on first touch); progress is reported every
-  ``REPORT_EVERY`` records and at the end, against the records to replay;
+  entries are decoded lazily on first touch); progress is reported (and logged, with
+  the rate and the time left) every ``REPORT_EVERY`` records and at the end, against
+  the records to replay;
 * the hash chain head of ``exchange.audit`` partition p: the newest committed record's
   hash (:func:`audit_heads`). A crashed writer's open transaction hides the tail until
   the broker aborts it (the transaction timeout), so a head that cannot be read yet is
@@ -36,9 +37,10 @@ log = logging.getLogger(__name__)
 REPORT_EVERY = 50_000  # records between progress reports
 CHUNK = 5_000  # replayed records per store write
 
-#: ``report(records replayed since the last report, progress 0..1)``; the last report
-#: of a recovery says 1.0 (transaction markers count in the total, not in the records).
-Report = Callable[[int, float], None]
+#: ``report(records replayed since the last report, progress 0..1, records left)``; the
+#: last report of a recovery says 1.0 and 0 (transaction markers count in the total,
+#: not in the records).
+Report = Callable[[int, float, int], None]
 
 
 def restore(
@@ -53,7 +55,7 @@ def restore(
     follows the offset each store reaches (all of a partition whose store is new or was
     wiped, :func:`replay_start`), then index the expiries; returns the records replayed."""
     if not partitions:
-        report(0, 1.0)
+        report(0, 1.0, 0)
         return 0
     start: dict[int, int] = {}
     total = 0
@@ -62,7 +64,8 @@ def restore(
         begin = replay_start(store.partition_store(p), low, high, p)
         start[p] = begin if begin is not None else low
         total += max(0, high - start[p])
-    report(0, 0.0 if total else 1.0)
+    report(0, 0.0 if total else 1.0, total)
+    began = time.monotonic()
     chunks: dict[int, dict[str, bytes | None]] = {p: {} for p in partitions}
     last: dict[int, int] = {}
     pending = seen = 0
@@ -81,7 +84,17 @@ def restore(
         pending += 1
         if pending >= REPORT_EVERY:
             seen += pending
-            report(pending, min(1.0, seen / total))
+            left = max(0, total - seen)
+            rate = seen / max(1e-3, time.monotonic() - began)
+            log.info(
+                "borrower recovery of %s: %d of %d records replayed, %.0f/s, about %.0f s left",
+                partitions,
+                seen,
+                total,
+                rate,
+                left / rate,
+            )
+            report(pending, min(1.0, seen / total), left)
             pending = 0
 
     count = replay_changelog(
@@ -96,7 +109,7 @@ def restore(
     for p in partitions:
         flush(p)
         store.index(p)
-    report(pending, 1.0)
+    report(pending, 1.0, 0)
     return count
 
 

@@ -108,7 +108,8 @@ class Staged:
 
 
 BatchHook = Callable[[Outcome, int, float], None]  # (outcome, events, seconds)
-RestoreHook = Callable[[int, float], None]  # (records replayed since last call, progress)
+#: (records replayed since the last call, progress 0..1, records left to replay)
+RestoreHook = Callable[[int, float, int], None]
 
 
 class BorrowerStage(StageLoop[Staged]):
@@ -193,11 +194,11 @@ class BorrowerStage(StageLoop[Staged]):
             self.stats.restore_seconds,
         )
 
-    def _report(self, replayed: int, progress: float) -> None:
+    def _report(self, replayed: int, progress: float, left: int) -> None:
         self.stats.restored += replayed
         self._progress = progress
         if self.on_restore is not None:
-            self.on_restore(replayed, progress)
+            self.on_restore(replayed, progress, left)
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
         parts = {tp.partition for tp in partitions}

@@ -194,6 +194,10 @@ class BorrowerStore:
         """Borrowers held (committed; RocksDB's estimate on disk)."""
         return sum(s.estimated_keys() for s in self._stores.values())
 
+    def size_bytes(self) -> int:
+        """Bytes of the assigned partitions' stores (files on disk, or record bytes)."""
+        return sum(s.size_bytes() for s in self._stores.values())
+
     def hot(self) -> int:
         return len(self._hot)
 
