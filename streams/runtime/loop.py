@@ -159,6 +159,9 @@ class StageLoop(ABC, Generic[S]):
     def reset(self) -> None:
         """Before each run: start from empty state (recovery refills it)."""
 
+    def tick(self) -> None:
+        """Every ``tick_s`` from the loop's thread, between batches (housekeeping)."""
+
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Recover the state of newly assigned ``partitions`` (the loop is not ready)."""
 
@@ -217,6 +220,7 @@ class StageLoop(ABC, Generic[S]):
         return [m for m in fetch_batch(consumer, self._batch_max) if usable(m)]
 
     def _tick(self, consumer: Consumer) -> None:
+        self.tick()
         if self.gate is not None:
             self.gate.recheck(consumer)
         if self.on_tick is not None:

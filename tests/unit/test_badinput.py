@@ -19,7 +19,7 @@ from streams.domain.privacy import Pseudonymizer
 from streams.domain.validation import DEFAULT_LIMITS
 from streams.runtime.registry import codec_for
 from streams.simulator.load import generate
-from streams.stages.ingress.dedup import DedupMemory
+from streams.stages.ingress.dedup import Dedup
 from streams.stages.ingress.process import REJECT_COPY_MAX, Accepted, IngressProcessor, RawRecord
 from streams.wire.rejects import Reason
 from streams.wire.schemas import ACTIVITY_EVENT, LOAN_EVENT
@@ -38,7 +38,7 @@ TIMES = 25  # records per variant
 
 def processor() -> IngressProcessor:
     pseudo = Pseudonymizer({1: "unit-test-key-0123456789abcdef"}, 1)
-    return IngressProcessor(CODEC, pseudo, DEFAULT_LIMITS, DedupMemory(10**12))
+    return IngressProcessor(CODEC, pseudo, DEFAULT_LIMITS, Dedup(10**12, 4))
 
 
 def outcome(rec: Torture, offset: int = 0) -> tuple[str | None, bytes]:

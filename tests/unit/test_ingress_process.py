@@ -15,7 +15,7 @@ from streams.domain.validation import DEFAULT_LIMITS, from_avro
 from streams.errors import CreditstreamError
 from streams.runtime.guard import RatioExceededError
 from streams.runtime.registry import codec_for
-from streams.stages.ingress.dedup import DedupMemory
+from streams.stages.ingress.dedup import Dedup
 from streams.stages.ingress.process import (
     REJECT_COPY_MAX,
     Accepted,
@@ -32,7 +32,7 @@ NOW = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 def processor() -> IngressProcessor:
-    return IngressProcessor(CODEC, Pseudonymizer({1: KEY}, 1), DEFAULT_LIMITS, DedupMemory(10_000))
+    return IngressProcessor(CODEC, Pseudonymizer({1: KEY}, 1), DEFAULT_LIMITS, Dedup(10_000, 4))
 
 
 def loan(event_id: str = "e1", national_id: str = "AB123456", **over: Any) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def test_duplicates_are_refused_within_a_batch_and_after_commit_not_after_abort(
     p.dedup.abort()  # the batch's transaction failed: nothing was accepted after all
     accepted = p.process(rec(raw), NOW)
     assert isinstance(accepted, Accepted)
-    p.dedup.commit([(("ingest.acme.loans", 1), accepted.event_id)])
+    p.dedup.commit([(("ingest.acme.loans", 1), accepted.event_id)], {("ingest.acme.loans", 1): 7})
     p.dedup.abort()  # a later batch failing does not undo the committed one
     assert isinstance(p.process(rec(raw, offset=2), NOW), Refused)
     # The same event_id on another platform's topic is a different event.

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from streams.domain.privacy import Pseudonymizer
 from streams.domain.validation import DEFAULT_LIMITS
 from streams.runtime.registry import codec_for
-from streams.stages.ingress.dedup import DedupMemory
+from streams.stages.ingress.dedup import Dedup
 from streams.stages.ingress.process import Accepted, IngressProcessor, RawRecord, Refused
 from streams.stages.ingress.transcode import Transcoder
 from streams.wire.events import ActivityKind, LoanEventType, Product
@@ -32,7 +32,7 @@ NOW = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000)
 
 def pair() -> tuple[IngressProcessor, IngressProcessor]:
     def make(transcode: bool) -> IngressProcessor:
-        dedup = DedupMemory(10_000)
+        dedup = Dedup(10_000, 4)
         pseudo = Pseudonymizer({1: KEY}, 1)
         return IngressProcessor(CODEC, pseudo, DEFAULT_LIMITS, dedup, transcode=transcode)
 

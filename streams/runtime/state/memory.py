@@ -26,6 +26,9 @@ class MemoryStore:
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         yield from sorted(self._data.items())
 
+    def scan(self, start: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        return sorted((k, v) for k, v in self._data.items() if k >= start)[:limit]
+
     def apply(self, writes: Mapping[bytes, bytes | None], offset: int) -> None:
         if self.offset is not None and offset < self.offset:
             raise ValueError(f"changelog offset {offset} is behind the store's {self.offset}")

@@ -29,6 +29,7 @@ import logging
 import shutil
 import time
 from collections.abc import Iterator, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
@@ -128,6 +129,11 @@ class PartitionStore:
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every state record, in key order."""
         yield from self.db.items()
+
+    def scan(self, start: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        """Up to ``limit`` records from the first key at or after ``start``, in key order."""
+        found: list[tuple[bytes, bytes]] = list(islice(self.db.items(from_key=start), limit))  # type: ignore[arg-type]
+        return found
 
     def apply(self, writes: Mapping[bytes, bytes | None], offset: int) -> None:
         """``writes`` (None: delete) and the changelog ``offset`` they reach, atomically

@@ -2,10 +2,9 @@
 
 A partition store (``streams.runtime.state``) is written after the batch's transaction
 commits, with the offset of the partition's last state record in that batch, so that
-recovery replays exactly the records after it. Those offsets come from the producer's
-delivery reports: :func:`produce_states` asks for one on each partition's last record,
-and :func:`reached_offsets` serves them once the commit has flushed the producer (the
-reports are queued by then; ``poll`` hands them over).
+recovery replays exactly the records after it: :func:`produce_states` asks for a
+delivery report on each partition's last record, :func:`reached_offsets` serves them
+after the commit (``streams.runtime.reports``).
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ from collections.abc import Mapping
 from confluent_kafka import KafkaError, Message, Producer
 
 from streams import topics
-from streams.errors import CreditstreamError
+from streams.runtime.reports import wait_reports
 
 #: borrower_id -> (partition, state record or None, earliest expiry or None)
 States = Mapping[str, tuple[int, bytes | None, int | None]]
-REPORT_WAIT_S = 10.0
 
 
 def produce_states(producer: Producer, states: States, reached: dict[int, int]) -> None:
@@ -44,14 +42,4 @@ def reached_offsets(
 ) -> dict[int, int]:
     """``reached`` once it holds every partition of ``states`` (after the commit)."""
     wanted = {p for p, _record, _expires in states.values()}
-    if producer is None or wanted <= reached.keys():
-        return reached
-    producer.poll(0)
-    waited = 0.0
-    while not wanted <= reached.keys():
-        if waited >= REPORT_WAIT_S:
-            missing = sorted(wanted - reached.keys())
-            raise CreditstreamError(f"no delivery report for state partitions {missing}")
-        producer.poll(0.05)
-        waited += 0.05
-    return reached
+    return wait_reports(producer, wanted, reached, "state partitions")

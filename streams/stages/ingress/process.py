@@ -23,7 +23,7 @@ from streams.domain.validation import (
 )
 from streams.errors import CreditstreamError, DecodeError
 from streams.runtime.guard import RatioGuard
-from streams.stages.ingress.dedup import DedupMemory
+from streams.stages.ingress.dedup import Dedup
 from streams.stages.ingress.transcode import Transcoder
 from streams.wire.codec import SniffingCodec
 from streams.wire.rejects import Reason, Reject
@@ -89,7 +89,7 @@ class IngressProcessor:
         codec: SniffingCodec,
         pseudonymizer: Pseudonymizer,
         limits: ValidationLimits,
-        dedup: DedupMemory,
+        dedup: Dedup,
         *,
         transcode: bool = True,
     ) -> None:

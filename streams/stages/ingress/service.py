@@ -13,8 +13,9 @@ from streams.runtime.host import install_threaded_stage
 from streams.runtime.lag import LagReporter
 from streams.runtime.metrics import Metrics
 from streams.runtime.registry import codec_for
+from streams.runtime.state import open_store
 from streams.settings import Settings
-from streams.stages.ingress.dedup import DedupMemory
+from streams.stages.ingress.dedup import Dedup
 from streams.stages.ingress.observe import metrics_hook
 from streams.stages.ingress.process import IngressProcessor, reject_guard
 from streams.stages.ingress.stage import IngressStage
@@ -33,7 +34,11 @@ def build_ingress(settings: Settings) -> IngressStage:
             settings.hmac_key, settings.hmac_key_file, settings.hmac_key_version
         ),
         limits,
-        DedupMemory(settings.dedup_window_days * DAY_MS),
+        Dedup(
+            settings.dedup_window_days * DAY_MS,
+            settings.partitions,
+            lambda c: open_store(settings, "ingress", c),
+        ),
     )
     guard = reject_guard(settings.reject_guard_ratio, settings.reject_guard_window)
     return IngressStage(settings, processor, guard)

@@ -11,21 +11,24 @@ commit. Nothing is dropped: a record is either forwarded or rejected with its by
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from streams import topics
 from streams.clock import now_ms
-from streams.runtime.changelog import open_txn_wait, replay_changelog
+from streams.runtime.changelog import open_txn_wait
 from streams.runtime.guard import RatioGuard
 from streams.runtime.loop import StageLoop
+from streams.runtime.reports import wait_reports
 from streams.runtime.tenantgate import TenantGate
 from streams.settings import Settings
-from streams.stages.ingress.dedup import changelog_key, changelog_partition, parse_changelog
+from streams.stages.ingress.dedup import changelog_key, changelog_partition
 from streams.stages.ingress.process import Accepted, IngressProcessor, RawRecord, Refused
+from streams.stages.ingress.recovery import restore_dedup
 from streams.wire.rejects import Reason
 
 log = logging.getLogger(__name__)
@@ -82,44 +85,42 @@ class IngressStage(StageLoop[Staged]):
         self.guard = guard
         self.stats = IngressStats()
         self.on_batch: BatchHook | None = None
+        #: The changelog offset of each source's last dedup record in the batch being
+        #: committed (delivery reports; the checkpoints written after the commit).
+        self._reached: dict[tuple[str, int], int] = {}
 
     def subscription(self) -> list[str]:
         return [SUBSCRIPTION]
 
     def reset(self) -> None:
-        self.processor.dedup.clear()
+        self.processor.dedup.close()
+        self._reached.clear()
+
+    def tick(self) -> None:
+        """Expired event_ids leave the stores a slice at a time."""
+        self.processor.dedup.sweep(now_ms())
 
     # -- rebalance ------------------------------------------------------------------
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._restore_dedup({(tp.topic, tp.partition) for tp in partitions})
-        log.info("ingress assigned %d partitions", len(partitions))
+        began = time.perf_counter()
+        restored = restore_dedup(
+            self._conf,
+            self.settings.app_id,
+            self.processor.dedup,
+            {(tp.topic, tp.partition) for tp in partitions},
+            now_ms(),
+            open_txn_wait(self.settings.transaction_timeout_ms),
+        )
+        self.stats.restored_ids += restored
+        log.info(
+            "ingress assigned %d partitions: %d dedup records replayed in %.1fs",
+            len(partitions),
+            restored,
+            time.perf_counter() - began,
+        )
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
         self.processor.dedup.forget((tp.topic, tp.partition) for tp in partitions)
-
-    def _restore_dedup(self, sources: set[tuple[str, int]]) -> None:
-        """Replay the dedup changelog partitions that hold ``sources``' memory."""
-        if not sources:
-            return
-        now = now_ms()
-        dedup = self.processor.dedup
-
-        def load(_partition: int, _offset: int, key: bytes, value: bytes | None) -> None:
-            source, event_id, expiry = parse_changelog(key, value)
-            if source in sources:
-                dedup.load(source, event_id, expiry, now)
-                self.stats.restored_ids += 1
-
-        n = self.settings.partitions
-        wanted = {changelog_partition(s, n) for s in sources}
-        replay_changelog(
-            self._conf,
-            topics.INGRESS_DEDUP,
-            wanted,
-            load,
-            group_prefix=self.settings.app_id,
-            open_txn_wait_s=open_txn_wait(self.settings.transaction_timeout_ms),
-        )
 
     # -- the batch --------------------------------------------------------------------
     def stage(self, batch: list[Message]) -> Staged:
@@ -138,8 +139,16 @@ class IngressStage(StageLoop[Staged]):
         return staged
 
     def produce(self, producer: Producer, staged: Staged) -> None:
-        n = self.settings.partitions
-        for source, outcome in staged:
+        n, reached = self.settings.partitions, self._reached
+        reached.clear()
+        last = {source: i for i, (source, o) in enumerate(staged) if isinstance(o, Accepted)}
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            if err is None:  # the source's last dedup record: its checkpoint
+                topic, part, _id = (msg.key() or b"").decode().split("|", 2)
+                reached[(topic, int(part))] = msg.offset() or 0
+
+        for i, (source, outcome) in enumerate(staged):
             if isinstance(outcome, Accepted):
                 producer.produce(topics.EXCHANGE_EVENTS, outcome.value, outcome.key)
                 producer.produce(
@@ -147,6 +156,7 @@ class IngressStage(StageLoop[Staged]):
                     str(outcome.dedup_expiry).encode(),
                     changelog_key(source, outcome.event_id),
                     partition=changelog_partition(source, n),
+                    on_delivery=delivered if last[source] == i else None,
                 )
             else:
                 reject = outcome.reject
@@ -165,7 +175,9 @@ class IngressStage(StageLoop[Staged]):
 
     def committed(self, staged: Staged, seconds: float) -> None:
         accepted = [(source, o.event_id) for source, o in staged if isinstance(o, Accepted)]
-        self.processor.dedup.commit(accepted)
+        wanted = {source for source, _id in accepted}
+        reached = wait_reports(self._producer, wanted, self._reached, "dedup sources")
+        self.processor.dedup.commit(accepted, {s: reached[s] for s in wanted})
         self.stats.batches += 1
         outcomes = [o for _, o in staged]
         for o in outcomes:
