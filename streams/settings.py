@@ -139,14 +139,13 @@ class Settings(BaseSettings):
         200_000, ge=0, description="Decoded borrower entries kept in memory (the rest as bytes)."
     )
     state_store: Literal["memory", "disk"] = Field(
-        "memory",
+        "disk",
         description=(
-            "Where the borrower stage keeps its committed entries: memory (a full "
-            "changelog replay on every assignment) or disk (RocksDB under "
-            "<state_dir>/borrower/<partition>, with the changelog offset they reach, so a "
-            "restart replays only the changelog's tail). disk is experimental: the short "
-            "chaos run lost progress in 3 of 10 runs with it (ingress stalled >12 s near "
-            "the end), in 0 of 4 with memory; not the default until that is understood."
+            "Where the stateful stages keep their committed state: disk (RocksDB per "
+            "partition under <state_dir>/<stage>/<partition>, with the changelog offsets "
+            "it reaches, so a restart or a returning partition replays only the "
+            "changelog's tail) or memory (the whole changelog replayed on every start; "
+            "memory grows with borrowers and, for ingress's event_ids, with traffic)."
         ),
     )
     state_block_cache_mb: int = Field(

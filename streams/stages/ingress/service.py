@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import faust
+from confluent_kafka import Consumer
 
 from streams.clock import DAY_MS
 from streams.domain.privacy import pseudonymizer_from_settings
@@ -47,7 +48,14 @@ def build_ingress(settings: Settings) -> IngressStage:
 def install_ingress(app: faust.App, stage: IngressStage, metrics: Metrics) -> None:
     """Run ``stage`` as part of ``app``'s worker, reporting to ``metrics``."""
     stage.on_batch = metrics_hook(metrics)
-    stage.on_tick = LagReporter(metrics.set_lag, metrics.forget_partition)
+    lag = LagReporter(metrics.set_lag, metrics.forget_partition)
+    state_bytes = metrics.state_bytes.labels("ingress")
+
+    def on_tick(consumer: Consumer) -> None:
+        lag(consumer)
+        state_bytes.set(stage.processor.dedup.size_bytes())
+
+    stage.on_tick = on_tick
     stage.gate.report = metrics.set_tenant_waiting
     metrics.fast_path.labels("ingress", "transcode").set(stage.processor.transcoder.fast)
     install_threaded_stage(app, "ingress", stage, metrics)
