@@ -33,7 +33,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
 
 from streams.errors import CreditstreamError
 
@@ -52,10 +52,24 @@ def _options(write_buffer_bytes: int, block_cache_bytes: int) -> Options:
     opts = Options(raw_mode=True)
     opts.create_if_missing(True)
     opts.create_missing_column_families(True)
+    # No write-ahead log (see _write_options): the offset and the records it covers
+    # must reach the files together, so every column family flushes at once.
+    opts.set_atomic_flush(True)
     opts.set_write_buffer_size(write_buffer_bytes)
     table = BlockBasedOptions()
     table.set_block_cache(Cache(block_cache_bytes))
     opts.set_block_based_table_factory(table)
+    return opts
+
+
+def _write_options() -> WriteOptions:
+    """Writes skip RocksDB's write-ahead log: the changelog in Kafka is the log. A crash
+    loses what was not flushed yet, records and offset alike (atomic flush), so the
+    store comes back at an older offset and recovery replays a longer tail; the WAL
+    cost about as much CPU again as the write itself (1.7 vs 2.9 us per 400-byte
+    record, measured with rocksdict 0.3 on this VM)."""
+    opts = WriteOptions()
+    opts.disable_wal = True  # type: ignore[method-assign,assignment]  # a property at runtime
     return opts
 
 
@@ -106,6 +120,7 @@ class PartitionStore:
         path.mkdir(parents=True, exist_ok=True)
         families: dict[str, Any] = {_META: Options(raw_mode=True)}
         db = Rdict(str(path), options=options, column_families=families)
+        db.set_write_options(_write_options())
         meta = db.get_column_family(_META)
         found = meta.get(_FORMAT_KEY)
         if found is None:

@@ -69,6 +69,8 @@ class Dedup:
         self._where: dict[Source, int] = {}  # source -> changelog partition (cached hash)
         self._staged: dict[Source, dict[str, int]] = {}
         self._sweep_at: dict[int, bytes] = {}  # where the next sweep of a store goes on
+        #: source -> (its store's get, its key prefix): ``seen`` without recomputing them
+        self._lookup: dict[Source, tuple[Callable[[bytes], bytes | None], bytes]] = {}
 
     # -- where ----------------------------------------------------------------------
     def partition(self, source: Source) -> int:
@@ -96,7 +98,12 @@ class Dedup:
         staged = self._staged.get(source)
         if staged is not None and event_id in staged:
             return True
-        raw = self.store(self.partition(source)).get(changelog_key(source, event_id))
+        found = self._lookup.get(source)
+        if found is None:  # per source, once: the hot path is one get
+            store = self.store(self.partition(source))
+            found = self._lookup[source] = (store.get, f"{source[0]}|{source[1]}|".encode())
+        get, prefix = found
+        raw = get(prefix + event_id.encode())
         return raw is not None and int(raw) > now_ms
 
     def stage(self, source: Source, event_id: str, now_ms: int) -> int:
@@ -141,6 +148,7 @@ class Dedup:
         for store in self._stores.values():
             store.close()
         self._stores.clear()
+        self._lookup.clear()
         self._sweep_at.clear()
 
     # -- expiry and size ------------------------------------------------------------
