@@ -162,6 +162,10 @@ class StageLoop(ABC, Generic[S]):
     def tick(self) -> None:
         """Every ``tick_s`` from the loop's thread, between batches (housekeeping)."""
 
+    def release(self) -> None:
+        """After a run ends (stopped or failed): close local state, so what it holds
+        reaches the disk (the next run, or process, finds it there)."""
+
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Recover the state of newly assigned ``partitions`` (the loop is not ready)."""
 
@@ -194,6 +198,7 @@ class StageLoop(ABC, Generic[S]):
             if self._committer is not None:
                 self._committer.shutdown(wait=True)
             self._consumer = self._producer = None
+            self.release()
 
     def _loop(self, consumer: Consumer) -> None:
         next_tick = time.monotonic()

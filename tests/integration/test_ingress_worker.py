@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streams import topics
@@ -21,6 +24,7 @@ from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
 from tests.waiting import eventually
 
 CODEC = codec_for(None)
+REPLAYED = re.compile(r"ingress assigned \d+ partitions: (\d+) dedup records replayed")
 
 
 def loan(event_id: str, national_id: str, **over: Any) -> dict[str, Any]:
@@ -88,12 +92,16 @@ def test_worker_forwards_good_records_and_rejects_bad_ones(private_bootstrap: st
     assert "AB" not in dup.message
 
 
-def test_restarted_worker_neither_loses_nor_repeats(private_bootstrap: str) -> None:
-    """Offsets and dedup memory survive a worker restart (new process, same app id)."""
+@pytest.mark.parametrize("state", ["kept", "wiped"])
+def test_restarted_worker_neither_loses_nor_repeats(private_bootstrap: str, state: str) -> None:
+    """Offsets and dedup memory survive a worker restart (new process, same app id):
+    with its state dir kept, the restarted worker reads no dedup record again (its
+    stores hold them all); with the state dir wiped (same instance id), it replays
+    them all from the changelog: a normal start, only slower."""
     conf = {"bootstrap.servers": private_bootstrap}
     platform = f"p{uuid.uuid4().hex[:6]}"
     ensure_platform(conf, platform, 2)
-    env = worker_env(private_bootstrap)
+    env = worker_env(private_bootstrap, CREDITSTREAM_INSTANCE_ID=f"i{uuid.uuid4().hex[:8]}")
     producer = Producer(conf | {"enable.idempotence": True, "acks": "all"})
     first = [CODEC.encode(LOAN_EVENT, loan(f"a{i}", f"CD{200000 + i}")) for i in range(10)]
     for raw in first:
@@ -117,8 +125,13 @@ def test_restarted_worker_neither_loses_nor_repeats(private_bootstrap: str) -> N
             b"u-2",
         )
     assert producer.flush(30) == 0
-    with running_worker(env):
+    if state == "wiped":
+        shutil.rmtree(env["CREDITSTREAM_STATE_DIR"])
+    with running_worker(env) as worker:
         rejects = consume_all(conf, topics.rejected(platform), expected=10, timeout=90)
+        replayed = [int(n) for n in REPLAYED.findall(worker.log())]
+    # Other tests' platforms share the changelog: the wiped worker reads ours and more.
+    assert sum(replayed) >= 10 if state == "wiped" else replayed == [0] * len(replayed)
     assert ours(15) == sorted([f"a{i}" for i in range(10)] + [f"b{i}" for i in range(5)])
     reasons = [from_headers(m.headers(), m.value()).reason for m in rejects]
     assert reasons == ["DUPLICATE_EVENT"] * 10

@@ -175,6 +175,9 @@ class BorrowerStage(StageLoop[Staged]):
         self._next_prune, self._due = time.monotonic(), []
         self.gc.start()
 
+    def release(self) -> None:
+        self.store.close()
+
     # -- rebalance ------------------------------------------------------------------
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         parts = sorted({tp.partition for tp in partitions})

@@ -91,13 +91,13 @@ def restore_dedup(
         open_txn_wait_s=open_txn_wait_s,
     )
     for c, group in groups.items():
-        # Everything of these sources up to the end is in the store now.
+        # Everything of these sources up to the end is in the store now (-1: the
+        # partition was empty), so their next recovery starts there.
         high = ends[c][1]
-        if high > 0:
-            for s in group:
-                chunks[c][checkpoint_key(s)] = str(high - 1).encode()
-            top[c] = max(top.get(c, -1), high - 1)
-            flush(c)
+        for s in group:
+            chunks[c][checkpoint_key(s)] = str(high - 1).encode()
+        top[c] = max(top.get(c, -1), high - 1)
+        flush(c)
     return applied
 
 

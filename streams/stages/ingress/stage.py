@@ -96,6 +96,9 @@ class IngressStage(StageLoop[Staged]):
         self.processor.dedup.close()
         self._reached.clear()
 
+    def release(self) -> None:
+        self.processor.dedup.close()
+
     def tick(self) -> None:
         """Expired event_ids leave the stores a slice at a time."""
         self.processor.dedup.sweep(now_ms())
