@@ -113,9 +113,13 @@ class Worker:
             | dict(kv.split("=", 1) for kv in args.worker_env)
         )
         self.proc: subprocess.Popen[bytes] | None = None
+        #: ``--stages`` of the worker (None: every stage).
+        self.stages: str | None = None
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"]
+        if self.stages:
+            cmd += ["--stages", self.stages]
         self.proc = self.children.popen(cmd, self.env, self.log_path)
 
     @property

@@ -50,6 +50,7 @@ def touch_every_family(m: Metrics) -> None:
     m.set_lag("ingest.acme.loans", 0, 7)
     m.set_table_entries("profiles", 42)
     m.set_recovery("profiles", 1.0)
+    m.state_bytes.labels("borrower").set(4096)
     m.recovery_restored.labels("profiles").inc(42)
     m.set_ready("profiles", True)
     m.platform_seen("acme")
