@@ -30,8 +30,10 @@ def libs_dir(cache_dir: Path, version: str) -> Path:
 
 
 def is_installed(cache_dir: Path, version: str) -> bool:
-    """True when a complete download of ``version`` is cached."""
-    return (libs_dir(cache_dir, version) / ".complete").is_file()
+    """True when a complete download of ``version`` is cached (with the tools jar, which
+    caches made before it was added lack: those are downloaded again)."""
+    libs = libs_dir(cache_dir, version)
+    return (libs / ".complete").is_file() and any(libs.glob("kafka-tools-[0-9]*.jar"))
 
 
 def install(cache_dir: Path, version: str) -> Path:

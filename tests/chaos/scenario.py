@@ -33,6 +33,8 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from streams import topics
 from streams.clock import DAY_MS
 from streams.domain.privacy import Pseudonymizer
+from streams.localkafka.install import install
+from streams.localkafka.transactions import abort_hanging, find_hanging
 from streams.runtime.provision import ensure_bank, ensure_platform
 from streams.runtime.registry import codec_for
 from streams.sdk.subscriber import BankSubscriber
@@ -185,6 +187,7 @@ class ChaosRun:
         self.wanted = {0}
         self.load: Load | None = None
         self.restarts_before_pause = 0
+        self._next_hang_check = 0.0
         self.consents: list[Consent] = []
         self.nids = national_ids(self.config, 2 * plan.subscribed + 20)
 
@@ -352,6 +355,9 @@ class ChaosRun:
                 # Quiet outputs can be a stall: also require every group caught up.
                 lagging = behind(self.conf, self.app_id, self.inputs, PARTITIONS)
                 quiet = 0 if lagging else quiet + 1
+                if lagging and time.monotonic() >= self._next_hang_check:
+                    self._next_hang_check = time.monotonic() + 20  # a JVM start each
+                    self._abort_hanging()
             else:
                 quiet = 0
             last = now
@@ -360,6 +366,16 @@ class ChaosRun:
         else:
             self.journal.note("settle-timeout", f"behind: {', '.join(lagging[:8])}")
             print(f"--- settle timed out; stages behind: {lagging}")
+
+    def _abort_hanging(self) -> None:
+        """Do what an operator does for a stage stalled behind a hanging transaction
+        (one the broker's SIGKILL can leave: ``streams.localkafka.transactions``):
+        find it and abort it. Counted in the journal; the checks that follow are the
+        same."""
+        libs = install(self.broker.spec.cache_dir, self.broker.spec.version)
+        for hanging in find_hanging(libs, self.broker.bootstrap):
+            abort_hanging(libs, self.broker.bootstrap, hanging)
+            self.journal.note("hanging-aborted", str(hanging))
 
     def _ends(self, names: list[str]) -> tuple[int, ...]:
         reader = Consumer(self.conf | {"group.id": unique("ends")})

@@ -1,0 +1,40 @@
+"""Kafka's transactions command runs from the project's own jars against a real broker.
+
+A hanging transaction cannot be made on purpose with these clients (it takes a request
+the broker applies after the coordinator ended its transaction: the chaos run meets
+them after broker SIGKILLs, and aborts them there); this checks the command, its class
+path and its output as the project reads it: an open transaction of a live producer is
+not hanging, and none is reported.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from confluent_kafka import Producer
+
+from streams.localkafka.install import install
+from streams.localkafka.transactions import find_hanging
+from streams.settings import KafkaConf, Settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_an_open_transaction_of_a_live_producer_is_not_hanging(
+    kafka_conf: KafkaConf, new_topic: Callable[..., str]
+) -> None:
+    settings = Settings()
+    libs = install(settings.cache_dir, settings.kafka_version)
+    topic = new_topic("txn")
+    producer = Producer(kafka_conf | {"transactional.id": f"hang-test-{uuid.uuid4().hex[:8]}"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(topic, b"v", b"k")
+    producer.flush(30)
+    try:
+        found = find_hanging(libs, kafka_conf["bootstrap.servers"], minutes=0)
+    finally:
+        producer.abort_transaction(30)
+    assert [h for h in found if h.topic == topic] == []
