@@ -148,6 +148,15 @@ class Settings(BaseSettings):
             "memory grows with borrowers and, for ingress's event_ids, with traffic)."
         ),
     )
+    state_flush_every_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Seconds between flushes of the state stores' memory to their files. The "
+            "stores write no log of their own (the changelog is the log), so this bounds "
+            "what a crash makes recovery replay (a full write buffer also flushes)."
+        ),
+    )
     state_block_cache_mb: int = Field(
         32, ge=1, description="RocksDB block cache per partition store, MiB."
     )

@@ -8,6 +8,7 @@ the changelog records after the offset it reaches: the borrower stage's entries
 (``<state_dir>/borrower/<p>``) and ingress's event_ids (``<state_dir>/ingress/<p>``).
 """
 
+import time
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
@@ -26,10 +27,26 @@ class Store(Protocol):
     def items(self) -> Iterator[tuple[bytes, bytes]]: ...
     def scan(self, start: bytes, limit: int) -> list[tuple[bytes, bytes]]: ...
     def apply(self, writes: Mapping[bytes, bytes | None], offset: int) -> None: ...
+    def flush(self) -> None: ...
     def wipe(self, reason: str) -> None: ...
     def estimated_keys(self) -> int: ...
     def size_bytes(self) -> int: ...
     def close(self) -> None: ...
+
+
+class FlushTimer:
+    """Says when a stage's stores are due for a flush (``state_flush_every_s``)."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self._next = time.monotonic() + every_s
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.every_s
+        return True
 
 
 def open_store(settings: Settings, stage: str, partition: int) -> Store:
@@ -44,4 +61,4 @@ def open_store(settings: Settings, stage: str, partition: int) -> Store:
     )
 
 
-__all__ = ["FORMAT", "MemoryStore", "PartitionStore", "Store", "open_store"]
+__all__ = ["FORMAT", "FlushTimer", "MemoryStore", "PartitionStore", "Store", "open_store"]

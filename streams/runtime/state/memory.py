@@ -39,6 +39,9 @@ class MemoryStore:
                 self._data[key] = value
         self.offset, self.written_at_ms = offset, int(time.time() * 1000)
 
+    def flush(self) -> None:
+        """Nothing to write: the records go with the process."""
+
     def wipe(self, reason: str) -> None:
         self._data.clear()
         self.offset, self.written_at_ms = None, 0

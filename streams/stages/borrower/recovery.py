@@ -109,6 +109,7 @@ def restore(
     for p in partitions:
         flush(p)
         store.index(p)
+    store.flush()  # restored: a crash now replays only what comes after
     report(pending, 1.0, 0)
     return count
 

@@ -54,7 +54,7 @@ from streams.runtime.clients import next_offsets
 from streams.runtime.deadletter import dead_letter_guard, produce_dead_letter
 from streams.runtime.gcpolicy import FreezingGc
 from streams.runtime.loop import StageLoop
-from streams.runtime.state import Store, open_store
+from streams.runtime.state import FlushTimer, Store, open_store
 from streams.settings import Settings
 from streams.stages.borrower.batch import Outcome, Request, process_batch
 from streams.stages.borrower.deliverybytes import DeliveryEncoder
@@ -151,6 +151,7 @@ class BorrowerStage(StageLoop[Staged]):
         self.gc = FreezingGc(settings.gc_full_collect_every_s)
         self._prune_s = settings.consent_prune_interval_ms / 1000
         self._next_prune = 0.0
+        self._flush = FlushTimer(settings.state_flush_every_s)
         self._due: list[tuple[int, str]] = []
         self._progress = 1.0
 
@@ -177,6 +178,10 @@ class BorrowerStage(StageLoop[Staged]):
 
     def release(self) -> None:
         self.store.close()
+
+    def tick(self) -> None:
+        if self._flush.due():  # what a crash makes recovery replay
+            self.store.flush()
 
     # -- rebalance ------------------------------------------------------------------
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

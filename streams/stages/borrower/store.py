@@ -102,6 +102,11 @@ class BorrowerStore:
             self._hot.clear()
             self._indexed = {b: i for b, i in self._indexed.items() if i[1] not in gone}
 
+    def flush(self) -> None:
+        """Write the stores' memory to their files (see ``PartitionStore.flush``)."""
+        for store in self._stores.values():
+            store.flush()
+
     def close(self) -> None:
         """Close every store (a stage run ends)."""
         self.forget(list(self._stores))

@@ -142,6 +142,11 @@ class Dedup:
         for source in sources:
             self._staged.pop(source, None)
 
+    def flush(self) -> None:
+        """Write the stores' memory to their files (see ``PartitionStore.flush``)."""
+        for store in self._stores.values():
+            store.flush()
+
     def close(self) -> None:
         """Close every store (a restarted stage reopens them and replays their tails)."""
         self._staged.clear()

@@ -98,6 +98,7 @@ def restore_dedup(
             chunks[c][checkpoint_key(s)] = str(high - 1).encode()
         top[c] = max(top.get(c, -1), high - 1)
         flush(c)
+    dedup.flush()  # restored: a crash now replays only what comes after
     return applied
 
 

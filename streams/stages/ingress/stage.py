@@ -24,6 +24,7 @@ from streams.runtime.changelog import open_txn_wait
 from streams.runtime.guard import RatioGuard
 from streams.runtime.loop import StageLoop
 from streams.runtime.reports import wait_reports
+from streams.runtime.state import FlushTimer
 from streams.runtime.tenantgate import TenantGate
 from streams.settings import Settings
 from streams.stages.ingress.dedup import changelog_key, changelog_partition
@@ -88,6 +89,7 @@ class IngressStage(StageLoop[Staged]):
         #: The changelog offset of each source's last dedup record in the batch being
         #: committed (delivery reports; the checkpoints written after the commit).
         self._reached: dict[tuple[str, int], int] = {}
+        self._flush = FlushTimer(settings.state_flush_every_s)
 
     def subscription(self) -> list[str]:
         return [SUBSCRIPTION]
@@ -100,8 +102,11 @@ class IngressStage(StageLoop[Staged]):
         self.processor.dedup.close()
 
     def tick(self) -> None:
-        """Expired event_ids leave the stores a slice at a time."""
+        """Expired event_ids leave the stores a slice at a time; now and then the
+        stores' memory goes to their files."""
         self.processor.dedup.sweep(now_ms())
+        if self._flush.due():
+            self.processor.dedup.flush()
 
     # -- rebalance ------------------------------------------------------------------
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
