@@ -33,13 +33,9 @@ def _writer(conf: KafkaConf) -> Producer:
     return producer
 
 
-def _replay_ending_open_txn(
-    conf: KafkaConf, topic: str, end: Callable[[Producer], None]
-) -> list[tuple[int, bytes, bytes | None]]:
-    """Commit a to partition 0; open a transaction holding c in partition 1 (nothing
-    committed there yet: its last stable offset is 0); replay both partitions and end
-    that transaction with ``end`` when the replay delivers a (its ends are known and it
-    is reading by then)."""
+def _a_committed_and_c_open(conf: KafkaConf, topic: str) -> Producer:
+    """a committed to partition 0; c in partition 1, its transaction left open (nothing
+    committed there: that partition's last stable offset is 0). Returns c's writer."""
     writer = _writer(conf)
     writer.begin_transaction()
     writer.produce(topic, b"1", b"a", partition=0)
@@ -47,6 +43,16 @@ def _replay_ending_open_txn(
     writer.begin_transaction()
     writer.produce(topic, b"3", b"c", partition=1)
     writer.flush(30)  # c is in the log, its transaction open
+    return writer
+
+
+def _replay_ending_open_txn(
+    conf: KafkaConf, topic: str, end: Callable[[Producer], None]
+) -> list[tuple[int, bytes, bytes | None]]:
+    """Replay both partitions of :func:`_a_committed_and_c_open` and end c's transaction
+    with ``end`` when the replay delivers a (its ends are known and it is reading by
+    then)."""
+    writer = _a_committed_and_c_open(conf, topic)
     seen: list[tuple[int, bytes, bytes | None]] = []
 
     def on_record(p: int, _offset: int, key: bytes, value: bytes | None) -> None:
@@ -99,13 +105,7 @@ def test_a_transaction_that_never_ends_stops_the_replay_at_the_stable_offset(
     away) would keep the stage unready for ever; past ``open_txn_wait_s`` the replay
     ends at the last stable offset with an error line naming the partition."""
     topic = new_topic("changelog", partitions=2)
-    writer = _writer(kafka_conf)
-    writer.begin_transaction()
-    writer.produce(topic, b"1", b"a", partition=0)
-    writer.commit_transaction(30)
-    writer.begin_transaction()
-    writer.produce(topic, b"3", b"c", partition=1)
-    writer.flush(30)
+    writer = _a_committed_and_c_open(kafka_conf, topic)
     seen: list[bytes] = []
     try:
         with caplog.at_level(logging.ERROR, logger="streams.runtime.changelog"):
