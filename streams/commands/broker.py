@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 from streams.commands.common import port_number
+from streams.errors import ConfigError
 from streams.localkafka import BrokerInfo, BrokerSpec, kill, start, status, stop, wipe
 from streams.localkafka.datadir import MARKER
 from streams.localkafka.install import install
 from streams.localkafka.process import STOP_TIMEOUT_S
+from streams.localkafka.transactions import abort_hanging, find_hanging
 from streams.settings import Settings
 
 #: Each action and what it does, one line each (``broker --help`` lists them).
@@ -22,9 +24,11 @@ ACTIONS = {
     "stop": f"stop it cleanly (SIGTERM, SIGKILL after {STOP_TIMEOUT_S:.0f}s); its data stays",
     "kill": "SIGKILL it, as a crash would (for chaos tests); its data stays",
     "wipe": "delete --data-dir: only a stopped broker's data dir made by creditstream",
+    "hanging": "list hanging transactions (open over a minute, ended for their coordinator)",
+    "abort-hanging": "abort each hanging transaction (Kafka's find-hanging, then abort)",
 }
 _EPILOG = f"""actions:
-{chr(10).join(f"  {name:<8} {what}" for name, what in ACTIONS.items())}
+{chr(10).join(f"  {name:<14} {what}" for name, what in ACTIONS.items())}
 
 wipe deletes a data dir only when `start` made it: it holds a {MARKER} file,
 or (made before that file existed) the config/server.properties `start` wrote, naming
@@ -32,6 +36,13 @@ its own logs/ (such a dir gets the file on its next start). Anything else is ref
 and left intact: delete it by hand if you are sure. A missing or empty dir is "nothing
 to wipe" (exit 0); a running broker's dir is refused (stop it first). `start` likewise
 refuses a non-empty --data-dir that is not a broker data dir.
+
+A hanging transaction stops a partition's readers for good (its last stable offset
+stays put) and, when it holds consumer offsets, the stage that owns them: librdkafka
+lacks KIP-890's defence against a request applied after its transaction ended, which a
+broker crash can provoke. `hanging` and `abort-hanging` run Kafka's own transactions
+command (installed with the jars) against the running plain broker; for the secure one
+run kafka-transactions.sh with an admin --command-config.
 """
 
 
@@ -77,6 +88,29 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
         print("broker killed" if kill(spec) else f"no broker running from {spec.data_dir}")
     elif action == "wipe":
         print(f"wiped {spec.data_dir}" if wipe(spec) else f"nothing to wipe at {spec.data_dir}")
+    elif action in ("hanging", "abort-hanging"):
+        return _hanging(spec, abort=action == "abort-hanging")
+    return 0
+
+
+def _hanging(spec: BrokerSpec, abort: bool) -> int:
+    info = status(spec)
+    if info is None:
+        print(f"no broker running from {spec.data_dir}", file=sys.stderr)
+        return 3
+    if info.mode != "plain":
+        raise ConfigError(
+            "the secure broker needs admin credentials for Kafka's transactions command: "
+            "run kafka-transactions.sh with --command-config"
+        )
+    libs = install(spec.cache_dir, spec.version)
+    found = find_hanging(libs, info.bootstrap)
+    for hanging in found:
+        if abort:
+            abort_hanging(libs, info.bootstrap, hanging)
+        print(f"{'aborted' if abort else 'hanging'}: {hanging}")
+    if not found:
+        print("no hanging transaction")
     return 0
 
 

@@ -103,6 +103,10 @@ def test_cli_start_status_stop() -> None:
         again = _cli("broker", "status", *where)
         assert again.returncode == 0
         assert f"bootstrap 127.0.0.1:{spec.port}" in again.stdout
+        # Kafka's transactions command runs from the installed jars (a hanging
+        # transaction itself only comes from a crash: the chaos run meets and aborts them).
+        hanging = _cli("broker", "hanging", *where)
+        assert (hanging.returncode, hanging.stdout.strip()) == (0, "no hanging transaction")
         busy = _cli("broker", "wipe", *where)
         assert busy.returncode == 1
         assert "is running: stop it first" in busy.stderr
@@ -110,6 +114,11 @@ def test_cli_start_status_stop() -> None:
         stopped = _cli("broker", "stop", *where)
         assert stopped.stdout.strip() == "broker stopped"
         assert _cli("broker", "status", *where).returncode == 3
+        gone = _cli("broker", "abort-hanging", *where)
+        assert (gone.returncode, gone.stderr.strip()) == (
+            3,
+            f"no broker running from {spec.data_dir}",
+        )
         wiped = _cli("broker", "wipe", *where)
         assert (wiped.returncode, wiped.stdout.strip()) == (0, f"wiped {spec.data_dir}")
         assert not spec.data_dir.exists()
