@@ -59,12 +59,14 @@ def replay_changelog(
     group_prefix: str = "creditstream",
     start: Mapping[int, int] | None = None,
     open_txn_wait_s: float = open_txn_wait(60_000),
+    marks: Mapping[int, tuple[int, int]] | None = None,
 ) -> int:
     """Read ``partitions`` of ``topic`` to their current end (committed data only), all
     at once, from ``start[p]`` (default: the start), calling ``on_record(partition,
     offset, key, value)`` for each; returns the count. A partition that shows no new
     record for ``open_txn_wait_s`` while a transaction hides its end ends there (an
-    error line says so)."""
+    error line says so). ``marks``: the partitions' :func:`watermarks`, when the caller
+    already asked for them."""
     group = f"{group_prefix}-replay-{uuid.uuid4().hex[:8]}"
     reader = Consumer(
         conf
@@ -83,7 +85,9 @@ def replay_changelog(
     try:
         ends: dict[int, int] = {}
         first: dict[int, int] = {}
-        for p, (low, high) in watermarks(conf, topic, set(partitions), group).items():
+        if marks is None:
+            marks = watermarks(conf, topic, set(partitions), group)
+        for p, (low, high) in marks.items():
             first[p] = OFFSET_BEGINNING if start is None or p not in start else start[p]
             if high > max(low, first[p]):
                 ends[p] = high

@@ -60,7 +60,8 @@ def restore(
     start: dict[int, int] = {}
     total = 0
     group = f"{app_id}-replay-ends"
-    for p, (low, high) in watermarks(conf, topics.BORROWER_STATE, partitions, group).items():
+    marks = watermarks(conf, topics.BORROWER_STATE, partitions, group)
+    for p, (low, high) in marks.items():
         begin = replay_start(store.partition_store(p), low, high, p)
         start[p] = begin if begin is not None else low
         total += max(0, high - start[p])
@@ -105,6 +106,7 @@ def restore(
         group_prefix=app_id,
         start=start,
         open_txn_wait_s=open_txn_wait_s,
+        marks=marks,
     )
     for p in partitions:
         flush(p)

@@ -89,6 +89,7 @@ def restore_dedup(
         group_prefix=app_id,
         start=start,
         open_txn_wait_s=open_txn_wait_s,
+        marks=ends,
     )
     for c, group in groups.items():
         # Everything of these sources up to the end is in the store now (-1: the
