@@ -191,13 +191,14 @@ def stage_path(
             outcome = process_batch((), ops, (), store.get, now, cfg, encoder)
             t2 = cpu()
             store.take_touched()
-            store.commit(pending.states)  # the stage commits a batch after staging the next
+            # The stage commits a batch after staging the next (offsets: any that grow).
+            store.commit(pending.states, dict.fromkeys(range(4), i))
             pending = outcome
             if freeze:
                 policy.committed()
             commit_s += cpu() - t2
             decode_s, process_s = decode_s + t1 - t0, process_s + t2 - t1
-        store.commit(pending.states)
+        store.commit(pending.states, dict.fromkeys(range(4), len(records)))
     finally:
         gc.callbacks.remove(clock)
     n = len(records) / 1e6

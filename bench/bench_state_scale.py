@@ -1,13 +1,16 @@
 """State at scale: the borrower stage's state on disk, restored, restarted and moved.
 
 Usage: ``python bench/bench_state_scale.py [--borrowers 1000000] [--events-per-borrower 2]
-[--out bench/results/state_scale.json]``
+[--fill stage|changelog] [--out bench/results/state_scale.json]``
 
 1. A private broker; ``--borrowers`` x ``--events-per-borrower`` synthetic events
    (``bench_profile.make_events``) on exchange.events.
 2. **populate**: the real borrower stage (``BorrowerStage``, in this process, state on
    disk) folds them all: the state changelog exchange.borrower-state is written by the
-   stage's own encoder, one record per borrower. Events/s per core of that run.
+   stage's own encoder, one record per borrower. Events/s per core of that run. With
+   ``--fill changelog`` (10 M borrowers: the stage would take over half an hour) steps
+   1-2 are replaced by ``state_fill``: template borrowers folded by the stage's pure
+   path, their records written to the changelog under fresh ids.
 3. **full restore**: a ``creditstream worker --stages borrower`` process with an empty
    state dir and the same app id (so nothing is left to process) restores everything
    from the changelog: seconds from process start to /ready, the stage's own restore
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_profile_stage import preload, run_stage, settings_for
+from state_fill import fill, templates
 
 from bench.common import private_broker_info, write_report
 from bench.e2e.reaper import Reaper
@@ -91,10 +95,33 @@ def step(workers: list[Worker], marks: list[int], began: float, timeout: float) 
     }
 
 
+def populate(bootstrap: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Steps 1-2: events through the real stage (see the module doc)."""
+    events = int(args.borrowers * args.events_per_borrower)
+    total = preload(bootstrap, events, args.borrowers)
+    print(f"pre-loaded {total} events", flush=True)
+    settings = settings_for(bootstrap, APP_ID, work / "populate", 200_000)
+    populated = run_stage(settings.model_copy(update={"state_store": "disk"}), total)
+    print(f"populated: {populated}", flush=True)
+    return {
+        "fill": "stage",
+        "events": total,
+        # Borrower ids drawn per event: some get none (RocksDB's key estimate says
+        # roughly how many the stores hold).
+        "borrowers": args.borrowers,
+        "state_keys_estimate": populated["borrowers"],
+        "populate_events_per_s_per_core": populated["events_per_s_per_core"],
+        "populate_cpu_us_per_event": populated["cpu_us_per_event"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--borrowers", type=int, default=1_000_000)
     parser.add_argument("--events-per-borrower", type=float, default=2.0)
+    parser.add_argument("--fill", choices=("stage", "changelog"), default="stage")
+    parser.add_argument("--templates", type=int, default=20_000)
+    parser.add_argument("--subscribed-share", type=float, default=0.2)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -114,21 +141,13 @@ def main() -> None:
     with private_broker_info(heap="1g") as info, Children(reaper) as children:
         conf = {"bootstrap.servers": info.bootstrap}
         provision.prepare_stage(conf, BorrowerStage.name, PARTITIONS)
-        events = int(args.borrowers * args.events_per_borrower)
-        total = preload(info.bootstrap, events, args.borrowers)
-        print(f"pre-loaded {total} events", flush=True)
-        settings = settings_for(info.bootstrap, APP_ID, work / "populate", 200_000)
-        populated = run_stage(settings.model_copy(update={"state_store": "disk"}), total)
-        row |= {
-            "events": total,
-            # Borrower ids drawn per event: some get none (RocksDB's key estimate says
-            # roughly how many the stores hold).
-            "borrowers": args.borrowers,
-            "state_keys_estimate": populated["borrowers"],
-            "populate_events_per_s_per_core": populated["events_per_s_per_core"],
-            "populate_cpu_us_per_event": populated["cpu_us_per_event"],
-        }
-        print(f"populated: {populated}", flush=True)
+        if args.fill == "changelog":
+            records = templates(args.templates, args.subscribed_share)
+            row |= {"borrowers": args.borrowers, "subscribed_share": args.subscribed_share}
+            row |= fill(info.bootstrap, args.borrowers, records)
+            print(f"filled: {row}", flush=True)
+        else:
+            row |= populate(info.bootstrap, args, work)
 
         one = Worker("w1", info.bootstrap, wargs, children)
         one.stages = "borrower"

@@ -228,6 +228,5 @@ def commit(store: BorrowerStore, states: States) -> None:
 
 
 def load(store: BorrowerStore, partition: int, borrower_id: str, record: bytes | None) -> None:
-    """Replay one changelog record into ``store`` as recovery does (then index)."""
-    store.restore_chunk(partition, {borrower_id: record}, next(_NEXT_OFFSET))
-    store.index(partition)
+    """Replay one changelog record into ``store`` as recovery does."""
+    store.restore_chunk(partition, {borrower_id.encode(): record}, next(_NEXT_OFFSET))

@@ -22,6 +22,7 @@ from streams.stages.borrower.entry import (
     new_borrower_entry,
 )
 from streams.stages.borrower.events import op_of
+from streams.stages.borrower.expiries import PREFIX
 from streams.stages.borrower.records import OutputEncoder, profile_entry_to_bytes
 from streams.stages.borrower.store import BorrowerStore
 from streams.wire.consents import Action, ConsentRequest, Purpose
@@ -145,6 +146,8 @@ def test_the_timer_prunes_due_entries_without_input() -> None:
     assert due == [(0, BORROWER)]
     out = run(store, now=NOW + 1000, due=due)
     assert out.expired == 1 and out.states[BORROWER][1] is None  # nothing left: tombstone
+    assert store.committed(0, BORROWER) is None
+    assert store.due(NOW + 1000) == []  # meets the borrower's index key, stale: dropped
     assert store.size() == 0
 
 
@@ -153,7 +156,8 @@ def test_the_expiry_index_does_not_grow_with_updates_and_follows_renewals() -> N
     run(store, [req("a", "ra", expires=NOW + 1000)])
     for n in range(1, 30):
         run(store, ops=[loan(n)])
-    assert len(store._expiries) == 1  # the bound is the point: peek at the heap
+    index = [k for k, _ in store.partition_store(0).items() if k.startswith(PREFIX)]
+    assert len(index) == 1  # the bound is the point: one key, rewritten in place
     run(store, [req("a", "ra", expires=NOW + 5000)])  # renewed before it expired
     assert store.due(NOW + 1000) == []
     assert store.due(NOW + 5000) == [(0, BORROWER)]

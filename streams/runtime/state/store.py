@@ -29,7 +29,7 @@ import logging
 import shutil
 import time
 from collections.abc import Iterator, Mapping
-from itertools import islice
+from itertools import islice, takewhile
 from pathlib import Path
 from typing import Any, Final
 
@@ -44,8 +44,9 @@ _OFFSET: Final = b"changelog-offset"
 _WRITTEN_AT: Final = b"written-at-ms"
 _FORMAT_KEY: Final = b"format"
 #: Bump when the store's own layout (not the stages' record formats) changes: an older
-#: store is then wiped and restored from the changelog.
-FORMAT: Final = b"1"
+#: store is then wiped and restored from the changelog. 2: the borrower stage keeps its
+#: subscription-expiry index in its stores (a format-1 store has none).
+FORMAT: Final = b"2"
 
 
 def _options(write_buffer_bytes: int, block_cache_bytes: int) -> Options:
@@ -145,10 +146,13 @@ class PartitionStore:
         """Every state record, in key order."""
         yield from self.db.items()
 
-    def scan(self, start: bytes, limit: int) -> list[tuple[bytes, bytes]]:
-        """Up to ``limit`` records from the first key at or after ``start``, in key order."""
-        found: list[tuple[bytes, bytes]] = list(islice(self.db.items(from_key=start), limit))  # type: ignore[arg-type]
-        return found
+    def scan(self, start: bytes, limit: int, end: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """Up to ``limit`` records from the first key at or after ``start`` and before
+        ``end`` (None: no bound), in key order."""
+        it: Iterator[tuple[bytes, bytes]] = self.db.items(from_key=start)  # type: ignore[assignment]
+        if end is not None:
+            it = takewhile(lambda kv: kv[0] < end, it)
+        return list(islice(it, limit))
 
     def apply(self, writes: Mapping[bytes, bytes | None], offset: int) -> None:
         """``writes`` (None: delete) and the changelog ``offset`` they reach, atomically

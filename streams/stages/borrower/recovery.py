@@ -5,8 +5,9 @@ Two things come back per assigned partition p:
 * the committed entries: the partition's local store (``streams.runtime.state``)
   caught up with ``exchange.borrower-state`` partition p, replaying only the records
   after the offset it reaches (all of them for a new or wiped store,
-  :func:`replay_start`), then the expiry index rebuilt from it (:func:`restore`;
-  entries are decoded lazily on first touch); progress is reported (and logged, with
+  :func:`replay_start`), each replayed record written with its expiry's index key
+  (``stages.borrower.expiries``: nothing is scanned afterwards; entries are decoded
+  lazily on first touch); progress is reported (and logged, with
   the rate and the time left) every ``REPORT_EVERY`` records and at the end, against
   the records to replay;
 * the hash chain head of ``exchange.audit`` partition p: the newest committed record's
@@ -53,7 +54,7 @@ def restore(
 ) -> int:
     """Bring the stores of ``partitions`` up to ``exchange.borrower-state``: replay what
     follows the offset each store reaches (all of a partition whose store is new or was
-    wiped, :func:`replay_start`), then index the expiries; returns the records replayed."""
+    wiped, :func:`replay_start`); returns the records replayed."""
     if not partitions:
         report(0, 1.0, 0)
         return 0
@@ -67,7 +68,7 @@ def restore(
         total += max(0, high - start[p])
     report(0, 0.0 if total else 1.0, total)
     began = time.monotonic()
-    chunks: dict[int, dict[str, bytes | None]] = {p: {} for p in partitions}
+    chunks: dict[int, dict[bytes, bytes | None]] = {p: {} for p in partitions}
     last: dict[int, int] = {}
     pending = seen = 0
 
@@ -78,7 +79,7 @@ def restore(
 
     def on_record(p: int, offset: int, key: bytes, value: bytes | None) -> None:
         nonlocal pending, seen
-        chunks[p][key.decode()] = value
+        chunks[p][key] = value
         last[p] = offset
         if len(chunks[p]) >= CHUNK:
             flush(p)
@@ -110,7 +111,6 @@ def restore(
     )
     for p in partitions:
         flush(p)
-        store.index(p)
     store.flush()  # restored: a crash now replays only what comes after
     report(pending, 1.0, 0)
     return count

@@ -5,29 +5,28 @@ in a :class:`~streams.runtime.state.Store`: RocksDB on disk (``PartitionStore``)
 the changelog offset they reach, or a dict (``MemoryStore``). Decoded entries are a
 bounded cache in front of them (a decode is a few ``marshal.loads``, ~5 us, but a
 decoded entry takes several times its bytes and keeps the garbage collector busy).
-Restore only writes records (:meth:`restore_chunk`) and then indexes the expiries of
-the partition's subscribed borrowers (:meth:`index`); a borrower is decoded when a batch
-first touches it. A batch mutates cached entries in place, so :meth:`abort` evicts what
-a batch touched: the next touch decodes the committed record again. The stage stages
-batch N+1 while batch N commits, so touched borrowers are handed out per batch
-(:meth:`take_touched`) rather than cleared on commit, and trimming the cache on a commit
-spares the batch handed out last. A heap of subscription expiries lets the stage prune
-expired consents on a timer (:meth:`due`). Pure (no Kafka import).
+Restore only writes records (:meth:`restore_chunk`); a borrower is decoded when a
+batch first touches it. A batch mutates cached entries in place, so :meth:`abort`
+evicts what a batch touched: the next touch decodes the committed record again. The
+stage stages batch N+1 while batch N commits, so touched borrowers are handed out per
+batch (:meth:`take_touched`) rather than cleared on commit, and trimming the cache on a
+commit spares the batch handed out last. The subscription expiries are indexed in the same
+stores, written with the records (``stages.borrower.expiries``), so the stage prunes
+expired consents on a timer (:meth:`due`) without scanning every borrower on
+assignment. Pure (no Kafka import).
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from streams.domain.consent import next_expiry
 from streams.runtime.state import MemoryStore, Store
 from streams.stages.borrower.entry import (
     BorrowerEntry,
     borrower_entry_from_bytes,
     new_borrower_entry,
-    subscriptions_of,
 )
+from streams.stages.borrower.expiries import Expiries, expiry_key, index_writes
 
 #: borrower_id -> (partition, state record or None, earliest expiry or None)
 States = Mapping[str, tuple[int, bytes | None, int | None]]
@@ -49,11 +48,7 @@ class BorrowerStore:
         self._hot: dict[str, BorrowerEntry] = {}  # insertion order = least recently used
         self._touched: list[str] = []
         self._taken: list[str] = []  # the last batch handed out: maybe not committed yet
-        self._expiries: list[tuple[int, int, str]] = []  # (expires_at_ms, partition, bid)
-        # The (expiry, partition) each borrower is indexed under: a heap entry is pushed
-        # only when it changes, so frequent updates of a subscribed borrower do not grow
-        # the heap.
-        self._indexed: dict[str, tuple[int, int]] = {}
+        self._expiries = Expiries()
 
     # -- recovery and rebalance -----------------------------------------------------
     def assign(self, partitions: Iterable[int]) -> None:
@@ -73,23 +68,15 @@ class BorrowerStore:
         return store
 
     def restore_chunk(
-        self, partition: int, records: Mapping[str, bytes | None], offset: int
+        self, partition: int, records: dict[bytes, bytes | None], offset: int
     ) -> None:
-        """Write replayed changelog records (None: a tombstone) reaching ``offset``."""
-        self._store(partition).apply({b.encode(): v for b, v in records.items()}, offset)
-        for bid in records:
-            self._hot.pop(bid, None)
-
-    def index(self, partition: int) -> int:
-        """Index the subscription expiries of every borrower of ``partition`` (after its
-        restore); returns how many borrowers hold subscriptions."""
-        n = 0
-        for key, value in self._store(partition).items():
-            soonest = next_expiry(subscriptions_of(value))
-            if soonest is not None:
-                self._index(partition, key.decode(), soonest)
-                n += 1
-        return n
+        """Write replayed changelog records (key: borrower_id; None: a tombstone)
+        reaching ``offset``, with their expiries' index keys. ``records`` is consumed."""
+        if self._hot:  # only entries of other partitions, unless a store was re-opened
+            for bid in records:
+                self._hot.pop(bid.decode(), None)
+        records.update(index_writes(records))
+        self._store(partition).apply(records, offset)
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Close the stores of partitions this worker no longer owns (they stay on disk)
@@ -100,7 +87,7 @@ class BorrowerStore:
         if gone:
             # Between batches (the loop settles first): no entry holds uncommitted work.
             self._hot.clear()
-            self._indexed = {b: i for b, i in self._indexed.items() if i[1] not in gone}
+            self._expiries.forget(gone)
 
     def flush(self) -> None:
         """Write the stores' memory to their files (see ``PartitionStore.flush``)."""
@@ -143,11 +130,14 @@ class BorrowerStore:
         those entries until it commits in turn."""
         writes: dict[int, dict[bytes, bytes | None]] = {}
         for bid, (partition, record, expires) in states.items():
-            writes.setdefault(partition, {})[bid.encode()] = record
-            if expires is None:
-                self._indexed.pop(bid, None)
-            else:
-                self._index(partition, bid, expires)
+            key = bid.encode()
+            w = writes.get(partition)
+            if w is None:
+                w = writes[partition] = {}
+            w[key] = record
+            if expires is not None:
+                w[expiry_key(expires, key)] = b""
+        self._expiries.changed(states)
         for partition, records in writes.items():
             self._store(partition).apply(records, offsets[partition])
         hot = self._hot
@@ -169,30 +159,15 @@ class BorrowerStore:
         for bid in self.take_touched() if touched is None else touched:
             self._hot.pop(bid, None)
 
-    def _index(self, partition: int, borrower_id: str, expires_ms: int) -> None:
-        if self._indexed.get(borrower_id) != (expires_ms, partition):
-            self._indexed[borrower_id] = (expires_ms, partition)
-            heapq.heappush(self._expiries, (expires_ms, partition, borrower_id))
-
     # -- the prune timer --------------------------------------------------------------
     def due(self, now_ms: int) -> list[tuple[int, str]]:
-        """Owned borrowers with a subscription expired by ``now_ms`` (each once)."""
-        out: set[tuple[int, str]] = set()
-        heap = self._expiries
-        while heap and heap[0][0] <= now_ms:
-            at, partition, bid = heapq.heappop(heap)
-            if self._indexed.get(bid) != (at, partition):
-                continue  # superseded by a later expiry (or dropped)
-            del self._indexed[bid]
-            if partition in self._stores:
-                out.add((partition, bid))
-        return sorted(out)
+        """Owned borrowers with a subscription expired by ``now_ms`` (each once, until
+        its record changes or :meth:`defer` asks again)."""
+        return self._expiries.due(self._stores, now_ms)
 
     def defer(self, items: Iterable[tuple[int, str]], at_ms: int) -> None:
         """Look at ``items`` again at ``at_ms`` (a prune that could not run now)."""
-        for partition, bid in items:
-            self._indexed[bid] = (at_ms, partition)
-            heapq.heappush(self._expiries, (at_ms, partition, bid))
+        self._expiries.defer(items, at_ms)
 
     # -- introspection --------------------------------------------------------------
     def size(self) -> int:
@@ -214,7 +189,8 @@ class BorrowerStore:
         """Every committed ``(partition, borrower_id, state record)``."""
         for p, store in self._stores.items():
             for key, data in store.items():
-                yield p, key.decode(), data
+                if key[:1] != b"\x00":  # the expiry index (keys sort first)
+                    yield p, key.decode(), data
 
     def hot_entries(self) -> list[BorrowerEntry]:
         """The decoded entries, least recently used first."""
