@@ -21,6 +21,7 @@ from streams.domain.consent import (
     drop_expired,
     from_bytes,
     next_expiry,
+    next_expiry_of,
     parse_request,
     refusal_from_decode_error,
     refused,
@@ -246,9 +247,11 @@ def test_active_never_returns_expired_or_revoked(
 def test_bytes_round_trip(steps: list[tuple[str, str, Action, int, Purpose]]) -> None:
     subs, _ = run(steps)
     assert from_bytes(to_bytes(subs)) == subs
+    assert next_expiry_of(to_bytes(subs)) == next_expiry(subs)  # what recovery indexes
     assert len(to_bytes(subs)) < 40 + 60 * len(subs)
 
 
 def test_unknown_format_is_refused() -> None:
-    with pytest.raises(ValueError, match="format"):
-        from_bytes(b"\x09whatever")
+    for read in (from_bytes, next_expiry_of):
+        with pytest.raises(ValueError, match="format"):
+            read(b"\x09whatever")

@@ -34,6 +34,7 @@ from streams.domain.consent.subscriptions import (
     drop_expired,
     from_bytes,
     next_expiry,
+    next_expiry_of,
     to_bytes,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "drop_expired",
     "from_bytes",
     "next_expiry",
+    "next_expiry_of",
     "parse_request",
     "refusal_from_decode_error",
     "refused",

@@ -115,5 +115,14 @@ def subscriptions_of(data: bytes) -> dict[str, Subscription]:
     return consent.from_bytes(data[5 : 5 + n]) if n else {}
 
 
+def next_expiry_of(data: bytes) -> int | None:
+    """The earliest subscription expiry a state record holds (None: no subscription),
+    without decoding the subscriptions (recovery asks this of every replayed record)."""
+    if data[:1] != _FORMAT_BYTE:
+        return None
+    (n,) = _LEN.unpack_from(data, 1)
+    return consent.next_expiry_of(data[5 : 5 + n]) if n else None
+
+
 def _version(p: ProfileEntry) -> int:
     return 0 if p.emitted is None else int(p.emitted[4])

@@ -1,10 +1,11 @@
 """The subscription-expiry index of the borrower stage, kept in the partition stores.
 
 A borrower whose state record holds subscriptions is due for a prune at its earliest
-``expires_at_ms`` (``consent.next_expiry``). Finding those borrowers must not cost a
-scan of every state record on assignment (10 M borrowers: tens of seconds), nor a dict
-of every subscribed borrower in memory, so the index lives in the partition's own
-store, beside the records, under keys that sort before every borrower id::
+``expires_at_ms`` (read from a record by ``entry.next_expiry_of``). Finding those
+borrowers must not cost a scan of every state record on assignment (10 M borrowers:
+tens of seconds), nor a dict of every subscribed borrower in memory, so the index
+lives in the partition's own store, beside the records, under keys that sort before
+every borrower id::
 
     b"\\x00x" + expires_at_ms (8 bytes, big-endian) + borrower_id
 
@@ -32,9 +33,8 @@ import struct
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from streams.domain.consent import next_expiry
 from streams.runtime.state import Store
-from streams.stages.borrower.entry import subscriptions_of
+from streams.stages.borrower.entry import next_expiry_of
 
 PREFIX: Final = b"\x00x"
 _AT = struct.Struct(">Q")
@@ -53,7 +53,7 @@ def parse_key(key: bytes) -> tuple[int, bytes]:
 
 def record_expiry(record: bytes | None) -> int | None:
     """The next expiry a committed state record holds (None: no subscription)."""
-    return None if record is None else next_expiry(subscriptions_of(record))
+    return None if record is None else next_expiry_of(record)
 
 
 def index_writes(records: Mapping[bytes, bytes | None]) -> dict[bytes, bytes | None]:
