@@ -157,6 +157,15 @@ class Settings(BaseSettings):
             "what a crash makes recovery replay (a full write buffer also flushes)."
         ),
     )
+    state_cleanup_delay_s: float = Field(
+        600.0,
+        ge=0,
+        description=(
+            "Seconds a partition's store stays on disk after this worker stopped owning "
+            "it (a partition that comes back within that time replays only its tail; "
+            "later its directory is deleted, as Kafka Streams' state.cleanup.delay.ms)."
+        ),
+    )
     state_block_cache_mb: int = Field(
         32, ge=1, description="RocksDB block cache per partition store, MiB."
     )

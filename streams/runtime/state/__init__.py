@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
+from streams.runtime.state.cleanup import StateCleaner
 from streams.runtime.state.memory import MemoryStore
 from streams.runtime.state.store import FORMAT, PartitionStore
 from streams.settings import Settings
@@ -63,4 +64,12 @@ def open_store(settings: Settings, stage: str, partition: int) -> Store:
     )
 
 
-__all__ = ["FORMAT", "FlushTimer", "MemoryStore", "PartitionStore", "Store", "open_store"]
+__all__ = [
+    "FORMAT",
+    "FlushTimer",
+    "MemoryStore",
+    "PartitionStore",
+    "StateCleaner",
+    "Store",
+    "open_store",
+]

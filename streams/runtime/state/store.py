@@ -26,6 +26,7 @@ Contract:
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator, Mapping
@@ -201,8 +202,10 @@ class PartitionStore:
         return int(self.db.property_int_value("rocksdb.estimate-num-keys") or 0)
 
     def close(self) -> None:
-        """Flush and close; the files stay for the next :meth:`open`."""
+        """Flush and close; the files stay for the next :meth:`open`. The directory's
+        mtime becomes the closing time (``state.cleanup`` deletes long-closed stores)."""
         if self._db is not None:
             self._meta_handle = None  # a handle keeps the database open too
             self._db.close()
             self._db = None
+            os.utime(self.path)

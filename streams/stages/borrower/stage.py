@@ -54,7 +54,7 @@ from streams.runtime.clients import next_offsets
 from streams.runtime.deadletter import dead_letter_guard, produce_dead_letter
 from streams.runtime.gcpolicy import FreezingGc
 from streams.runtime.loop import StageLoop
-from streams.runtime.state import FlushTimer, Store, open_store
+from streams.runtime.state import FlushTimer, StateCleaner, Store, open_store
 from streams.settings import Settings
 from streams.stages.borrower.batch import Outcome, Request, process_batch
 from streams.stages.borrower.deliverybytes import DeliveryEncoder
@@ -152,6 +152,7 @@ class BorrowerStage(StageLoop[Staged]):
         self._prune_s = settings.consent_prune_interval_ms / 1000
         self._next_prune = 0.0
         self._flush = FlushTimer(settings.state_flush_every_s)
+        self._cleaner = StateCleaner(settings.state_dir / self.name, settings.state_cleanup_delay_s)
         self._due: list[tuple[int, str]] = []
         self._progress = 1.0
 
@@ -182,6 +183,8 @@ class BorrowerStage(StageLoop[Staged]):
     def tick(self) -> None:
         if self._flush.due():  # what a crash makes recovery replay
             self.store.flush()
+        if self._cleaner.due() and self.settings.state_store == "disk":
+            self._cleaner.clean(self.store.owned())
 
     # -- rebalance ------------------------------------------------------------------
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -178,6 +178,10 @@ class BorrowerStore:
         """Bytes of the assigned partitions' stores (files on disk, or record bytes)."""
         return sum(s.size_bytes() for s in self._stores.values())
 
+    def owned(self) -> list[int]:
+        """The partitions whose stores are open (assigned)."""
+        return sorted(self._stores)
+
     def hot(self) -> int:
         return len(self._hot)
 
