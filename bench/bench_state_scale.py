@@ -28,6 +28,7 @@ asserted; what limits each figure is in the report's ``notes``.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -193,6 +194,7 @@ def main() -> None:
         down = step([one], [mark], began, args.timeout)
         print(f"2 -> 1: {down}", flush=True)
         row["rebalance_steps"] = [{"step": "1->2", **up}, {"step": "2->1", **down}]
+        row["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     reaper.disarm()
     notes = {
         "what": "one worker process, --stages borrower, default settings but state_store="
