@@ -518,3 +518,41 @@ def test_worker_deployment_wiring(name: str) -> None:
     assert re.fullmatch(r"[A-Z0-9-]+", secret["stringData"]["key"]), (
         "example must stay a placeholder"
     )
+
+
+# -- hardening (issue 17) --------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["creditstream-front", "creditstream-borrower"])
+def test_worker_pods_are_hardened(name: str) -> None:
+    pod = one("Deployment", name)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False  # it never calls the API
+    (container,) = pod["containers"]
+    limits, requests = container["resources"]["limits"], container["resources"]["requests"]
+    assert {"cpu", "memory"} <= limits.keys() and {"cpu", "memory"} <= requests.keys()
+    ctx = container["securityContext"]
+    assert ctx["readOnlyRootFilesystem"] and not ctx["allowPrivilegeEscalation"]
+    assert "env" not in container or all("secretKeyRef" not in str(e) for e in container["env"])
+
+
+def test_the_network_policy_lets_workers_reach_kafka_and_dns_only() -> None:
+    policy = one("NetworkPolicy", "creditstream-worker")["spec"]
+    for name in ("creditstream-front", "creditstream-borrower"):
+        labels = one("Deployment", name)["spec"]["template"]["metadata"]["labels"]
+        assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    kafka = one("Kafka", "creditstream")
+    ports = {listener["port"] for listener in kafka["spec"]["kafka"]["listeners"]}
+    egress = policy["egress"]
+    to_kafka = [e for e in egress if "strimzi.io/cluster" in str(e["to"])]
+    assert len(to_kafka) == 1 and {p["port"] for p in to_kafka[0]["ports"]} == ports
+    others = [e for e in egress if e not in to_kafka]
+    assert all({p["port"] for p in e["ports"]} == {53} for e in others)  # DNS only
+    (ingress,) = policy["ingress"]
+    cm = one("ConfigMap", "creditstream-worker")["data"]
+    assert [p["port"] for p in ingress["ports"]] == [int(cm["CREDITSTREAM_WEB_PORT"])]
+
+
+def test_the_image_checks_its_own_readiness() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    (check,) = [line for line in dockerfile.splitlines() if line.startswith("  CMD")]
+    port = one("ConfigMap", "creditstream-worker")["data"]["CREDITSTREAM_WEB_PORT"]
+    assert "HEALTHCHECK" in dockerfile and f"127.0.0.1:{port}/ready" in check
