@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "streams.commands.rejects",
     "streams.commands.platforms",
     "streams.commands.audit",
+    "streams.commands.report",
     "streams.commands.billing",
     "streams.commands.feed",
     "streams.commands.admin",

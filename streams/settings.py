@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     sasl_mechanism: Literal["SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = Field(
+        None,
+        description=(
+            "A file holding the SASL password (a mounted secret: the password then never "
+            "sits in the environment, where /proc/<pid>/environ and crash dumps show it); "
+            "its trailing newline is cut. Give this or CREDITSTREAM_SASL_PASSWORD, not both."
+        ),
+    )
     client_log_level: int = Field(
         3, ge=0, le=7, description="librdkafka log level (syslog scale; 3 = errors only)."
     )
@@ -212,14 +220,36 @@ class Settings(BaseSettings):
             # confluent-kafka takes a logging.Logger here; its stubs type values narrower.
             conf["logger"] = cast(Any, logging.getLogger(CLIENT_LOGGER))
         if self.security_protocol == "SASL_PLAINTEXT":
-            if not self.sasl_username or self.sasl_password is None:
+            password = self.sasl_secret()
+            if not self.sasl_username or password is None:
                 raise ConfigError(
                     "SASL_PLAINTEXT needs CREDITSTREAM_SASL_USERNAME and CREDITSTREAM_SASL_PASSWORD"
+                    " (or CREDITSTREAM_SASL_PASSWORD_FILE)"
                 )
             conf["sasl.mechanism"] = self.sasl_mechanism
             conf["sasl.username"] = self.sasl_username
-            conf["sasl.password"] = self.sasl_password.get_secret_value()
+            conf["sasl.password"] = password.get_secret_value()
         return conf
+
+    def sasl_secret(self) -> SecretStr | None:
+        """The SASL password, from ``sasl_password`` or ``sasl_password_file``."""
+        if self.sasl_password_file is None:
+            return self.sasl_password
+        if self.sasl_password is not None:
+            raise ConfigError(
+                "both CREDITSTREAM_SASL_PASSWORD and CREDITSTREAM_SASL_PASSWORD_FILE are set: "
+                "give one"
+            )
+        try:
+            text = self.sasl_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(
+                f"cannot read the SASL password file {self.sasl_password_file}: {why}"
+            ) from None
+        if not text:
+            raise ConfigError(f"the SASL password file {self.sasl_password_file} is empty")
+        return SecretStr(text)
 
 
 @lru_cache(maxsize=1)

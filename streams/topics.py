@@ -35,6 +35,9 @@ CONSENTS = "exchange.consents"
 #: Borrower stage state: one entry per borrower (fold state, last emitted profile,
 #: subscriptions, last update) (compacted), co-partitioned with exchange.events.
 BORROWER_STATE = "exchange.borrower-state"
+#: One record per report a borrower was given of what the exchange holds on them
+#: (``creditstream report``), keyed by borrower_id: two are free a year (metering).
+REPORTS = "exchange.reports"
 #: Internal records a stage could not decode (a bug upstream): the original bytes, keyed
 #: by where they were, with the stage, source and reason in headers (streams.wire.rejects).
 DEAD_LETTER = "exchange.dead-letter"

@@ -35,6 +35,7 @@ from streams.topics import (
     EXCHANGE_PROFILES,
     INGRESS_DEDUP,
     PROFILE_UPDATES,
+    REPORTS,
     TENANT_RE,
 )
 
@@ -85,6 +86,8 @@ class Topic:
     owner: Owner = "exchange"
     #: What the owning tenant may do with its topic (ACLs); None for exchange topics.
     tenant_access: Access | None = None
+    #: The command that writes the topic when no stage does (None: a stage does).
+    written_by: str | None = None
 
     @property
     def per_tenant(self) -> bool:
@@ -187,6 +190,7 @@ class Topology:
                     "partitions": t.partitions,
                     "tenant_access": t.tenant_access,
                     "about": t.about,
+                    "written_by": t.written_by,
                 }
                 for t in self.topics
             ],
@@ -212,6 +216,10 @@ TOPOLOGY = Topology(
         # Requests are applied within seconds; the durable consent state is borrower-state.
         Topic(CONSENTS, "borrower_id", delete_after(14), "setting",
               "validated, pseudonymized consents"),
+        # Metering of the right to one's own record: a year and a month is enough.
+        Topic(REPORTS, "borrower_id", delete_after(400), "setting",
+              "one record per report a borrower was given (two free a year)",
+              written_by="creditstream report"),
         Topic(DEAD_LETTER, "source offset", delete_after(30), "setting",
               "internal records a stage could not decode: bytes + stage, source, reason"),
         # Raw PII: short retention.

@@ -37,6 +37,7 @@ def admin_conf(settings: Settings) -> KafkaConf:
         raise ConfigError(
             "admin commands need the secure broker: set CREDITSTREAM_SECURITY_PROTOCOL="
             "SASL_PLAINTEXT, CREDITSTREAM_SASL_USERNAME=admin and CREDITSTREAM_SASL_PASSWORD"
+            " (or CREDITSTREAM_SASL_PASSWORD_FILE)"
         )
     return settings.kafka_client_config()
 
@@ -134,9 +135,9 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
     admin.require_admin(conf)
     password, where = choose_password(conf, user, args.password_file, args.secrets_dir)
     if args.kind == "platform":
-        result = admin.provision_platform(conf, user, partitions, password)
+        result = admin.provision_platform(conf, user, partitions, password, args.exchange_user)
     elif args.kind == "bank":
-        result = admin.provision_bank(conf, user, partitions, password)
+        result = admin.provision_bank(conf, user, partitions, password, args.exchange_user)
     else:
         result = admin.provision_exchange(conf, partitions, password, user=user, app_id=app_id)
     _report(result, where)
@@ -197,6 +198,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "reads ingest.P.rejected)",
     )
     platform.add_argument("name", help="platform name (a-z, 0-9, '-')")
+    platform.add_argument(
+        "--exchange-user",
+        default=acl.EXCHANGE_USER,
+        help="the exchange's SASL user, granted WRITE on ingest.P.rejected (default %(default)s)",
+    )
     bank = _provision_parser(
         actions,
         "provision-bank",
@@ -204,6 +210,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "user, topics and ACLs of a bank (writes banks.B.subscriptions, reads banks.B.feed)",
     )
     bank.add_argument("name", help="bank name (a-z, 0-9, '-')")
+    bank.add_argument(
+        "--exchange-user",
+        default=acl.EXCHANGE_USER,
+        help="the exchange's SASL user, granted WRITE on banks.B.feed (default %(default)s)",
+    )
     exchange = _provision_parser(
         actions, "provision-exchange", "exchange", "user, topics and ACLs of the exchange worker"
     )

@@ -23,6 +23,11 @@ Decisions (each checked against Apache Kafka 4.3.1 by
   dot, so ``a.`` never matches the groups of tenant ``ab`` or ``a-b``.
 * The exchange may CREATE only its own topics (``exchange.``); platform and bank topics
   are created by the admin at provisioning.
+* The exchange READs every tenant's topics by prefix (``ingest.``, ``banks.``: a new
+  tenant's input is read without touching the worker) but WRITEs only the tenant topics
+  its stages produce, by LITERAL name, granted when the tenant is provisioned
+  (:func:`exchange_tenant_acls`: ``ingest.P.rejected``, ``banks.B.feed``). With WRITE on
+  the prefixes it could have forged any platform's loans or any bank's subscriptions.
 """
 
 from __future__ import annotations
@@ -140,10 +145,10 @@ def exchange_acls(user: str = EXCHANGE_USER, app_id: str = "creditstream") -> li
     who = principal(user)
     own: tuple[Operation, ...] = ("READ", "WRITE", "DESCRIBE", "CREATE", "DESCRIBE_CONFIGS")
     return [
-        # Read every platform's ingest topics, write each platform's rejects.
-        *_allow(who, "TOPIC", "ingest.", "PREFIXED", "READ", "WRITE", "DESCRIBE"),
-        # Read every bank's subscriptions, write each bank's feed.
-        *_allow(who, "TOPIC", "banks.", "PREFIXED", "READ", "WRITE", "DESCRIBE"),
+        # Read every platform's ingest topics and every bank's subscriptions; what it
+        # writes there is granted per tenant (exchange_tenant_acls).
+        *_allow(who, "TOPIC", "ingest.", "PREFIXED", "READ", "DESCRIBE"),
+        *_allow(who, "TOPIC", "banks.", "PREFIXED", "READ", "DESCRIBE"),
         # Its own topics, created idempotently at worker start.
         *_allow(who, "TOPIC", "exchange.", "PREFIXED", *own),
         *_allow(who, "GROUP", f"{app_id}-", "PREFIXED", "READ"),
@@ -151,6 +156,45 @@ def exchange_acls(user: str = EXCHANGE_USER, app_id: str = "creditstream") -> li
         # Not needed by Kafka >= 3 (WRITE on a topic suffices) but harmless and kept for
         # clients that still ask for it; matches deploy/k8s/users.yaml.
         *_allow(who, "CLUSTER", CLUSTER_NAME, "LITERAL", "IDEMPOTENT_WRITE"),
+    ]
+
+
+def exchange_tenant_acls(
+    owner: topology.Owner, tenant: str, user: str = EXCHANGE_USER
+) -> list[Acl]:
+    """WRITE (and DESCRIBE) for the exchange on the topics of ``tenant`` that a stage
+    produces (``ingest.P.rejected``, ``banks.B.feed``), by literal name."""
+    _check_tenant(owner, tenant)
+    written = {n for s in topology.TOPOLOGY.stages for n in s.writes}
+    return [
+        acl
+        for t in topology.TOPOLOGY.owned_by(owner)
+        if t.name in written
+        for acl in _allow(principal(user), "TOPIC", t.named(tenant), "LITERAL", "WRITE", "DESCRIBE")
+    ]
+
+
+def is_exchange_tenant_acl(entry: Acl, user: str = EXCHANGE_USER) -> bool:
+    """True for a binding :func:`exchange_tenant_acls` grants to ``user`` for some tenant
+    (what re-provisioning the exchange must not mistake for foreign rights)."""
+    if entry.principal != principal(user) or entry.pattern_type != "LITERAL":
+        return False
+    if entry.resource_type != "TOPIC" or entry.operation not in ("WRITE", "DESCRIBE"):
+        return False
+    written = {n for s in topology.TOPOLOGY.stages for n in s.writes}
+    return any(
+        t.per_tenant and t.name in written and t.matches(entry.resource_name)
+        for t in topology.TOPOLOGY.topics
+    )
+
+
+def obsolete_exchange_acls(user: str = EXCHANGE_USER) -> list[Acl]:
+    """What releases before issue 17 granted the exchange: WRITE on every tenant topic
+    (provisioning the exchange removes them)."""
+    who = principal(user)
+    return [
+        *_allow(who, "TOPIC", "ingest.", "PREFIXED", "WRITE"),
+        *_allow(who, "TOPIC", "banks.", "PREFIXED", "WRITE"),
     ]
 
 

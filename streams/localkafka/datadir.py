@@ -2,7 +2,10 @@
 
 Layout: ``broker.json`` (pid, ports, mode, version of the running broker), ``config/``
 (generated), ``logs/`` (Kafka's log dirs), ``server.log`` and, in secure mode,
-``admin.secret`` (the admin password, mode 0600, created on first start).
+``admin.secret``, ``controller.secret`` and ``broker.secret`` (one password per
+identity, ``streams.localkafka.properties``: mode 0600, created on first start). The
+dir itself is 0700 and the broker writes its files 0600 (``process.start`` runs it
+under umask 077): the ingest topics hold raw national IDs.
 
 A data dir is *ours* when it holds the marker file :data:`MARKER`, written by
 :func:`claim_data_dir` when it creates (or adopts an empty) data dir, before anything
@@ -17,6 +20,7 @@ their next start.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 
@@ -87,15 +91,31 @@ def claim_data_dir(data_dir: Path) -> None:
                 f"{data_dir} is not empty and is not a creditstream broker data dir: "
                 "choose another --data-dir"
             )
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)  # an older release made it 0755
     marker.write_text(_MARKER_TEXT)
+
+
+def _secret(spec: BrokerSpec, name: str) -> str:
+    path = spec.data_dir / f"{name}.secret"
+    if not path.exists():
+        claim_data_dir(spec.data_dir)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
 
 
 def admin_password(spec: BrokerSpec) -> str:
     """The secure-mode admin password, created once per data directory."""
-    path = spec.data_dir / "admin.secret"
-    if not path.exists():
-        claim_data_dir(spec.data_dir)
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return _secret(spec, "admin")
+
+
+def controller_password(spec: BrokerSpec) -> str:
+    """The password of the broker's own controller identity (secure mode)."""
+    return _secret(spec, "controller")
+
+
+def broker_password(spec: BrokerSpec) -> str:
+    """The password of the broker's inter-broker identity (secure mode)."""
+    return _secret(spec, "broker")

@@ -28,17 +28,22 @@ from streams.errors import BrokerError
 from streams.localkafka.datadir import (
     MARKER,
     admin_password,
+    broker_password,
     claim_data_dir,
+    controller_password,
     is_data_dir,
     read_state,
     state_file,
 )
 from streams.localkafka.install import deploy_file, install
-from streams.localkafka.properties import ADMIN_USER, render, server_properties
+from streams.localkafka.properties import ADMIN_USER, BROKER_USER, render, server_properties
 from streams.localkafka.spec import BrokerInfo, BrokerSpec
 from streams.settings import KafkaConf
 
 START_TIMEOUT_S = 90.0
+#: Files the broker (and start) create: 0600, dirs 0700 (the ingest topics hold raw
+#: national IDs: no other local user may read them around the ACLs).
+PRIVATE_UMASK = 0o077
 STOP_TIMEOUT_S = 30.0
 
 
@@ -78,6 +83,37 @@ def client_config(spec: BrokerSpec) -> KafkaConf:
             "sasl.password": admin_password(spec),
         }
     return conf
+
+
+def _ensure_admin(spec: BrokerSpec) -> bool:
+    """Set the admin's SCRAM credential to ``admin.secret``'s password, logged in as the
+    broker's own identity (PLAIN); False while the broker does not answer yet."""
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]  # heavy, only here
+        AdminClient,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
+    )
+
+    conf: KafkaConf = {
+        "bootstrap.servers": spec.bootstrap,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": BROKER_USER,
+        "sasl.password": broker_password(spec),
+        "log_level": 0,
+    }
+    upsert = UserScramCredentialUpsertion(
+        ADMIN_USER,
+        ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192),
+        admin_password(spec).encode(),
+    )
+    try:
+        futures = AdminClient(conf).alter_user_scram_credentials([upsert], request_timeout=5)
+        futures[ADMIN_USER].result(timeout=5)
+    except Exception:  # KafkaException of any kind means "not answering yet"
+        return False
+    return True
 
 
 def answers_metadata(spec: BrokerSpec, timeout: float = 2.0) -> bool:
@@ -124,14 +160,12 @@ def _format(spec: BrokerSpec, libs: Path, config: Path) -> None:
     if (spec.data_dir / "logs" / "meta.properties").exists():
         return
     cluster_id = _cluster_id()
+    # No --add-scram: a password there would be on the command line (``ps``); the
+    # admin's credential is created through the admin API once the broker runs.
     args = ["format", "-t", cluster_id, "-c", str(config)]
-    if spec.mode == "secure":
-        args += [
-            "--add-scram",
-            f"SCRAM-SHA-512=[name={ADMIN_USER},password={admin_password(spec)}]",
-        ]
     proc = subprocess.run(
         _java_cmd(spec, libs, "kafka.tools.StorageTool", *args),
+        umask=PRIVATE_UMASK,
         capture_output=True,
         text=True,
         check=False,
@@ -160,23 +194,35 @@ def start(spec: BrokerSpec) -> BrokerInfo:
     for port in (spec.port, spec.ctrl_port):
         if not _port_free(port):
             raise BrokerError(f"port {port} on 127.0.0.1 is in use; choose another with --port")
-    claim_data_dir(spec.data_dir)  # before the download: a wrong --data-dir fails fast
+    old = os.umask(PRIVATE_UMASK)
+    try:
+        claim_data_dir(spec.data_dir)  # before the download: a wrong --data-dir fails fast
+        return _start(spec, began)
+    finally:
+        os.umask(old)
+
+
+def _start(spec: BrokerSpec, began: float) -> BrokerInfo:
+    spec.data_dir.chmod(0o700)  # raw national IDs live here: no other local user reads it
     libs = install(spec.cache_dir, spec.version)
     config = spec.data_dir / "config" / "server.properties"
     config.parent.mkdir(parents=True, exist_ok=True)
+    secure = spec.mode == "secure"
     props = server_properties(
         port=spec.port,
         controller_port=spec.ctrl_port,
         log_dir=spec.data_dir / "logs",
         mode=spec.mode,
-        admin_password=admin_password(spec) if spec.mode == "secure" else "",
+        controller_password=controller_password(spec) if secure else "",
+        broker_password=broker_password(spec) if secure else "",
     )
     config.write_text(render(props))
-    config.chmod(0o600)  # secure mode's JAAS lines hold the admin password
+    config.chmod(0o600)  # secure mode's JAAS lines hold the broker's own passwords
     _format(spec, libs, config)
     with open(spec.data_dir / "stdout.log", "ab") as out:
         proc = subprocess.Popen(
             _java_cmd(spec, libs, "kafka.Kafka", str(config)),
+            umask=PRIVATE_UMASK,  # segments 0600, dirs 0700
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -191,7 +237,7 @@ def start(spec: BrokerSpec) -> BrokerInfo:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise BrokerError(f"Kafka exited with code {proc.returncode}:\n{_log_tail(spec)}")
-        if answers_metadata(spec, timeout=1.0):
+        if (not secure or _ensure_admin(spec)) and answers_metadata(spec, timeout=1.0):
             return _info(spec, proc.pid, time.monotonic() - began)
         time.sleep(0.2)
     kill(spec)

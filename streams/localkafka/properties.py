@@ -3,6 +3,13 @@
 Two modes: ``plain`` (PLAINTEXT, no authorizer: the default for tests and the demo)
 and ``secure`` (SASL_PLAINTEXT with SCRAM-SHA-512 for clients, the KRaft
 ``StandardAuthorizer``, deny when no ACL matches, and an ``admin`` super user).
+
+Secure mode has three identities, each with its own password: ``admin`` (a SCRAM user
+in the metadata log, for people and tools), and two the broker uses towards itself,
+declared only in this file's JAAS lines (PLAIN): ``controller`` on the controller
+listener and ``broker`` between brokers on the client listener. No password is needed
+at format time, so none ever appears on a command line: ``start`` creates ``admin``'s
+SCRAM credential through the admin API, logged in as ``broker``.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ from typing import Literal
 
 Mode = Literal["plain", "secure"]
 
-#: The super user created at format time in secure mode.
+#: The super user people and tools log in as (SCRAM) in secure mode.
 ADMIN_USER = "admin"
 #: The principal the broker uses towards its own controller listener in secure mode.
 CONTROLLER_USER = "controller"
+#: The principal the broker uses towards brokers (itself) on the client listener.
+BROKER_USER = "broker"
 
 
 def _jaas(module: str, **fields: str) -> str:
@@ -29,7 +38,8 @@ def server_properties(
     controller_port: int,
     log_dir: Path,
     mode: Mode,
-    admin_password: str,
+    controller_password: str = "",
+    broker_password: str = "",
     partitions: int = 1,
 ) -> dict[str, str]:
     """Broker + controller in one process, bound to 127.0.0.1 only."""
@@ -62,6 +72,8 @@ def server_properties(
             "inter.broker.listener.name": "PLAINTEXT",
         }
         return props
+    if not controller_password or not broker_password or controller_password == broker_password:
+        raise ValueError("secure mode needs two distinct passwords (controller, broker)")
     scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
     plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
     # The controller listener authenticates too (PLAIN: SCRAM credentials live in the
@@ -69,25 +81,32 @@ def server_properties(
     controller_jaas = _jaas(
         plain,
         username=CONTROLLER_USER,
-        password=admin_password,
-        **{f"user_{CONTROLLER_USER}": admin_password},
+        password=controller_password,
+        **{f"user_{CONTROLLER_USER}": controller_password},
+    )
+    broker_jaas = _jaas(
+        plain,
+        username=BROKER_USER,
+        password=broker_password,
+        **{f"user_{BROKER_USER}": broker_password},
     )
     props |= {
         "listeners": f"SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{port}",
         "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
         "inter.broker.listener.name": "SASL_PLAINTEXT",
-        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        # Clients: SCRAM. PLAIN knows one user only, the broker itself (JAAS, not the
+        # metadata log), so a tenant can log in with nothing but its SCRAM credential.
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
         "sasl.mechanism.controller.protocol": "PLAIN",
         "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
         "listener.name.controller.plain.sasl.jaas.config": controller_jaas,
-        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": _jaas(
-            scram, username=ADMIN_USER, password=admin_password
-        ),
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": broker_jaas,
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": f"{scram} required;",
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
-        "super.users": f"User:{ADMIN_USER};User:{CONTROLLER_USER}",
+        "super.users": f"User:{ADMIN_USER};User:{CONTROLLER_USER};User:{BROKER_USER}",
     }
     return props
 

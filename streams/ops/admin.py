@@ -62,9 +62,8 @@ class Provisioned:
     acls: list[Acl] = field(default_factory=list)
 
 
-def to_binding(entry: Acl) -> Any:
-    """Our :class:`Acl` as a confluent ``AclBinding``."""
-    return AclBinding(
+def _binding_fields(entry: Acl) -> tuple[Any, ...]:
+    return (
         _RESOURCE[entry.resource_type],
         entry.resource_name,
         ResourcePatternType[entry.pattern_type],
@@ -73,6 +72,11 @@ def to_binding(entry: Acl) -> Any:
         AclOperation[entry.operation],
         AclPermissionType[entry.permission],
     )
+
+
+def to_binding(entry: Acl) -> Any:
+    """Our :class:`Acl` as a confluent ``AclBinding``."""
+    return AclBinding(*_binding_fields(entry))
 
 
 def from_binding(binding: Any) -> Acl:
@@ -169,25 +173,33 @@ def set_password(conf: KafkaConf, user: str, password: str) -> None:
         raise BrokerError(f"cannot set the SCRAM credential of {user}: {exc.args[0]}") from exc
 
 
-def ensure_acls(conf: KafkaConf, wanted: list[Acl]) -> list[Acl]:
+def ensure_acls(
+    conf: KafkaConf, wanted: list[Acl], tolerated: Callable[[Acl], bool] | None = None
+) -> list[Acl]:
     """Create the missing bindings of ``wanted`` (all of one principal); return them.
 
-    Refuses (ConfigError) when the principal already holds other bindings: it was
-    provisioned as something else.
+    Refuses (ConfigError) when the principal already holds other bindings, except those
+    ``tolerated`` accepts: it was provisioned as something else.
     """
     principals = {a.principal for a in wanted}
     if len(principals) != 1:
         raise ValueError("ensure_acls takes the bindings of exactly one principal")
     (who,) = principals
     existing = set(list_acls(conf, who))
-    foreign = existing - set(wanted)
+    foreign = {a for a in existing - set(wanted) if tolerated is None or not tolerated(a)}
     if foreign:
         raise ConfigError(
             f"{who} already holds {len(foreign)} other ACL binding(s) (e.g. "
             f"{min(foreign).operation} on {min(foreign).resource_name}): it is provisioned "
             "as something else; use another name or remove those ACLs first"
         )
-    missing = sorted(set(wanted) - existing)
+    return grant(conf, sorted(set(wanted) - existing))
+
+
+def grant(conf: KafkaConf, acls: list[Acl]) -> list[Acl]:
+    """Create the bindings of ``acls`` that do not exist yet (any principal); return them."""
+    existing = set(list_acls(conf))
+    missing = sorted(set(acls) - existing)
     if not missing:
         return []
     client = _admin(conf)
@@ -200,19 +212,41 @@ def ensure_acls(conf: KafkaConf, wanted: list[Acl]) -> list[Acl]:
     return missing
 
 
+def revoke(conf: KafkaConf, acls: list[Acl]) -> list[Acl]:
+    """Delete the bindings of ``acls`` that exist; return them."""
+    present = sorted(set(acls) & set(list_acls(conf)))
+    if not present:
+        return []
+    client = _admin(conf)
+    filters = [AclBindingFilter(*_binding_fields(a)) for a in present]
+    for binding, future in client.delete_acls(filters, request_timeout=TIMEOUT_S).items():
+        try:
+            future.result(TIMEOUT_S)
+        except KafkaException as exc:
+            raise BrokerError(f"cannot delete ACL {binding}: {exc.args[0]}") from exc
+    return present
+
+
 def _provision(
     conf: KafkaConf,
     user: str,
     password: str | None,
     wanted: list[Acl],
     make_topics: Callable[[], list[str]],
+    *,
+    tolerated: Callable[[Acl], bool] | None = None,
+    exchange_rights: list[Acl] | None = None,
 ) -> Provisioned:
     # Rights, conflicts and a missing password are checked first: a refused
     # provisioning leaves no topic, user or binding behind.
     require_admin(conf)
-    foreign = set(list_acls(conf, acl.principal(user))) - set(wanted)
+    foreign = {
+        a
+        for a in set(list_acls(conf, acl.principal(user))) - set(wanted)
+        if tolerated is None or not tolerated(a)
+    }
     if foreign:
-        ensure_acls(conf, wanted)  # raises the conflict error
+        ensure_acls(conf, wanted, tolerated)  # raises the conflict error
     exists = user_exists(conf, user)
     if password is None and not exists:
         raise ConfigError(f"user {user} does not exist yet: a password is needed")
@@ -220,15 +254,23 @@ def _provision(
     result.topics_created = make_topics()
     if password is not None:
         set_password(conf, user, password)
-    result.acls_created = ensure_acls(conf, wanted)
+    result.acls_created = ensure_acls(conf, wanted, tolerated)
     result.acls = sorted(wanted)
+    if exchange_rights:  # what the exchange may write of this tenant's
+        result.acls_created += grant(conf, exchange_rights)
+        result.acls = sorted([*wanted, *exchange_rights])
     return result
 
 
 def provision_platform(
-    conf: KafkaConf, platform: str, partitions: int, password: str | None
+    conf: KafkaConf,
+    platform: str,
+    partitions: int,
+    password: str | None,
+    exchange_user: str = acl.EXCHANGE_USER,
 ) -> Provisioned:
-    """User ``platform``, its three topics and :func:`streams.domain.acl.platform_acls`.
+    """User ``platform``, its three topics, :func:`streams.domain.acl.platform_acls`, and
+    the exchange's WRITE on the platform's rejects (``exchange_tenant_acls``).
 
     ``password`` None keeps an existing user's password (an error for a new user).
     """
@@ -238,19 +280,26 @@ def provision_platform(
         password,
         acl.platform_acls(platform),
         lambda: provision.ensure_platform(conf, platform, partitions),
+        exchange_rights=acl.exchange_tenant_acls("platform", platform, exchange_user),
     )
 
 
 def provision_bank(
-    conf: KafkaConf, bank: str, partitions: int, password: str | None
+    conf: KafkaConf,
+    bank: str,
+    partitions: int,
+    password: str | None,
+    exchange_user: str = acl.EXCHANGE_USER,
 ) -> Provisioned:
-    """User ``bank``, its two topics and :func:`streams.domain.acl.bank_acls` (see above)."""
+    """User ``bank``, its two topics, :func:`streams.domain.acl.bank_acls`, and the
+    exchange's WRITE on the bank's feed (see above)."""
     return _provision(
         conf,
         bank,
         password,
         acl.bank_acls(bank),
         lambda: provision.ensure_bank(conf, bank, partitions),
+        exchange_rights=acl.exchange_tenant_acls("bank", bank, exchange_user),
     )
 
 
@@ -262,11 +311,16 @@ def provision_exchange(
     user: str = acl.EXCHANGE_USER,
     app_id: str = "creditstream",
 ) -> Provisioned:
-    """The exchange's user, its own topics and :func:`streams.domain.acl.exchange_acls`."""
+    """The exchange's user, its own topics and :func:`streams.domain.acl.exchange_acls`
+    (the WRITE it holds on tenants' topics, granted when they were provisioned, stays;
+    the prefix-wide WRITE of releases before issue 17 goes)."""
+    require_admin(conf)
+    revoke(conf, acl.obsolete_exchange_acls(user))
     return _provision(
         conf,
         user,
         password,
         acl.exchange_acls(user, app_id),
         lambda: provision.ensure(conf, provision.exchange_topics(partitions)),
+        tolerated=lambda a: acl.is_exchange_tenant_acl(a, user),
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,11 +48,13 @@ def read_audit(
     codec: SniffingCodec | None = None,
     idle_timeout: float = 30.0,
     partitions_out: list[int] | None = None,
+    only: Iterable[int] | None = None,
 ) -> Iterator[AuditEntry]:
     """Every record of ``topic`` (see the module docstring); :class:`BrokerError` after
     ``idle_timeout`` seconds without progress, :class:`ConfigError` if it is missing.
     ``partitions_out``, when given, receives every partition number of the topic (empty
-    partitions yield nothing, but a verifier still wants to report them)."""
+    partitions yield nothing, but a verifier still wants to report them). ``only``: read
+    just these partitions (a borrower's records are all in one)."""
     codec = codec or codec_for(None)
     for msg in read_from_start(
         conf,
@@ -61,6 +63,7 @@ def read_audit(
         missing="has the exchange been started?",
         idle_timeout=idle_timeout,
         partitions_out=partitions_out,
+        only=only,
     ):
         yield AuditEntry(msg.partition() or 0, msg.offset() or 0, _decode(codec, msg.value()))
 

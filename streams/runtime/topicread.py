@@ -17,7 +17,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from confluent_kafka import (
@@ -115,8 +115,10 @@ def read_from_start(
     follow: bool = False,
     idle_timeout: float = 30.0,
     partitions_out: list[int] | None = None,
+    only: Iterable[int] | None = None,
 ) -> Iterator[Message]:
-    """Every data record of ``topic``, partition by partition in offset order.
+    """Every data record of ``topic`` (of its partitions in ``only``, when given),
+    partition by partition in offset order.
 
     ``group_prefix`` must lie inside the reader's ACL group prefix (a platform reads
     its rejects as ``<platform>.…``). ``missing`` completes the ConfigError raised when
@@ -144,6 +146,8 @@ def read_from_start(
                 client=consumer,
             )
         )
+        if only is not None:
+            partitions &= set(only)
         if partitions_out is not None:
             partitions_out.extend(sorted(partitions))
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])

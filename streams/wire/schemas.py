@@ -70,6 +70,7 @@ SUBSCRIPTION = f"{NAMESPACE}.Subscription"
 FEED_RECORD = f"{NAMESPACE}.FeedRecord"
 AUDIT_RECORD = f"{NAMESPACE}.AuditRecord"
 PROFILE_UPDATE = f"{NAMESPACE}.ProfileUpdate"
+REPORT_ISSUED = f"{NAMESPACE}.ReportIssued"
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED_TYPES = frozenset({"record", "error", "enum", "fixed"})

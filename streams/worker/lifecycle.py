@@ -63,7 +63,10 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
     once then), the process starts again in place (``exec``, same pid) up to
     ``START_ATTEMPTS`` times, waiting for Kafka each time.
     """
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    # Everything the worker writes is its own: state stores hold borrowers' records.
+    os.umask(0o077)
+    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.state_dir.chmod(0o700)  # an older release made it 0755
     wait_for_kafka(settings, settings.kafka_wait_s)
     app = create_app(settings)
     worker = _Worker(app, loglevel=loglevel, quiet=True)

@@ -36,4 +36,7 @@ def test_running_pieces_by_hand(session: Session) -> None:
     assert "ingest.acme.rejected" in output("provision-platform acme")
     assert "3 events, 3 delivered, 0 refused" in output("publish --platform acme")
     assert "nordbank" in output("audit --national-id")
+    report = output("report --national-id")
+    assert "acme loan" in report and "nordbank for CREDIT_APPLICATION" in report
+    assert "Audit chain: verified" in report and "850101" not in report
     assert "acme" in output("creditstream platforms")

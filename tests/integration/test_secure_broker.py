@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 import pytest
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.localkafka import start, stop
-from streams.localkafka.datadir import admin_password
+from streams.localkafka.datadir import admin_password, broker_password, controller_password
 from streams.localkafka.process import client_config
 from streams.settings import KafkaConf
 from tests.integration.conftest import broker_spec
@@ -51,6 +55,52 @@ def test_secure_mode_authenticates_and_authorizes() -> None:
         assert admin_password(spec) not in (spec.data_dir / "server.log").read_text()
     finally:
         stop(spec)
+
+
+def test_a_secure_start_puts_no_secret_on_a_command_line_and_keeps_files_private() -> None:
+    """Polls every process's command line while a fresh secure broker is formatted and
+    started (the format step used to carry the admin password), then checks the modes
+    of everything in the data dir."""
+    spec = broker_spec("secure-quiet", mode="secure")
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    seen.add(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                except OSError:
+                    continue  # the process ended meanwhile
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        start(spec)
+        done.set()
+        watcher.join()
+        assert any("StorageTool" in c for c in seen), "the format step was not observed"
+        secrets = [admin_password(spec), controller_password(spec), broker_password(spec)]
+        assert len(set(secrets)) == 3  # one password per identity
+        for secret in secrets:
+            assert not any(secret in c for c in seen)
+        root = spec.data_dir
+        modes = {str(p): _mode(p) for p in [root, *root.rglob("*")]}
+        loose = {p: oct(m) for p, m in modes.items() if m & 0o077}
+        assert not loose, loose
+        assert any(p.suffix == ".log" for p in (root / "logs").rglob("*"))  # segments exist
+    finally:
+        done.set()
+        stop(spec)
+
+
+def _mode(path: Path) -> int:
+    """Permission bits of ``path``; 0 when the broker removed it meanwhile (a rolled index)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return 0
 
 
 def _upsert(user: str, password: str) -> object:

@@ -45,6 +45,7 @@ from streams.sdk.subscriber import BankSubscriber
 from streams.settings import KafkaConf, Settings
 from streams.wire.schemas import FEED_RECORD
 from tests.integration.conftest import broker_spec
+from tests.waiting import NotYet, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -301,6 +302,10 @@ FORBIDDEN: list[tuple[str, Probe, str]] = [
     ("exchange deletes a bank feed", calls(X, delete_topic("banks.b1.feed")), TOPIC_DENIED),
     ("exchange joins a bank's group", reads(X, "ingest.p1.loans", f"b1.{_g()}"), GROUP_DENIED),
     ("exchange grants itself an ACL", calls(X, grant_self(X)), CLUSTER_DENIED),
+    # it writes only what its stages produce for a provisioned tenant (issue 17)
+    ("exchange writes a platform's loans", writes(X, "ingest.p1.loans"), TOPIC_DENIED),
+    ("exchange writes a platform's activity", writes(X, "ingest.p1.activity"), TOPIC_DENIED),
+    ("exchange writes a bank's subscriptions", writes(X, "banks.b1.subscriptions"), TOPIC_DENIED),
     # authentication
     ("b1 logs in with a wrong password", logs_in("b1", lambda c: "wrong-pass-123"), AUTH_FAILED),
     ("p1 logs in with b1's password", logs_in("p1", lambda c: c.passwords["b1"]), AUTH_FAILED),
@@ -420,7 +425,14 @@ def test_broker_holds_exactly_the_modelled_acls(cluster: Cluster) -> None:
         "p2": acl.platform_acls("p2"),
         "b1": acl.bank_acls("b1"),
         "b2": acl.bank_acls("b2"),
-        EXCHANGE: acl.exchange_acls(EXCHANGE, APP_ID),
+        EXCHANGE: [
+            *acl.exchange_acls(EXCHANGE, APP_ID),
+            *(
+                a
+                for t, kind in TENANTS.items()
+                for a in acl.exchange_tenant_acls(kind, t, EXCHANGE)  # type: ignore[arg-type]
+            ),
+        ],
     }
     for user, wanted in expected.items():
         assert admin.list_acls(cluster.admin_conf, f"User:{user}") == sorted(wanted), user
@@ -513,3 +525,24 @@ def test_bank_sdk_works_within_its_acls_and_nowhere_else(cluster: Cluster, tmp_p
         BankSubscriber("b1", settings, state_path=tmp_path / "b1.ledger") as other,
     ):
         list(other.feed(5))
+
+
+def test_provisioning_the_exchange_again_drops_the_old_prefix_writes(cluster: Cluster) -> None:
+    """A broker provisioned by a release before issue 17 gave the exchange WRITE on the
+    ``ingest.`` and ``banks.`` prefixes; provisioning it again takes that away and keeps
+    what the tenants' provisioning granted."""
+    conf = cluster.admin_conf
+    forged = writes(X, "ingest.p1.loans")
+
+    def answers(probe: Probe, expected: str) -> bool | NotYet:
+        got = probe(cluster)  # ACL changes reach the authorizer through the metadata log
+        return got == expected or NotYet(f"answered {got}")
+
+    admin.grant(conf, acl.obsolete_exchange_acls(EXCHANGE))
+    eventually(lambda: answers(forged, "OK"), what="the old, too wide, right works", timeout=30)
+    admin.provision_exchange(conf, 2, None, user=EXCHANGE, app_id=APP_ID)
+    held = set(admin.list_acls(conf, acl.principal(EXCHANGE)))
+    assert not held & set(acl.obsolete_exchange_acls(EXCHANGE))
+    assert set(acl.exchange_tenant_acls("platform", "p1", EXCHANGE)) <= held
+    eventually(lambda: answers(forged, TOPIC_DENIED), what="the old right is gone", timeout=30)
+    assert writes(X, "ingest.p1.rejected")(cluster) == "OK"

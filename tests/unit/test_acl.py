@@ -15,6 +15,9 @@ from streams.domain.acl import (
     allowed,
     bank_acls,
     exchange_acls,
+    exchange_tenant_acls,
+    is_exchange_tenant_acl,
+    obsolete_exchange_acls,
     platform_acls,
 )
 from tests.unit.test_deploy_manifests import PERMISSIONS
@@ -59,8 +62,8 @@ def test_exchange_bindings_exactly() -> None:
     }
     own = {"READ", "WRITE", "DESCRIBE", "CREATE", "DESCRIBE_CONFIGS"}
     assert got == (
-        {("TOPIC", "ingest.", "PREFIXED", op) for op in ("READ", "WRITE", "DESCRIBE")}
-        | {("TOPIC", "banks.", "PREFIXED", op) for op in ("READ", "WRITE", "DESCRIBE")}
+        {("TOPIC", "ingest.", "PREFIXED", op) for op in ("READ", "DESCRIBE")}
+        | {("TOPIC", "banks.", "PREFIXED", op) for op in ("READ", "DESCRIBE")}
         | {("TOPIC", "exchange.", "PREFIXED", op) for op in own}
         | {("GROUP", "cs-", "PREFIXED", "READ")}
         | {("TRANSACTIONAL_ID", "cs-", "PREFIXED", op) for op in ("WRITE", "DESCRIBE")}
@@ -119,6 +122,22 @@ def test_the_exchange_creates_only_its_own_topics() -> None:
     assert not allowed(acls, "TRANSACTIONAL_ID", "bank-a.tx", "WRITE")
 
 
+def test_the_exchange_writes_only_what_its_stages_produce_for_a_tenant() -> None:
+    mine = [*exchange_acls(), *exchange_tenant_acls("platform", "acme")]
+    mine += exchange_tenant_acls("bank", "bank-a")
+    assert allowed(mine, "TOPIC", "ingest.acme.rejected", "WRITE")
+    assert allowed(mine, "TOPIC", "banks.bank-a.feed", "WRITE")
+    for forged in ["ingest.acme.loans", "ingest.acme.activity", "banks.bank-a.subscriptions"]:
+        assert allowed(mine, "TOPIC", forged, "READ")
+        assert not allowed(mine, "TOPIC", forged, "WRITE"), forged
+    for other in ["ingest.zeta.rejected", "banks.bank-b.feed"]:  # not provisioned here
+        assert not allowed(mine, "TOPIC", other, "WRITE")
+    granted = exchange_tenant_acls("bank", "bank-a")
+    assert all(is_exchange_tenant_acl(a) for a in granted)
+    assert not any(is_exchange_tenant_acl(a) for a in exchange_acls() + obsolete_exchange_acls())
+    assert not any(a in exchange_acls() for a in obsolete_exchange_acls())
+
+
 def test_invalid_names_are_refused() -> None:
     for bad in ["", "Acme", "a.b", "a*", "-a"]:
         with pytest.raises(ValueError):
@@ -141,7 +160,11 @@ def test_authorizer_semantics() -> None:
 USERS = {
     "acme": platform_acls("acme"),
     "bank-a": bank_acls("bank-a"),
-    "creditstream-exchange": exchange_acls(EXCHANGE_USER, "creditstream"),
+    "creditstream-exchange": [
+        *exchange_acls(EXCHANGE_USER, "creditstream"),
+        *exchange_tenant_acls("platform", "acme"),
+        *exchange_tenant_acls("bank", "bank-a"),
+    ],
 }
 _TYPES: dict[str, ResourceType] = {
     "topic": "TOPIC", "group": "GROUP", "transactionalId": "TRANSACTIONAL_ID", "cluster": "CLUSTER",

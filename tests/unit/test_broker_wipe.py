@@ -51,7 +51,7 @@ def _laid_out(data_dir: Path, *, marker: bool = True) -> Path:
         claim_data_dir(data_dir)  # what start() calls first
     (data_dir / "config").mkdir(parents=True)
     props = server_properties(
-        port=9092, controller_port=9093, log_dir=data_dir / "logs", mode="plain", admin_password=""
+        port=9092, controller_port=9093, log_dir=data_dir / "logs", mode="plain"
     )
     (data_dir / "config" / "server.properties").write_text(render(props))
     (data_dir / "logs" / "t-0").mkdir(parents=True)

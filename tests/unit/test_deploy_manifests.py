@@ -407,6 +407,11 @@ PERMISSIONS = [
     ("creditstream-exchange", "transactionalId", "creditstream-borrower-0", "Write", True),
     ("creditstream-exchange", "topic", "exchange.borrower-state", "Write", True),
     ("creditstream-exchange", "topic", "ingest.acme.loans", "Delete", False),
+    # It writes only what its stages produce for a tenant: never a platform's loans or a
+    # bank's subscriptions, nor the topics of a tenant it was not provisioned for.
+    ("creditstream-exchange", "topic", "ingest.acme.loans", "Write", False),
+    ("creditstream-exchange", "topic", "banks.bank-a.subscriptions", "Write", False),
+    ("creditstream-exchange", "topic", "ingest.zeta.rejected", "Write", False),
     # A platform never writes its own rejects (it would forge what it is told).
     ("acme", "topic", "ingest.acme.rejected", "Write", False),
 ]
@@ -446,7 +451,12 @@ def test_users_grant_exactly_what_creditstream_admin_provisions() -> None:
     no right more, none less."""
     app_id = one("ConfigMap", "creditstream-worker")["data"]["CREDITSTREAM_APP_ID"]
     exchange_user = one("ConfigMap", "creditstream-worker")["data"]["CREDITSTREAM_SASL_USERNAME"]
-    assert manifest_acls(exchange_user) == generated(acl_model.exchange_acls(exchange_user, app_id))
+    exchange = [
+        *acl_model.exchange_acls(exchange_user, app_id),
+        *acl_model.exchange_tenant_acls("platform", "acme", exchange_user),
+        *acl_model.exchange_tenant_acls("bank", "bank-a", exchange_user),
+    ]
+    assert manifest_acls(exchange_user) == generated(exchange)
     assert manifest_acls("acme") == generated(acl_model.platform_acls("acme"))
     assert manifest_acls("bank-a") == generated(acl_model.bank_acls("bank-a"))
     assert {d["metadata"]["name"] for d in k8s_docs("KafkaUser")} == {
@@ -468,7 +478,9 @@ def test_the_exchange_user_covers_every_stage_of_the_topology() -> None:
         for name in stage.inputs:
             assert allowed(user, "topic", TOPOLOGY.topic(name).named("acme"), "Read"), name
         for name in stage.writes:
-            assert allowed(user, "topic", TOPOLOGY.topic(name).named("acme"), "Write"), name
+            topic = TOPOLOGY.topic(name)
+            tenant = "bank-a" if topic.owner == "bank" else "acme"  # the example tenants
+            assert allowed(user, "topic", topic.named(tenant), "Write"), name
 
 
 @pytest.mark.parametrize("name", ["creditstream-front", "creditstream-borrower"])
@@ -492,14 +504,55 @@ def test_worker_deployment_wiring(name: str) -> None:
     # SASL identity: the exchange's KafkaUser and the Secret the User Operator makes for it.
     user = cm["CREDITSTREAM_SASL_USERNAME"]
     one("KafkaUser", user)
-    (password,) = [e for e in container["env"] if e["name"] == "CREDITSTREAM_SASL_PASSWORD"]
-    assert password["valueFrom"]["secretKeyRef"] == {"name": user, "key": "password"}
+    env = {e["name"]: e for e in container["env"]}
+    assert "CREDITSTREAM_SASL_PASSWORD" not in env  # a secret never sits in the environment
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    password_file = Path(env["CREDITSTREAM_SASL_PASSWORD_FILE"]["value"])
+    assert password_file == Path(mounts["sasl"]) / "password"
     assert Path(cm["CREDITSTREAM_HMAC_KEY_FILE"]).parent == Path(mounts["hmac"])
     assert Path(cm["CREDITSTREAM_STATE_DIR"]).is_relative_to(mounts["state"])
     secret = one("Secret", "creditstream-hmac")
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["hmac"]["secret"]["secretName"] == secret["metadata"]["name"]
+    assert volumes["sasl"]["secret"]["secretName"] == user  # the User Operator's Secret
     assert re.fullmatch(r"[A-Z0-9-]+", secret["stringData"]["key"]), (
         "example must stay a placeholder"
     )
+
+
+# -- hardening (issue 17) --------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["creditstream-front", "creditstream-borrower"])
+def test_worker_pods_are_hardened(name: str) -> None:
+    pod = one("Deployment", name)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False  # it never calls the API
+    (container,) = pod["containers"]
+    limits, requests = container["resources"]["limits"], container["resources"]["requests"]
+    assert {"cpu", "memory"} <= limits.keys() and {"cpu", "memory"} <= requests.keys()
+    ctx = container["securityContext"]
+    assert ctx["readOnlyRootFilesystem"] and not ctx["allowPrivilegeEscalation"]
+    assert "env" not in container or all("secretKeyRef" not in str(e) for e in container["env"])
+
+
+def test_the_network_policy_lets_workers_reach_kafka_and_dns_only() -> None:
+    policy = one("NetworkPolicy", "creditstream-worker")["spec"]
+    for name in ("creditstream-front", "creditstream-borrower"):
+        labels = one("Deployment", name)["spec"]["template"]["metadata"]["labels"]
+        assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    kafka = one("Kafka", "creditstream")
+    ports = {listener["port"] for listener in kafka["spec"]["kafka"]["listeners"]}
+    egress = policy["egress"]
+    to_kafka = [e for e in egress if "strimzi.io/cluster" in str(e["to"])]
+    assert len(to_kafka) == 1 and {p["port"] for p in to_kafka[0]["ports"]} == ports
+    others = [e for e in egress if e not in to_kafka]
+    assert all({p["port"] for p in e["ports"]} == {53} for e in others)  # DNS only
+    (ingress,) = policy["ingress"]
+    cm = one("ConfigMap", "creditstream-worker")["data"]
+    assert [p["port"] for p in ingress["ports"]] == [int(cm["CREDITSTREAM_WEB_PORT"])]
+
+
+def test_the_image_checks_its_own_readiness() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    (check,) = [line for line in dockerfile.splitlines() if line.startswith("  CMD")]
+    port = one("ConfigMap", "creditstream-worker")["data"]["CREDITSTREAM_WEB_PORT"]
+    assert "HEALTHCHECK" in dockerfile and f"127.0.0.1:{port}/ready" in check

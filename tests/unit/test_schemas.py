@@ -47,6 +47,7 @@ REQUIRED_EXAMPLES = [
     "FeedRecord",
     "AuditRecord",
     "BorrowerProfile",
+    "ReportIssued",
 ]
 
 
