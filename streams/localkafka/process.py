@@ -108,8 +108,9 @@ def _ensure_admin(spec: BrokerSpec) -> bool:
         ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192),
         admin_password(spec).encode(),
     )
+    client = AdminClient(conf)  # kept until the answer: a dropped client aborts its calls
     try:
-        futures = AdminClient(conf).alter_user_scram_credentials([upsert], request_timeout=5)
+        futures = client.alter_user_scram_credentials([upsert], request_timeout=5)
         futures[ADMIN_USER].result(timeout=5)
     except Exception:  # KafkaException of any kind means "not answering yet"
         return False
