@@ -152,7 +152,10 @@ def test_tenant_acls_follow_the_declared_access() -> None:
 
 
 def test_the_exchange_acls_cover_every_stage_read_and_write() -> None:
+    """With the rights its provisioning and each tenant's provisioning grant it."""
     grants = acl.exchange_acls("ex", "cs")
+    grants += acl.exchange_tenant_acls("platform", "acme", "ex")
+    grants += acl.exchange_tenant_acls("bank", "acme", "ex")
     for stage in TOPOLOGY.stages:
         assert acl.allowed(grants, "GROUP", stage.group("cs"), "READ"), stage.name
         for name in stage.inputs:
