@@ -134,8 +134,9 @@ def settings_for(bootstrap: str, app_id: str, state_dir: Path, hot: int) -> Sett
 
 def thread_cpu_s() -> dict[str, float]:
     """CPU seconds of this process's threads so far, by kind: ``python`` (the stage loop
-    and its commit helper; the main thread sleeps) and ``librdkafka`` (its ``rdk:``
-    threads: compression, protocol, network). Linux ``/proc``; empty elsewhere."""
+    and its commit helper; the main thread sleeps), ``librdkafka`` (its ``rdk:``
+    threads: compression, protocol, network) and ``rocksdb`` (the state stores'
+    flush and compaction threads). Linux ``/proc``; empty elsewhere."""
     out: dict[str, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for task in Path("/proc/self/task").glob("*"):
@@ -145,7 +146,13 @@ def thread_cpu_s() -> dict[str, float]:
             continue
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         utime, stime = stat[stat.rindex(")") + 2 :].split()[11:13]
-        kind = "librdkafka" if comm.startswith("rdk:") else "python"
+        kind = (
+            "librdkafka"
+            if comm.startswith("rdk:")
+            else "rocksdb"
+            if comm.startswith("rocksdb")
+            else "python"
+        )
         out[kind] = out.get(kind, 0.0) + (int(utime) + int(stime)) / tick
     return out
 

@@ -50,6 +50,7 @@ def one(store: str, borrowers: int, events: int) -> dict[str, Any]:
         "events_per_s_per_core": row["events_per_s_per_core"],
         "cpu_us_per_event": row["cpu_us_per_event"],
         "rss_mb": row["rss_mb"],
+        "cpu_s_by_thread": row["cpu_s_by_thread"],
         "loadavg_1m": round(os.getloadavg()[0], 2),
         "calibration_us": round(
             min(timeit.Timer("sum(range(100))").repeat(3, 100_000)) / 100_000 * 1e6, 3
