@@ -99,8 +99,10 @@ def main() -> None:
         "disk_vs_memory": round(med["disk"] / med["memory"] - 1, 3),
     }
     notes = {
-        "what": "one BorrowerStage in this process per run, a fresh broker per run (it shares "
-        "the 2 cores); no bank subscribed, so no feed or audit records: the stateful part",
+        "what": "one BorrowerStage per run, each run a fresh process with a fresh broker (it "
+        "shares the 2 cores), the order alternated per round; no bank subscribed, so no feed "
+        "or audit records: the stateful part; borrowers_held: exact in memory, RocksDB's "
+        "estimate on disk (index keys and not yet compacted versions included)",
     }
     out = write_report("state_store_ab_1m", rows, {"result": result, "notes": notes}, args.out)
     print(result, f"wrote {out}", sep="\n")
