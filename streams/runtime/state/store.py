@@ -63,7 +63,7 @@ def _options(write_buffer_bytes: int, block_cache_bytes: int) -> Options:
     # A bloom filter per table file (10 bits a key, as Kafka Streams' RocksDB stores):
     # looking up a key that is not there (a borrower's first event, an event_id not
     # seen yet: the common case of a dedup check) skips the data blocks: 0.5 instead
-    # of 5 us per miss on 1 M keys, measured with rocksdict 0.3 on this VM.
+    # of 5 us per miss on 1 M keys (bench/bench_rocksdb_get.py on the 2-core VM).
     table.set_bloom_filter(10, False)
     opts.set_block_based_table_factory(table)
     return opts
