@@ -106,9 +106,10 @@ def _hanging(spec: BrokerSpec, abort: bool) -> int:
     libs = install(spec.cache_dir, spec.version)
     found = find_hanging(libs, info.bootstrap)
     for hanging in found:
+        said = "hanging"
         if abort:
-            abort_hanging(libs, info.bootstrap, hanging)
-        print(f"{'aborted' if abort else 'hanging'}: {hanging}")
+            said = "aborted" if abort_hanging(libs, info.bootstrap, hanging) else "ended by itself"
+        print(f"{said}: {hanging}")
     if not found:
         print("no hanging transaction")
     return 0

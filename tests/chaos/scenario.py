@@ -374,8 +374,8 @@ class ChaosRun:
         same."""
         libs = install(self.broker.spec.cache_dir, self.broker.spec.version)
         for hanging in find_hanging(libs, self.broker.bootstrap):
-            abort_hanging(libs, self.broker.bootstrap, hanging)
-            self.journal.note("hanging-aborted", str(hanging))
+            aborted = abort_hanging(libs, self.broker.bootstrap, hanging)
+            self.journal.note("hanging-aborted" if aborted else "hanging-ended", str(hanging))
 
     def _ends(self, names: list[str]) -> tuple[int, ...]:
         reader = Consumer(self.conf | {"group.id": unique("ends")})

@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Producer
 
 from streams.localkafka.install import install
-from streams.localkafka.transactions import find_hanging
+from streams.localkafka.transactions import Hanging, abort_hanging, find_hanging
 from streams.settings import KafkaConf, Settings
 
 pytestmark = pytest.mark.integration
@@ -38,3 +38,20 @@ def test_an_open_transaction_of_a_live_producer_is_not_hanging(
     finally:
         producer.abort_transaction(30)
     assert [h for h in found if h.topic == topic] == []
+
+
+def test_aborting_a_transaction_that_already_ended_says_so_and_does_not_fail(
+    kafka_conf: KafkaConf, new_topic: Callable[..., str]
+) -> None:
+    """``find-hanging`` can list a transaction whose markers are still on their way; by
+    the time ``abort`` runs it has ended (a chaos run met it): not an error."""
+    settings = Settings()
+    libs = install(settings.cache_dir, settings.kafka_version)
+    topic = new_topic("txn-ended")
+    producer = Producer(kafka_conf | {"transactional.id": f"ended-test-{uuid.uuid4().hex[:8]}"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(topic, b"v", b"k")
+    producer.commit_transaction(30)
+    ended = Hanging(topic, 0, producer_id=0, producer_epoch=0, start_offset=0)
+    assert abort_hanging(libs, kafka_conf["bootstrap.servers"], ended) is False
