@@ -20,6 +20,7 @@ state, or the newest found under an older one.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from confluent_kafka import Producer
@@ -82,13 +83,14 @@ def person_report(
     )
 
 
-def _entries(conf: KafkaConf, where: dict[str, int], timeout: float) -> dict[str, BorrowerEntry]:
-    """The latest committed state record per borrower_id of ``where`` (a tombstone or
-    nothing: absent)."""
-    latest: dict[str, bytes | None] = {}
+def _records_of(
+    conf: KafkaConf, topic: str, where: dict[str, int], timeout: float
+) -> Iterator[tuple[str, bytes | None]]:
+    """``(borrower_id, value)`` of ``topic``'s committed records keyed by a borrower_id of
+    ``where``, reading only the partitions ``where`` names."""
     for msg in read_from_start(
         conf,
-        topics.BORROWER_STATE,
+        topic,
         "creditstream-report",
         missing=MISSING,
         idle_timeout=timeout,
@@ -96,7 +98,15 @@ def _entries(conf: KafkaConf, where: dict[str, int], timeout: float) -> dict[str
     ):
         key = (msg.key() or b"").decode(errors="replace")
         if key in where:
-            latest[key] = msg.value()
+            yield key, msg.value()
+
+
+def _entries(conf: KafkaConf, where: dict[str, int], timeout: float) -> dict[str, BorrowerEntry]:
+    """The latest committed state record per borrower_id of ``where`` (a tombstone or
+    nothing: absent)."""
+    latest: dict[str, bytes | None] = {}
+    for key, value in _records_of(conf, topics.BORROWER_STATE, where, timeout):
+        latest[key] = value
     return {b: borrower_entry_from_bytes(v) for b, v in latest.items() if v is not None}
 
 
@@ -129,17 +139,8 @@ def _reports_this_year(
 ) -> int:
     since = _year_start_ms(now_ms)
     n = 0
-    for msg in read_from_start(
-        conf,
-        topics.REPORTS,
-        "creditstream-report",
-        missing=MISSING,
-        idle_timeout=timeout,
-        only=set(where.values()),
-    ):
-        if (msg.key() or b"").decode(errors="replace") not in where:
-            continue
-        _, datum = codec.decode(msg.value() or b"", {REPORT_ISSUED})
+    for _key, value in _records_of(conf, topics.REPORTS, where, timeout):
+        _, datum = codec.decode(value or b"", {REPORT_ISSUED})
         n += to_epoch_ms(datum["issued_at"]) >= since
     return n
 

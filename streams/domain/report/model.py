@@ -233,14 +233,3 @@ def _activity(state: ProfileState, now_ms: int, config: ProfileConfig) -> tuple[
         for day, b in sorted(state.act_days.items())
         if day >= first and (b[0] or b[2])
     )
-
-
-__all__ = [
-    "DELIVERY_MONTHS",
-    "FREE_REPORTS_PER_YEAR",
-    "ActivityDay",
-    "LoanLine",
-    "LoanRecord",
-    "Report",
-    "build_report",
-]
