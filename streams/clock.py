@@ -8,6 +8,7 @@ that depends on it.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Final
 
 #: Milliseconds in a UTC day (no leap seconds in epoch time).
@@ -17,3 +18,13 @@ DAY_MS: Final = 86_400_000
 def now_ms() -> int:
     """The wall clock as epoch milliseconds."""
     return int(time.time() * 1000)
+
+
+def iso_ms(ms: int) -> str:
+    """``ms`` as ISO-8601 UTC to the second (``2026-12-06T14:00:00Z``); a value beyond
+    the year 9999 (still a valid long) as ``"<ms> ms after the epoch"``."""
+    try:
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{ms} ms after the epoch"
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

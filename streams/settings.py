@@ -198,6 +198,31 @@ class Settings(BaseSettings):
         1000, ge=100, description="How often expired subscriptions are pruned from state."
     )
 
+    # -- the borrower's rights ----------------------------------------------------------
+    dispute_deadline_days: float = Field(
+        20.0,
+        gt=0,
+        description="Days a platform has to answer an objection (征信业管理条例 art. 25).",
+    )
+    dispute_unanswered: Literal["exclude", "keep-marked"] = Field(
+        "exclude",
+        description=(
+            "What an objection unanswered at its deadline does: the record leaves the "
+            "profile (exclude, FCRA §1681i(a)(5)), or it stays marked as not verified."
+        ),
+    )
+    dispute_notify_days: float = Field(
+        183.0,
+        gt=0,
+        description=(
+            "A bank whose consent ended this recently, after receiving data derived from a "
+            "disputed record, gets a correction notice when the dispute is answered."
+        ),
+    )
+    dispute_history_days: float = Field(
+        365.0, gt=0, description="Days an answered objection's outcome stays in the state."
+    )
+
     # -- privacy ----------------------------------------------------------------------
     hmac_key: SecretStr | None = None
     hmac_key_file: Path | None = None

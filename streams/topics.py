@@ -38,6 +38,9 @@ BORROWER_STATE = "exchange.borrower-state"
 #: One record per report a borrower was given of what the exchange holds on them
 #: (``creditstream report``), keyed by borrower_id: two are free a year (metering).
 REPORTS = "exchange.reports"
+#: Borrowers' requests exercising a right (today: objections), pseudonymized, keyed by
+#: borrower_id and co-partitioned with exchange.events: the borrower stage's third input.
+REQUESTS = "exchange.requests"
 #: Internal records a stage could not decode (a bug upstream): the original bytes, keyed
 #: by where they were, with the stage, source and reason in headers (streams.wire.rejects).
 DEAD_LETTER = "exchange.dead-letter"
@@ -64,6 +67,11 @@ def ingest_activity(platform: str) -> str:
 
 def rejected(platform: str) -> str:
     return f"ingest.{platform}.rejected"
+
+
+def disputes(platform: str) -> str:
+    """Where a platform reads the objections against its records."""
+    return f"platforms.{platform}.disputes"
 
 
 def subscriptions(bank: str) -> str:

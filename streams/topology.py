@@ -36,6 +36,7 @@ from streams.topics import (
     INGRESS_DEDUP,
     PROFILE_UPDATES,
     REPORTS,
+    REQUESTS,
     TENANT_RE,
 )
 
@@ -220,6 +221,10 @@ TOPOLOGY = Topology(
         Topic(REPORTS, "borrower_id", delete_after(400), "setting",
               "one record per report a borrower was given (two free a year)",
               written_by="creditstream report"),
+        # Applied within seconds; the durable dispute state is borrower-state.
+        Topic(REQUESTS, "borrower_id", delete_after(30), "setting",
+              "borrowers' requests (objections), pseudonymized",
+              written_by="creditstream dispute open"),
         Topic(DEAD_LETTER, "source offset", delete_after(30), "setting",
               "internal records a stage could not decode: bytes + stage, source, reason"),
         # Raw PII: short retention.
@@ -229,6 +234,10 @@ TOPOLOGY = Topology(
               "ActivityEvent from the platform (raw national IDs)", "platform", "write"),
         Topic("ingest.{platform}.rejected", "source offset", delete_after(30), "tenant",
               "original bytes + reason, for the platform to read", "platform", "read"),
+        # A platform has 20 days to answer; it keeps the record of what it was asked.
+        Topic("platforms.{platform}.disputes", "dispute_id", delete_after(400), "tenant",
+              "objections against the platform's records, and their outcomes",
+              "platform", "read"),
         Topic("banks.{bank}.subscriptions", "customer_ref", COMPACT, "tenant",
               "the bank's subscription requests (consents)", "bank", "write"),
         Topic("banks.{bank}.feed", "customer_ref", delete_after(14), "tenant",
@@ -255,15 +264,16 @@ TOPOLOGY = Topology(
         ),
         Stage(
             "borrower",
-            inputs=(EXCHANGE_EVENTS, CONSENTS),
+            inputs=(EXCHANGE_EVENTS, CONSENTS, REQUESTS),
             outputs=(EXCHANGE_PROFILES, PROFILE_UPDATES, "banks.{bank}.feed", EXCHANGE_AUDIT,
-                     DEAD_LETTER),
+                     "platforms.{platform}.disputes", DEAD_LETTER),
             changelog=BORROWER_STATE,
             group_suffix="borrower",
             key="borrower_id in, customer_ref out",
-            about="fold events into profiles and alerts; apply consents; deliver to banks, "
-                  "each delivery with an audit record",
-            copartitioned=((EXCHANGE_EVENTS, CONSENTS, BORROWER_STATE, EXCHANGE_AUDIT),),
+            about="fold events into profiles and alerts; apply consents and objections; "
+                  "deliver to banks, each delivery with an audit record",
+            copartitioned=((EXCHANGE_EVENTS, CONSENTS, REQUESTS, BORROWER_STATE,
+                            EXCHANGE_AUDIT),),
         ),
     ),
 )  # fmt: skip

@@ -28,14 +28,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from streams.clock import iso_ms
 from streams.domain.consent import Answer, Subscription, Subscriptions, active
 from streams.domain.profile.alerts import Alert
 from streams.domain.profile.model import BorrowerProfile, View
 from streams.domain.profile.output import profile_to_dict, view_json
 from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
+from streams.domain.rights.model import Ended
 from streams.errors import CreditstreamError
 from streams.topics import feed
 from streams.wire.avrojson import datum_to_json
@@ -46,6 +47,7 @@ ALERT = "ALERT"
 SUBSCRIPTION_ACK = "SUBSCRIPTION_ACK"
 SUBSCRIPTION_REJECT = "SUBSCRIPTION_REJECT"
 NO_DATA_YET = "NO_DATA_YET"
+CORRECTION_NOTICE = "CORRECTION_NOTICE"
 
 
 class PrivacyLeakError(CreditstreamError):
@@ -186,7 +188,7 @@ def subscription_answer(
 ) -> Delivery:
     """The answer to an accepted SUBSCRIBE: ``SUBSCRIPTION_ACK`` carrying the current
     profile (audited), or ``NO_DATA_YET`` at version 0 when ``view`` is None."""
-    until = _iso(sub.expires_at_ms)
+    until = iso_ms(sub.expires_at_ms)
     if view is None:
         msg = f"subscribed until {until}; no platform has reported this borrower yet"
         record = _record(sub.customer_ref, 0, NO_DATA_YET, now_ms, message=msg)
@@ -224,9 +226,28 @@ def answer_deliveries(
     return [answer_record(answer, now_ms)]
 
 
-def _iso(ms: int) -> str:
-    try:
-        moment = datetime.fromtimestamp(ms / 1000, UTC)
-    except (OverflowError, OSError, ValueError):  # beyond year 9999: still a valid long
-        return f"{ms} ms after the epoch"
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+def correction_notice(
+    bank: str,
+    ended: Ended,
+    borrower_id: str,
+    version: int,
+    message: str,
+    now_ms: int,
+) -> Delivery:
+    """A ``CORRECTION_NOTICE`` to a bank whose consent has ended: data it received was
+    disputed and has been answered (``message`` says how). It carries no profile, only
+    the fact of the correction, and is audited under the consent that ended (the
+    person's report lists it among the deliveries)."""
+    _check(message, borrower_id)
+    record = _record(ended.customer_ref, version, CORRECTION_NOTICE, now_ms, message=message)
+    audit = {
+        "bank": bank,
+        "borrower_id": borrower_id,
+        "customer_ref": ended.customer_ref,
+        "profile_version": version,
+        "purpose": ended.purpose,
+        "consent_ref": ended.consent_ref,
+        "delivered_at": now_ms,
+        "feed_topic": feed(bank),
+    }
+    return Delivery(bank, feed(bank), ended.customer_ref, record, audit)

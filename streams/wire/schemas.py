@@ -71,6 +71,8 @@ FEED_RECORD = f"{NAMESPACE}.FeedRecord"
 AUDIT_RECORD = f"{NAMESPACE}.AuditRecord"
 PROFILE_UPDATE = f"{NAMESPACE}.ProfileUpdate"
 REPORT_ISSUED = f"{NAMESPACE}.ReportIssued"
+BORROWER_REQUEST = f"{NAMESPACE}.BorrowerRequest"
+DISPUTE = f"{NAMESPACE}.Dispute"
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED_TYPES = frozenset({"record", "error", "enum", "fixed"})

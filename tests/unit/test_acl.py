@@ -35,6 +35,8 @@ def test_platform_bindings_exactly() -> None:
         ("TOPIC", "ingest.acme.activity", "LITERAL", "DESCRIBE"),
         ("TOPIC", "ingest.acme.rejected", "LITERAL", "READ"),
         ("TOPIC", "ingest.acme.rejected", "LITERAL", "DESCRIBE"),
+        ("TOPIC", "platforms.acme.disputes", "LITERAL", "READ"),
+        ("TOPIC", "platforms.acme.disputes", "LITERAL", "DESCRIBE"),
         ("GROUP", "acme.", "PREFIXED", "READ"),
     }  # fmt: skip
     assert {a.principal for a in platform_acls("acme")} == {"User:acme"}
@@ -72,7 +74,7 @@ def test_exchange_bindings_exactly() -> None:
 
 
 TENANT_TOPICS = ["ingest.{t}.loans", "ingest.{t}.activity", "ingest.{t}.rejected",
-                 "banks.{t}.subscriptions", "banks.{t}.feed"]  # fmt: skip
+                 "platforms.{t}.disputes", "banks.{t}.subscriptions", "banks.{t}.feed"]  # fmt: skip
 OTHERS = ["zeta", "acmex", "acme-x", "ac", "bank-ab", "bank-b"]
 
 

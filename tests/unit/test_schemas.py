@@ -48,6 +48,8 @@ REQUIRED_EXAMPLES = [
     "AuditRecord",
     "BorrowerProfile",
     "ReportIssued",
+    "BorrowerRequest",
+    "Dispute",
 ]
 
 

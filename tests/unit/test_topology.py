@@ -34,9 +34,10 @@ def test_every_topic_a_stage_names_is_declared() -> None:
 
 def test_every_declared_topic_is_read_or_written_by_some_stage_or_a_named_command() -> None:
     used = {n for s in TOPOLOGY.stages for n in (*s.inputs, *s.writes)}
+    written = {n for s in TOPOLOGY.stages for n in s.writes}
     by_commands = {t.name for t in TOPOLOGY.topics if t.written_by is not None}
     assert {t.name for t in TOPOLOGY.topics} == used | by_commands
-    assert not used & by_commands  # one writer each
+    assert not written & by_commands  # one writer each (a stage may read what a command wrote)
 
 
 def test_names_are_unique_and_stage_groups_are_what_the_clients_use() -> None:
@@ -63,12 +64,19 @@ def test_co_partitioned_sets_share_a_key_and_are_exchange_topics_of_the_stage() 
             assert len({t.key for t in declared}) == 1, (stage.name, group)
             assert all(t.owner == "exchange" for t in declared), group
             assert set(group) <= {*stage.inputs, *stage.writes}, group
-    # The borrower stage joins events and consents by borrower_id, keeps one state entry
-    # per borrower and chains audit records per partition: all four are one partition p.
+    # The borrower stage joins events, consents and borrowers' requests by borrower_id,
+    # keeps one state entry per borrower and chains audit records per partition: all five
+    # are one partition p.
     borrower = TOPOLOGY.stage("borrower")
-    assert set(borrower.inputs) == {topics.EXCHANGE_EVENTS, topics.CONSENTS}
+    assert set(borrower.inputs) == {topics.EXCHANGE_EVENTS, topics.CONSENTS, topics.REQUESTS}
     assert borrower.copartitioned == (
-        (topics.EXCHANGE_EVENTS, topics.CONSENTS, topics.BORROWER_STATE, topics.EXCHANGE_AUDIT),
+        (
+            topics.EXCHANGE_EVENTS,
+            topics.CONSENTS,
+            topics.REQUESTS,
+            topics.BORROWER_STATE,
+            topics.EXCHANGE_AUDIT,
+        ),
     )
 
 
@@ -133,6 +141,10 @@ def test_provisioning_derives_from_the_topology() -> None:
         "ingest.acme.loans": {"cleanup.policy": "delete", "retention.ms": str(7 * 86_400_000)},
         "ingest.acme.activity": {"cleanup.policy": "delete", "retention.ms": str(7 * 86_400_000)},
         "ingest.acme.rejected": {"cleanup.policy": "delete", "retention.ms": str(30 * 86_400_000)},
+        "platforms.acme.disputes": {
+            "cleanup.policy": "delete",
+            "retention.ms": str(400 * 86_400_000),
+        },
     }
     assert [s.name for s in provision.bank_topics("nb", 2)] == [
         "banks.nb.subscriptions",
@@ -275,7 +287,11 @@ def test_the_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data == json.loads(json.dumps(TOPOLOGY.as_dict()))
     stages = {s["name"]: s for s in data["stages"]}
     assert list(stages) == ["ingress", "consents", "borrower"]
-    assert stages["borrower"]["inputs"] == ["exchange.events", "exchange.consents"]
+    assert stages["borrower"]["inputs"] == [
+        "exchange.events",
+        "exchange.consents",
+        "exchange.requests",
+    ]
     assert stages["borrower"]["changelog"] == "exchange.borrower-state"
     assert stages["ingress"]["inputs"] == ["ingest.<platform>.loans", "ingest.<platform>.activity"]
     assert stages["borrower"]["group"] == "<app_id>-borrower"

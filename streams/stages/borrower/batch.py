@@ -30,13 +30,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from streams.domain.consent import active, apply_request, drop_expired, next_expiry
+from streams.domain.consent import active, apply_request, drop_expired
 from streams.domain.delivery import Delivery, answer_deliveries, bank_view_of, deliveries
 from streams.domain.profile.windows import ProfileConfig
+from streams.domain.rights import (
+    DEFAULT_POLICY,
+    Dispute,
+    DisputePolicy,
+    DisputeRequest,
+    marked_view,
+    marks,
+    prune_rights,
+    record_ended,
+)
 from streams.stages.borrower.entry import BorrowerEntry, borrower_entry_to_bytes
 from streams.stages.borrower.events import Op
-from streams.stages.borrower.fold import Emit, process_ops
+from streams.stages.borrower.fold import Emit, emit_of, process_ops
 from streams.stages.borrower.records import OutputEncoder
+from streams.stages.borrower.rights import BatchRights, PlatformRecord
 from streams.wire.consents import ConsentRequest
 
 Loader = Callable[[int, str], BorrowerEntry]
@@ -49,15 +60,26 @@ class Outcome:
 
     emits: list[Emit] = field(default_factory=list)  # profiles and updates, per borrower
     deliveries: list[tuple[int, Delivery]] = field(default_factory=list)  # (partition, d)
-    #: borrower_id -> (partition, state record or None, earliest expiry left or None)
+    #: borrower_id -> (partition, state record or None, when it is next due or None)
     states: dict[str, tuple[int, bytes | None, int | None]] = field(default_factory=dict)
+    #: (topic, dispute id, ``Dispute`` datum) for the platforms' disputes topics
+    disputes: list[PlatformRecord] = field(default_factory=list)
     requests: int = 0
     expired: int = 0  # subscriptions pruned
+    objections: int = 0  # dispute requests read
+    refused: int = 0  # of which refused (no such record, already disputed)
+    closed: list[Dispute] = field(default_factory=list)  # answered or expired
 
 
-def render(entry: BorrowerEntry, config: ProfileConfig) -> str | None:
-    """The bank-facing JSON of the entry's last update (None before any)."""
-    return None if entry.last is None else bank_view_of(entry.last, config)
+def render(
+    entry: BorrowerEntry, config: ProfileConfig, policy: DisputePolicy = DEFAULT_POLICY
+) -> str | None:
+    """The bank-facing JSON of the entry's last update, marked with its open disputes
+    (None before any update)."""
+    if entry.last is None:
+        return None
+    view = bank_view_of(entry.last, config)
+    return view if entry.rights is None else marked_view(view, marks(entry.rights, policy))
 
 
 def process_batch(
@@ -68,23 +90,48 @@ def process_batch(
     now_ms: int,
     config: ProfileConfig,
     encoder: OutputEncoder,
+    objections: Iterable[tuple[int, DisputeRequest]] = (),
+    policy: DisputePolicy = DEFAULT_POLICY,
 ) -> Outcome:
     """Apply the batch (see the module docstring). The loaded entries are mutated: on
     an aborted transaction the caller drops them and reloads committed bytes."""
     out = Outcome()
     work: dict[str, tuple[int, BorrowerEntry]] = {}
     dirty: set[str] = set()
+    rights = BatchRights(now_ms, policy)
     for partition, req in requests:
         bid = req.borrower_id
         entry = load(partition, bid)
         work[bid] = (partition, entry)
         out.requests += 1
         subs, answer = apply_request(entry.subs, req, now_ms)
+        if entry.last is not None:  # the banks it ends had received data
+            gone = [s for b, s in entry.subs.items() if subs.get(b) is not s]
+            entry.rights = record_ended(entry.rights, gone, now_ms)
         entry.subs = dict(subs)
         dirty.add(bid)
-        found = answer_deliveries(answer, bid, render(entry, config), entry.last_version, now_ms)
+        found = answer_deliveries(
+            answer, bid, render(entry, config, policy), entry.last_version, now_ms
+        )
         out.deliveries += [(partition, d) for d in found]
-    out.emits = process_ops(ops, load, now_ms, config, encoder)
+    for partition, dreq in objections:
+        bid = dreq.borrower_id
+        entry = load(partition, bid)
+        work[bid] = (partition, entry)
+        out.objections += 1
+        rights.request(partition, entry, dreq)
+        dirty.add(bid)
+    for partition, bid in due:
+        if bid not in work:
+            work[bid] = (partition, load(partition, bid))
+        rights.deadlines(partition, bid, work[bid][1])
+    out.emits = process_ops(ops, load, now_ms, config, encoder, rights, rights.forced)
+    emitted = {e.borrower_id for e in out.emits}
+    out.emits += [
+        emit_of(bid, partition, entry, (), now_ms, now_ms, config, encoder, force=True)
+        for bid, (partition, entry) in rights.forced.items()
+        if bid not in emitted
+    ]
     for e in out.emits:
         entry = e.entry
         work[e.borrower_id] = (e.partition, entry)
@@ -92,6 +139,8 @@ def process_batch(
         if e.view is None or not active(entry.subs, now_ms):
             continue
         view = bank_view_of(e.view, config)
+        if entry.rights is not None:
+            view = marked_view(view, marks(entry.rights, policy))
         found = deliveries(
             e.borrower_id,
             view,
@@ -103,16 +152,19 @@ def process_batch(
             material=e.material,
         )
         out.deliveries += [(e.partition, d) for d in found]
-    for partition, bid in due:
-        if bid not in work:
-            work[bid] = (partition, load(partition, bid))
+    out.deliveries += rights.notices()
+    out.disputes, out.refused = rights.platform, rights.refused
+    out.closed = [d for _, _, _, d in rights.closed]
     for bid, (partition, entry) in work.items():
         kept, gone = drop_expired(entry.subs, now_ms)
         if gone:
             entry.subs = dict(kept)
             out.expired += len(gone)
+            if entry.last is not None:
+                entry.rights = record_ended(entry.rights, gone, now_ms)
             dirty.add(bid)
         if bid in dirty:
+            entry.rights = prune_rights(entry.rights, now_ms, policy)
             record = borrower_entry_to_bytes(entry)
-            out.states[bid] = (partition, record, next_expiry(entry.subs))
+            out.states[bid] = (partition, record, entry.next_due())
     return out

@@ -25,8 +25,9 @@ only grow per borrower. Coalescing is what amortizes the view and the encodes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from streams.domain.profile.alerts import Alert
 from streams.domain.profile.fold import apply_activity, apply_loan
@@ -125,12 +126,31 @@ def fold(entry: BorrowerEntry, ops: list[Op], config: ProfileConfig) -> tuple[li
     return alerts, ingested
 
 
+class RightsHook(Protocol):
+    """What the borrower's rights do around the fold (``streams.stages.borrower.rights``),
+    called only for an entry that holds rights: ``before`` the borrower's events fold,
+    ``after`` (with them and what ``before`` returned), which says whether the profile
+    must go out whatever the material-change rule says."""
+
+    def before(self, entry: BorrowerEntry) -> object: ...
+
+    def after(self, entry: BorrowerEntry, partition: int, ops: list[Op], token: object) -> bool: ...
+
+
 def process_ops(
-    ops: Iterable[Op], load: Loader, now_ms: int, config: ProfileConfig, encoder: OutputEncoder
+    ops: Iterable[Op],
+    load: Loader,
+    now_ms: int,
+    config: ProfileConfig,
+    encoder: OutputEncoder,
+    rights: RightsHook | None = None,
+    forced: Collection[str] = (),
 ) -> list[Emit]:
     """Fold a batch and decide its outputs, one borrower at a time, start to finish
-    (its state stays in the CPU caches). The entries are mutated: on an aborted
-    transaction the caller must drop them and reload from committed bytes."""
+    (its state stays in the CPU caches). A borrower in ``forced`` (a right was
+    exercised) has its profile go out even when not materially changed. The entries
+    are mutated: on an aborted transaction the caller must drop them and reload from
+    committed bytes."""
     out: list[Emit] = []
     append = out.append
     for bid, group in group_ops(ops).items():
@@ -138,40 +158,57 @@ def process_ops(
         first = its[0]
         partition = first[OP_PARTITION]
         entry = load(partition, bid)
-        state = entry.state
+        force = bid in forced
+        token = None if rights is None or entry.rights is None else rights.before(entry)
         if len(its) == 1 and not first[OP_IS_LOAN]:  # one activity event: no alerts
             apply_activity(
-                state, first[OP_PLATFORM], first[OP_EVENT_ID], first[OP_T], first[ACT_KIND],
-                first[ACT_CURRENCY], first[ACT_AMOUNT], config,
+                entry.state, first[OP_PLATFORM], first[OP_EVENT_ID], first[OP_T],
+                first[ACT_KIND], first[ACT_CURRENCY], first[ACT_AMOUNT], config,
             )  # fmt: skip
             alerts: Sequence[Alert] = NO_ALERTS
             ingested = first[OP_INGESTED]
         else:
             alerts, ingested = fold(entry, its, config)
-        v = view(state, now_ms, config)
-        material = material_view(entry.emitted, v, config)
-        profile = update = None
-        sent: View | None = None
-        saturated = False
-        if material or alerts:
-            try:
-                profile = encoder.profile(v)
-            except AmountOverflowError:
-                v, saturated = saturate_money(v), True
-                profile = encoder.profile(v)
-            update = encoder.update(bid, v, profile, material, ingested, alerts)
-            entry.updated(v, material)
-            sent = v
-            if not material:
-                profile = None  # only material changes go to the compacted topic
-        version = v[V_VERSION]
-        append(
-            Emit(
-                bid, partition, profile, update, version, alerts, entry, ingested, material,
-                sent, saturated,
-            )
-        )  # fmt: skip
+        if token is not None:
+            assert rights is not None
+            force = rights.after(entry, partition, its, token) or force
+        append(emit_of(bid, partition, entry, alerts, ingested, now_ms, config, encoder, force))
     return out
+
+
+def emit_of(
+    bid: str,
+    partition: int,
+    entry: BorrowerEntry,
+    alerts: Sequence[Alert],
+    ingested: int,
+    now_ms: int,
+    config: ProfileConfig,
+    encoder: OutputEncoder,
+    force: bool = False,
+) -> Emit:
+    """The outputs of ``entry`` as of ``now_ms`` (its view; ``force``: emitted even
+    when not materially changed, e.g. a dispute marked it)."""
+    v = view(entry.state, now_ms, config)
+    material = force or material_view(entry.emitted, v, config)
+    profile = update = None
+    sent: View | None = None
+    saturated = False
+    if material or alerts:
+        try:
+            profile = encoder.profile(v)
+        except AmountOverflowError:
+            v, saturated = saturate_money(v), True
+            profile = encoder.profile(v)
+        update = encoder.update(bid, v, profile, material, ingested, alerts)
+        entry.updated(v, material)
+        sent = v
+        if not material:
+            profile = None  # only material changes go to the compacted topic
+    return Emit(
+        bid, partition, profile, update, v[V_VERSION], alerts, entry, ingested, material, sent,
+        saturated,
+    )  # fmt: skip
 
 
 def process_events(

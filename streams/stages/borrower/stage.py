@@ -48,6 +48,7 @@ from streams import topics
 from streams.clock import now_ms
 from streams.domain.audit import ChainHead
 from streams.domain.profile.windows import ProfileConfig
+from streams.domain.rights import DisputeRequest
 from streams.errors import DecodeError
 from streams.runtime.changelog import open_txn_wait
 from streams.runtime.clients import next_offsets
@@ -61,11 +62,13 @@ from streams.stages.borrower.deliverybytes import DeliveryEncoder
 from streams.stages.borrower.events import EventDecoder, Op
 from streams.stages.borrower.records import OutputEncoder
 from streams.stages.borrower.recovery import audit_heads, restore
+from streams.stages.borrower.rights import decode_objection, policy_of
 from streams.stages.borrower.statelog import produce_states, reached_offsets
 from streams.stages.borrower.store import BorrowerStore
 from streams.wire.codec import SniffingCodec
 from streams.wire.consents import decode_request
-from streams.wire.rejects import Reject
+from streams.wire.rejects import Reason, Reject
+from streams.wire.schemas import DISPUTE
 
 log = logging.getLogger(__name__)
 _EVENT_ERRORS = (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError)
@@ -87,6 +90,9 @@ class BorrowerStats:
     deliveries: int = 0  # feed records written (answers included)
     audited: int = 0  # of which carried data: audit records written
     expired: int = 0  # subscriptions pruned
+    objections: int = 0  # dispute requests read
+    objections_refused: int = 0  # of which refused (no such record, already disputed)
+    disputes_closed: Counter[str] = field(default_factory=Counter)  # by outcome
     restored: int = 0  # changelog records replayed by the current/last recovery
     restore_seconds: float = 0.0
 
@@ -107,6 +113,8 @@ class Staged:
     changelog: dict[int, int] = field(default_factory=dict)
 
 
+#: A batch's consent requests, objections and events, each with its input partition.
+Decoded = tuple[list[Request], list[tuple[int, DisputeRequest]], list[Op]]
 BatchHook = Callable[[Outcome, int, float], None]  # (outcome, events, seconds)
 #: (records replayed since the last call, progress 0..1, records left to replay)
 RestoreHook = Callable[[int, float, int], None]
@@ -155,6 +163,9 @@ class BorrowerStage(StageLoop[Staged]):
         self._cleaner = StateCleaner(settings.state_dir / self.name, settings.state_cleanup_delay_s)
         self._due: list[tuple[int, str]] = []
         self._progress = 1.0
+        self.policy = policy_of(settings)
+        #: Platforms' disputes topics known to exist (``_objection``).
+        self._platform_topics: set[str] = set()
 
     def _open_store(self, partition: int) -> Store:
         return open_store(self.settings, self.name, partition)
@@ -165,7 +176,7 @@ class BorrowerStage(StageLoop[Staged]):
         return 1.0 if self.ready.is_set() else self._progress
 
     def subscription(self) -> list[str]:
-        return [topics.EXCHANGE_EVENTS, topics.CONSENTS]
+        return [topics.EXCHANGE_EVENTS, topics.CONSENTS, topics.REQUESTS]
 
     def reset(self) -> None:
         # The producer fences a crashed predecessor of this instance at once; a crashed
@@ -236,27 +247,47 @@ class BorrowerStage(StageLoop[Staged]):
         return [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
 
     # -- the batch (pipelined: see streams.runtime.loop) ------------------------------
-    def _decode(self, batch: list[Message], dead: list[Reject]) -> tuple[list[Request], list[Op]]:
-        """The batch's requests and events; a record that does not decode goes to
-        ``dead`` (only the exchange writes these topics: a bug upstream, see
-        ``streams.runtime.deadletter``; never a reason to stop every bank's feed unless
-        nearly all are bad)."""
+    def _decode(self, batch: list[Message], dead: list[Reject]) -> Decoded:
+        """The batch's consent requests, objections and events; a record that does not
+        decode goes to ``dead`` (only the exchange writes these topics: a bug upstream,
+        see ``streams.runtime.deadletter``; never a reason to stop every bank's feed
+        unless nearly all are bad)."""
         requests: list[Request] = []
+        objections: list[tuple[int, DisputeRequest]] = []
         ops: list[Op] = []
         decode, guard, events = self.decoder.decode, self.guard, topics.EXCHANGE_EVENTS
         for msg in batch:
             partition, value = msg.partition() or 0, msg.value() or b""
             try:
-                if msg.topic() == events:
+                topic = msg.topic()
+                if topic == events:
                     ops.append(decode(partition, value))
-                else:
+                elif topic == topics.CONSENTS:
                     requests.append((partition, decode_request(value)))
+                else:
+                    objections.append((partition, self._objection(value)))
             except _EVENT_ERRORS as exc:
                 self.refuse(msg, exc, guard, dead)
                 continue
             guard.observe(False)
         guard.check()
-        return requests, ops
+        return requests, objections, ops
+
+    def _objection(self, value: bytes) -> DisputeRequest:
+        """An objection whose platform can be told of it (its disputes topic exists:
+        a produce to a missing topic would fail every retry of the batch)."""
+        req = decode_objection(self.codec, value)
+        topic = topics.disputes(req.platform)
+        if topic not in self._platform_topics:
+            assert self._producer is not None
+            meta = self._producer.list_topics(topic, timeout=10)
+            found = meta.topics.get(topic)
+            if found is None or found.error is not None:
+                raise DecodeError(
+                    Reason.INVALID_FIELD, f"{topic} does not exist (provision the platform)", value
+                )
+            self._platform_topics.add(topic)
+        return req
 
     def stage(self, batch: list[Message]) -> Staged | None:
         """Fold and deliver ``batch`` (while the previous batch's commit is in flight)."""
@@ -267,9 +298,12 @@ class BorrowerStage(StageLoop[Staged]):
             self.store.defer(due, now_ms() + int(self._prune_s * 1000))
             return None
         dead: list[Reject] = []
-        requests, ops = self._decode(batch, dead)
+        requests, objections, ops = self._decode(batch, dead)
         store = self.store
-        outcome = process_batch(requests, ops, due, store.get, now_ms(), self.config, self.encoder)
+        outcome = process_batch(
+            requests, ops, due, store.get, now_ms(), self.config, self.encoder,
+            objections, self.policy,
+        )  # fmt: skip
         checkpoints = {p: h.checkpoint() for p, h in self.heads.items()}
         return Staged(outcome, len(ops), dead, offsets, store.take_touched(), checkpoints)
 
@@ -293,6 +327,9 @@ class BorrowerStage(StageLoop[Staged]):
                 sealed = self.heads[p].seal(d.audit)
                 key = str(d.audit["borrower_id"]).encode()
                 produce(audit, audit_record(sealed), key, partition=p)
+        encode = self.codec.encode
+        for topic, dispute_id, datum in outcome.disputes:
+            produce(topic, encode(DISPUTE, datum), dispute_id.encode())
         produce_states(producer, outcome.states, staged.changelog)
         for letter in staged.dead:
             produce_dead_letter(producer, letter)
@@ -319,6 +356,10 @@ class BorrowerStage(StageLoop[Staged]):
         s.events += staged.events
         s.requests += outcome.requests
         s.expired += outcome.expired
+        s.objections += outcome.objections
+        s.objections_refused += outcome.refused
+        for d in outcome.closed:
+            s.disputes_closed[d.status] += 1
         for e in outcome.emits:
             s.profiles += e.profile is not None
             s.updates += e.update is not None
