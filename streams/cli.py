@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "streams.commands.platforms",
     "streams.commands.audit",
     "streams.commands.report",
+    "streams.commands.dispute",
     "streams.commands.billing",
     "streams.commands.feed",
     "streams.commands.admin",

@@ -57,15 +57,8 @@ def person_report(
     ``exchange.reports`` as given (see the module doc)."""
     conf = settings.kafka_client_config()
     codec = codec_for(settings.schema_registry_url)
-    current = pseudo.borrower_id(national_id)
-    ids = {pseudo.borrower_id(national_id, v) for v in pseudo.versions}
-    count = len(
-        topic_partitions(
-            conf, topics.BORROWER_STATE, timeout=connect_timeout(timeout), missing=MISSING
-        )
-    )
-    where = {bid: partition_for(bid.encode(), count) for bid in ids}
-    entries = _entries(conf, where, timeout)
+    current, where = borrower_partitions(conf, pseudo, national_id, timeout)
+    entries = committed_entries(conf, where, timeout)
     entry = entries.get(current) or next(iter(entries.values()), None)
     deliveries, problems = _deliveries(conf, codec, where, timeout)
     now = int(time.time() * 1000)
@@ -80,7 +73,23 @@ def person_report(
         config,
         chain_problems=problems,
         reports_this_year=earlier + 1,
+        rights=None if entry is None else entry.rights,
     )
+
+
+def borrower_partitions(
+    conf: KafkaConf, pseudo: Pseudonymizer, national_id: str, timeout: float
+) -> tuple[str, dict[str, int]]:
+    """The person's current borrower_id, and the partition of each of their borrower_ids
+    (one per key version) in the co-partitioned borrower topics."""
+    current = pseudo.borrower_id(national_id)
+    ids = {pseudo.borrower_id(national_id, v) for v in pseudo.versions}
+    count = len(
+        topic_partitions(
+            conf, topics.BORROWER_STATE, timeout=connect_timeout(timeout), missing=MISSING
+        )
+    )
+    return current, {bid: partition_for(bid.encode(), count) for bid in ids}
 
 
 def _records_of(
@@ -101,7 +110,9 @@ def _records_of(
             yield key, msg.value()
 
 
-def _entries(conf: KafkaConf, where: dict[str, int], timeout: float) -> dict[str, BorrowerEntry]:
+def committed_entries(
+    conf: KafkaConf, where: dict[str, int], timeout: float
+) -> dict[str, BorrowerEntry]:
     """The latest committed state record per borrower_id of ``where`` (a tombstone or
     nothing: absent)."""
     latest: dict[str, bytes | None] = {}

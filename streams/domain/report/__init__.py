@@ -14,6 +14,7 @@ from streams.domain.report.model import (
     LoanRecord,
     Report,
     build_report,
+    disputes_of,
 )
 from streams.domain.report.render import to_html, to_text
 
@@ -25,6 +26,7 @@ __all__ = [
     "LoanRecord",
     "Report",
     "build_report",
+    "disputes_of",
     "to_html",
     "to_text",
 ]

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.clock import DAY_MS
+from streams.clock import DAY_MS, iso_ms
 from streams.domain.consent import Subscription
 from streams.domain.delivery import bank_view
 from streams.domain.profile.state import (
@@ -46,6 +46,7 @@ from streams.domain.profile.state import (
 )
 from streams.domain.profile.view import snapshot
 from streams.domain.profile.windows import ProfileConfig
+from streams.domain.rights import Rights, marked_view, marks
 
 DELIVERY_MONTHS = 12
 FREE_REPORTS_PER_YEAR = 2
@@ -97,6 +98,7 @@ class Report:
     activity: tuple[ActivityDay, ...] = ()
     activity_platforms: dict[str, str] = field(default_factory=dict)  # platform -> last day
     consents: tuple[dict[str, str], ...] = ()
+    disputes: tuple[dict[str, str], ...] = ()  # objections, open first, newest first
     deliveries: tuple[dict[str, Any], ...] = ()
     chain_ok: bool = True
     chain_problems: tuple[str, ...] = ()
@@ -120,6 +122,7 @@ class Report:
             "activity": [_fields(d) for d in self.activity],
             "activity_platforms": self.activity_platforms,
             "consents": list(self.consents),
+            "disputes": list(self.disputes),
             "deliveries": list(self.deliveries),
             "chain_ok": self.chain_ok,
             "chain_problems": list(self.chain_problems),
@@ -136,11 +139,6 @@ def iso_day(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
 
 
-def iso_ms(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def build_report(
     borrower_id: str,
     state: ProfileState | None,
@@ -151,10 +149,12 @@ def build_report(
     *,
     chain_problems: Iterable[str] = (),
     reports_this_year: int = 1,
+    rights: Rights | None = None,
 ) -> Report:
     """The report of ``borrower_id`` from its fold ``state`` (None: nothing held), its
-    banks' ``subs`` and the audit ``deliveries`` of its data (AuditRecord fields,
-    ``delivered_at`` in epoch ms; older than ``DELIVERY_MONTHS`` are left out)."""
+    banks' ``subs``, the audit ``deliveries`` of its data (AuditRecord fields,
+    ``delivered_at`` in epoch ms; older than ``DELIVERY_MONTHS`` are left out) and its
+    objections (``rights``)."""
     since = now_ms - DELIVERY_MONTHS * 30 * DAY_MS
     sent = tuple(
         {
@@ -182,6 +182,7 @@ def build_report(
         "borrower": borrower_id[:8],
         "as_of": iso_ms(now_ms),
         "consents": consents,
+        "disputes": disputes_of(rights),
         "deliveries": sent,
         "chain_ok": not problems,
         "chain_problems": problems,
@@ -189,13 +190,33 @@ def build_report(
     }
     if state is None or state.version == 0:
         return Report(profile=None, **common)
-    profile = json.loads(bank_view(snapshot(state, now_ms, config)))
+    profile = json.loads(marked_view(bank_view(snapshot(state, now_ms, config)), marks(rights)))
     return Report(
         profile=profile,
         loans=_loans(state),
         activity=_activity(state, now_ms, config),
         activity_platforms={p: iso_day(t) for p, t in sorted(state.act_platforms.items())},
         **common,
+    )
+
+
+def disputes_of(rights: Rights | None) -> tuple[dict[str, str], ...]:
+    """Each objection as the borrower reads it: open ones first, then newest first."""
+    if rights is None:
+        return ()
+    ordered = sorted(rights.disputes.values(), key=lambda d: (not d.open, -d.opened_ms))
+    return tuple(
+        {
+            "dispute_id": d.dispute_id,
+            "platform": d.platform,
+            "loan_id": d.loan_id,
+            "status": d.status,
+            "opened": iso_ms(d.opened_ms),
+            "deadline": iso_ms(d.deadline_ms),
+            "closed": "" if d.open else iso_ms(d.closed_ms),
+            "note": d.note,
+        }
+        for d in ordered
     )
 
 

@@ -92,6 +92,14 @@ def to_text(r: Report) -> str:
         f"until {c['until']}"
         for c in r.consents
     ] or ["  none"]
+    out += ["", "Your objections (disputes):"]
+    out += [
+        f"  {d['dispute_id']} against {_clean(d['platform'])} loan {_clean(d['loan_id'])}: "
+        f"{d['status']}, opened {d['opened']}"
+        + (f", the platform must answer by {d['deadline']}" if d["status"] == "OPEN" else "")
+        + (f", closed {d['closed']}: {_clean(d['note'])}" if d["closed"] else "")
+        for d in r.disputes
+    ] or ["  none"]
     out += ["", "Who received your data in the last 12 months:"]
     out += [
         f"  {d['delivered_at']} {_clean(d['bank'])} for {d['purpose']} "
@@ -114,6 +122,10 @@ _STYLE = (
     "vertical-align:top}th{background:#f3f3f3}.bad{color:#a00;font-weight:bold}"
     ".ok{color:#070}.muted{color:#666}"
 )
+
+
+_DISPUTE_COLUMNS = ("dispute_id", "platform", "loan_id", "status", "opened", "deadline", "closed",
+                    "note")  # fmt: skip
 
 
 def _table(head: list[str], rows: list[list[object]]) -> str:
@@ -178,6 +190,13 @@ def to_html(r: Report) -> str:
         _table(
             ["Bank", "Purpose", "Consent", "Until"],
             [[c["bank"], c["purpose"], c["consent_ref"], c["until"]] for c in r.consents],
+        )
+    )
+    parts.append("<h2>Your objections</h2>")
+    parts.append(
+        _table(
+            ["Dispute", "Platform", "Loan", "Status", "Opened", "Answer due", "Closed", "Outcome"],
+            [[d[k] for k in _DISPUTE_COLUMNS] for d in r.disputes],
         )
     )
     parts.append("<h2>Who received your data in the last 12 months</h2>")

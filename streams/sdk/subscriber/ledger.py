@@ -7,8 +7,9 @@
   it then becomes; a duplicate (same version) or an older version is dropped. So, for
   any interleaving or duplication of the input, the admitted versioned records of a
   customer_ref are strictly increasing.
-* ``SUBSCRIPTION_ACK``, ``SUBSCRIPTION_REJECT`` and ``NO_DATA_YET`` always pass and
-  leave the ledger as it is: they answer a request and a bank must see each one. An
+* ``SUBSCRIPTION_ACK``, ``SUBSCRIPTION_REJECT``, ``NO_DATA_YET`` and
+  ``CORRECTION_NOTICE`` always pass and leave the ledger as it is: they answer a
+  request or tell of a correction, and a bank must see each one. An
   ack's snapshot does not advance the ledger on purpose: the change that produced that
   version may still arrive as an ``ALERT`` of the same version, and dropping an alert
   is worse than showing a profile twice.
