@@ -49,6 +49,7 @@ DEAD_LETTER = "exchange.dead-letter"
 TENANT_RE = r"[a-z][a-z0-9-]{0,62}"
 INGEST_PATTERN = re.compile(rf"^ingest\.({TENANT_RE})\.(loans|activity)$")
 _REJECTED = re.compile(rf"^ingest\.({TENANT_RE})\.rejected$")
+_DISPUTES = re.compile(rf"^platforms\.({TENANT_RE})\.disputes$")
 _BANK = re.compile(rf"^banks\.({TENANT_RE})\.(subscriptions|feed)$")
 
 
@@ -98,3 +99,11 @@ def bank_of(topic: str) -> str | None:
     """The bank of a ``banks.<b>.subscriptions|feed`` topic, else None."""
     match = _BANK.match(topic)
     return match.group(1) if match else None
+
+
+def platform_of_disputes(topic: str) -> str:
+    """The platform of a ``platforms.<p>.disputes`` topic (``ValueError`` for another)."""
+    match = _DISPUTES.match(topic)
+    if match is None:
+        raise ValueError(f"not a disputes topic: {topic}")
+    return match.group(1)

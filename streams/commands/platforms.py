@@ -1,5 +1,6 @@
 """``creditstream platforms``: which platforms contribute, when each last sent data,
-and how much of it was refused — the compliance view a regulator asks for."""
+how much of it was refused, and the borrowers' objections each has open or let run
+out — the compliance view a regulator asks for."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from streams.commands.common import positive_days
 from streams.commands.rejects import iso_ms
 from streams.errors import BrokerError
 from streams.ops.platforms import PlatformStats, platform_stats
+from streams.runtime.registry import codec_for
 from streams.runtime.topicread import CONNECT_TIMEOUT_S, cluster_metadata, kafka_reason
 from streams.settings import Settings
 
@@ -25,7 +27,7 @@ def render(stats: list[PlatformStats], days: float, now_ms: int) -> str:
     lines = [
         f"platforms contributing in the last {days:g} days:",
         f"{'platform':<20}{'last record (UTC)':<26}{'ago':>8}{'records':>10}{'rejected':>10}"
-        f"{'rate':>8}  top reasons",
+        f"{'rate':>8}{'disputes':>10}{'unanswered':>12}  top reasons",
     ]
     for s in stats:
         last = iso_ms(s.last_record_ms) if s.last_record_ms else "never"
@@ -33,7 +35,13 @@ def render(stats: list[PlatformStats], days: float, now_ms: int) -> str:
         reasons = ", ".join(f"{r} {n}" for r, n in s.reasons.most_common(3))
         lines.append(
             f"{s.platform:<20}{last:<26}{ago:>8}{s.records:>10}{s.rejects:>10}"
-            f"{s.reject_rate:>8.1%}  {reasons}"
+            f"{s.reject_rate:>8.1%}{s.disputes_open:>10}{s.disputes_unanswered:>12}  {reasons}"
+        )
+    late = [s.platform for s in stats if s.disputes_unanswered]
+    if late:
+        lines.append(
+            f"UNANSWERED OBJECTIONS: {', '.join(late)} let borrowers' disputes pass their "
+            "deadline without a correction or confirmation"
         )
     return "\n".join(lines)
 
@@ -51,7 +59,9 @@ def cmd_platforms(args: argparse.Namespace, settings: Settings) -> int:
     conf = settings.kafka_client_config()
     cluster_metadata(conf, timeout=CONNECT_TIMEOUT_S, purpose="list the platforms' topics")
     try:
-        stats = platform_stats(conf, now - int(args.days * DAY_MS))
+        stats = platform_stats(
+            conf, now - int(args.days * DAY_MS), codec_for(settings.schema_registry_url), now
+        )
     except KafkaException as exc:  # the broker went away half-way
         raise BrokerError(f"reading the platforms' topics failed: {kafka_reason(exc)}") from exc
     if args.json:
@@ -63,6 +73,9 @@ def cmd_platforms(args: argparse.Namespace, settings: Settings) -> int:
                 "rejects": s.rejects,
                 "reject_rate": round(s.reject_rate, 4),
                 "reasons": dict(s.reasons),
+                "disputes_open": s.disputes_open,
+                "disputes_unanswered": s.disputes_unanswered,
+                "disputes_closed": dict(s.disputes_closed),
             }
             for s in stats
         ]

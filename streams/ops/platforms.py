@@ -10,7 +10,11 @@ so a regulator gets the same answer whichever worker runs:
   are no control records inflating offsets);
 * rejects = records read from ``ingest.<p>.rejected`` whose ``cs.rejected.at`` header
   falls in the window (that topic is written transactionally: commit markers occupy
-  offsets there, so it is counted by reading, not by offsets).
+  offsets there, so it is counted by reading, not by offsets);
+* objections = the latest record per dispute id on ``platforms.<p>.disputes``: open
+  ones (deadline ahead), and unanswered ones (closed NOT_VERIFIED in the window, or
+  still open past the deadline because no worker has closed them yet): a platform that
+  lets borrowers' objections run out is failing its duty to verify.
 """
 
 from __future__ import annotations
@@ -18,13 +22,18 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from streams import topics
+from streams.domain.validation import to_epoch_ms
+from streams.errors import DecodeError
 from streams.settings import KafkaConf
+from streams.wire.codec import SniffingCodec
 from streams.wire.rejects import from_headers
+from streams.wire.schemas import DISPUTE
 
 
 @dataclass
@@ -36,6 +45,10 @@ class PlatformStats:
     records: int = 0
     rejects: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    disputes_open: int = 0
+    disputes_unanswered: int = 0
+    #: closed in the window, by outcome (CORRECTED, CONFIRMED, NOT_VERIFIED)
+    disputes_closed: Counter[str] = field(default_factory=Counter)
 
     @property
     def reject_rate(self) -> float:
@@ -131,7 +144,52 @@ def _rejects(consumer: Consumer, platform: str, since_ms: int, stats: PlatformSt
     consumer.unassign()
 
 
-def platform_stats(conf: KafkaConf, since_ms: int) -> list[PlatformStats]:
+def _read_all(consumer: Consumer, topic: str) -> list[Message]:
+    """Every committed record of ``topic`` (none when it does not exist)."""
+    metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+    if metadata is None or metadata.error is not None or not metadata.partitions:
+        return []
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
+    open_parts, found = set(metadata.partitions), []
+    while open_parts:
+        msgs = consumer.consume(1000, timeout=5)
+        if not msgs:
+            break
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                found.append(msg)
+            elif err.code() == KafkaError._PARTITION_EOF:
+                open_parts.discard(msg.partition() or 0)
+    consumer.unassign()
+    return found
+
+
+def _disputes(
+    consumer: Consumer, codec: SniffingCodec, platform: str, since_ms: int, now_ms: int,
+    stats: PlatformStats,
+) -> None:  # fmt: skip
+    latest: dict[bytes, dict[str, Any]] = {}
+    for msg in _read_all(consumer, topics.disputes(platform)):
+        try:
+            _, datum = codec.decode(msg.value() or b"", {DISPUTE})
+        except DecodeError:
+            continue  # only the exchange writes it: nothing to count
+        latest[msg.key() or b""] = datum
+    for d in latest.values():
+        closed = d["closed_at"]
+        if d["status"] == "OPEN":
+            late = to_epoch_ms(d["deadline"]) <= now_ms
+            stats.disputes_unanswered += late
+            stats.disputes_open += not late
+        elif closed is not None and to_epoch_ms(closed) >= since_ms:
+            stats.disputes_closed[d["status"]] += 1
+            stats.disputes_unanswered += d["status"] == "NOT_VERIFIED"
+
+
+def platform_stats(
+    conf: KafkaConf, since_ms: int, codec: SniffingCodec, now_ms: int
+) -> list[PlatformStats]:
     """Every platform's contribution since ``since_ms``, sorted by name."""
     consumer = _consumer(conf)
     try:
@@ -140,6 +198,7 @@ def platform_stats(conf: KafkaConf, since_ms: int) -> list[PlatformStats]:
             stats = PlatformStats(platform)
             stats.records, stats.last_record_ms = _count_and_last(consumer, parts, since_ms)
             _rejects(consumer, platform, since_ms, stats)
+            _disputes(consumer, codec, platform, since_ms, now_ms, stats)
             out.append(stats)
         return out
     finally:

@@ -262,6 +262,8 @@ FORBIDDEN: list[tuple[str, Probe, str]] = [
     ("b1 reads exchange.profiles", reads("b1", topics.EXCHANGE_PROFILES), TOPIC_DENIED),
     ("b1 reads exchange.audit", reads("b1", topics.EXCHANGE_AUDIT), TOPIC_DENIED),
     ("b1 reads p1's loans", reads("b1", "ingest.p1.loans"), TOPIC_DENIED),
+    ("b1 reads p1's disputes", reads("b1", "platforms.p1.disputes"), TOPIC_DENIED),
+    ("b1 writes exchange.requests", writes("b1", topics.REQUESTS), TOPIC_DENIED),
     ("b1 writes p1's activity", writes("b1", "ingest.p1.activity"), TOPIC_DENIED),
     ("b1 writes exchange.audit", writes("b1", topics.EXCHANGE_AUDIT), TOPIC_DENIED),
     ("b1 joins b2's group prefix", reads("b1", "banks.b1.feed", f"b2.{_g()}"), GROUP_DENIED),
@@ -287,6 +289,9 @@ FORBIDDEN: list[tuple[str, Probe, str]] = [
     ("p1 reads its own activity", reads("p1", "ingest.p1.activity"), TOPIC_DENIED),
     ("p1 reads p2's rejects", reads("p1", "ingest.p2.rejected"), TOPIC_DENIED),
     ("p1 joins p2's group", reads("p1", "ingest.p1.rejected", f"p2.{_g()}"), GROUP_DENIED),
+    ("p1 reads p2's disputes", reads("p1", "platforms.p2.disputes"), TOPIC_DENIED),
+    ("p1 writes its own disputes", writes("p1", "platforms.p1.disputes"), TOPIC_DENIED),
+    ("p1 writes exchange.requests", writes("p1", topics.REQUESTS), TOPIC_DENIED),
     ("p1 reads exchange.events", reads("p1", topics.EXCHANGE_EVENTS), TOPIC_DENIED),
     ("p1 reads exchange.profiles", reads("p1", topics.EXCHANGE_PROFILES), TOPIC_DENIED),
     ("p1 reads b1's feed", reads("p1", "banks.b1.feed"), TOPIC_DENIED),
@@ -411,6 +416,11 @@ def test_exchange_commits_a_transaction_with_its_transactional_id(cluster: Clust
 def test_platform_reads_its_rejects_in_its_group(cluster: Cluster) -> None:
     assert produce(cluster.conf(EXCHANGE), "ingest.p1.rejected", idempotent=True) == "OK"
     assert consume(cluster.conf("p1"), "ingest.p1.rejected", "p1.rejects", commit=True) == "OK"
+
+
+def test_platform_reads_the_disputes_against_it_in_its_group(cluster: Cluster) -> None:
+    assert produce(cluster.conf(EXCHANGE), "platforms.p1.disputes", idempotent=True) == "OK"
+    assert consume(cluster.conf("p1"), "platforms.p1.disputes", "p1.disputes", commit=True) == "OK"
 
 
 def test_bank_subscribes_and_reads_its_feed_in_its_group(cluster: Cluster) -> None:

@@ -37,6 +37,7 @@ FAMILIES: Final = (
     "creditstream_feed_deliveries_total",
     "creditstream_consent_requests_total",
     "creditstream_audit_records_total",
+    "creditstream_disputes_total",
     "creditstream_consumer_lag_records",
     "creditstream_table_entries",
     "creditstream_recovery_progress_ratio",
@@ -124,6 +125,15 @@ class Families:
             "creditstream_consent_requests",
             "Bank subscription requests, by outcome.",
             ["bank", "outcome"],
+            registry=r,
+        )
+        # Borrowers' objections by the platform whose record they contest: opened, refused
+        # (no such record, already disputed) and each outcome (corrected, confirmed,
+        # not_verified: the platform let the deadline pass).
+        self.disputes = Counter(
+            "creditstream_disputes",
+            "Objections against platforms' records, by what happened to them.",
+            ["platform", "outcome"],
             registry=r,
         )
         # AuditRecords written to exchange.audit (must equal deliveries over time).

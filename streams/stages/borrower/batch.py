@@ -67,7 +67,7 @@ class Outcome:
     requests: int = 0
     expired: int = 0  # subscriptions pruned
     objections: int = 0  # dispute requests read
-    refused: int = 0  # of which refused (no such record, already disputed)
+    refused: list[str] = field(default_factory=list)  # platforms of refused objections
     closed: list[Dispute] = field(default_factory=list)  # answered or expired
 
 

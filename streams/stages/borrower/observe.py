@@ -5,9 +5,11 @@ counted twice. Per batch: ProfileUpdate records written
 (``creditstream_profile_updates_total``), profiles published with a clamped amount
 (``creditstream_profile_amounts_saturated_total``), alerts by kind, deliveries that
 carry data by bank and purpose (the billing meter, equal to the audit records written),
-audit records, event-to-feed latency per bank (from the ``ingested_at`` of the events
-behind each update to the commit that made the feed record visible: every bank is
-served in the same transaction, so the per-bank histograms show neutrality rather than
+audit records, objections by platform and outcome
+(``creditstream_disputes_total``), event-to-feed latency per bank (from the
+``ingested_at`` of the events behind each update to the commit that made the feed
+record visible: every bank is served in the same transaction, so the per-bank
+histograms show neutrality rather than
 assume it), and the borrowers held (``creditstream_table_entries{table="borrowers"}``);
 per recovery: records replayed and progress; every tick: consumer lag of
 exchange.events and exchange.consents.
@@ -24,6 +26,7 @@ from streams.runtime.lag import LagReporter
 from streams.runtime.metrics import Metrics
 from streams.stages.borrower.batch import Outcome
 from streams.stages.borrower.stage import BatchHook, BorrowerStage, RestoreHook
+from streams.topics import platform_of_disputes
 
 STAGE = "borrower"
 TABLE = "borrowers"
@@ -57,6 +60,11 @@ def batch_hook(metrics: Metrics, stage: BorrowerStage) -> BatchHook:
                 metrics.observe_event_to_feed(d.bank, ingested / 1000, now)
         if audited:
             metrics.audit_records.inc(audited)
+        for topic, _key, datum in outcome.disputes:  # opened, answered or expired
+            outcome_label = "opened" if datum["status"] == "OPEN" else datum["status"].lower()
+            metrics.disputes.labels(platform_of_disputes(topic), outcome_label).inc()
+        for platform in outcome.refused:
+            metrics.disputes.labels(platform, "refused").inc()
         metrics.set_table_entries(TABLE, stage.store.size())
 
     return on_batch

@@ -107,7 +107,7 @@ class BatchRights:
     platform: list[PlatformRecord] = field(default_factory=list)
     closed: list[tuple[int, str, BorrowerEntry, Dispute]] = field(default_factory=list)
     forced: dict[str, tuple[int, BorrowerEntry]] = field(default_factory=dict)
-    refused: int = 0  # disputes refused (no such record, already disputed)
+    refused: list[str] = field(default_factory=list)  # platforms of refused disputes
 
     def _tell(self, d: Dispute) -> None:
         self.platform.append((topics.disputes(d.platform), d.dispute_id, dispute_datum(d)))
@@ -121,7 +121,7 @@ class BatchRights:
             self._tell(d)
             self.forced[req.borrower_id] = (partition, entry)
         else:
-            self.refused += 1
+            self.refused.append(d.platform)
 
     def deadlines(self, partition: int, bid: str, entry: BorrowerEntry) -> None:
         """Close the entry's disputes whose deadline has passed."""

@@ -357,7 +357,7 @@ class BorrowerStage(StageLoop[Staged]):
         s.requests += outcome.requests
         s.expired += outcome.expired
         s.objections += outcome.objections
-        s.objections_refused += outcome.refused
+        s.objections_refused += len(outcome.refused)
         for d in outcome.closed:
             s.disputes_closed[d.status] += 1
         for e in outcome.emits:
