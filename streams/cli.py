@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "streams.commands.audit",
     "streams.commands.report",
     "streams.commands.dispute",
+    "streams.commands.erase",
     "streams.commands.billing",
     "streams.commands.feed",
     "streams.commands.admin",

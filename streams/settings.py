@@ -219,6 +219,15 @@ class Settings(BaseSettings):
             "disputed record, gets a correction notice when the dispute is answered."
         ),
     )
+    erasure_credit: Literal["keep-negative", "keep-credit", "erase-all"] = Field(
+        "keep-negative",
+        description=(
+            "What an erasure does to credit data (activity data always goes): keep the "
+            "loans holding negative information for their retention (征信业管理条例 "
+            "art. 16: 5 years after the loan ends) and remove the rest, keep every loan, "
+            "or remove every loan."
+        ),
+    )
     dispute_history_days: float = Field(
         365.0, gt=0, description="Days an answered objection's outcome stays in the state."
     )

@@ -41,6 +41,9 @@ REPORTS = "exchange.reports"
 #: Borrowers' requests exercising a right (today: objections), pseudonymized, keyed by
 #: borrower_id and co-partitioned with exchange.events: the borrower stage's third input.
 REQUESTS = "exchange.requests"
+#: Every exercise of a borrower's right (objections opened, refused, answered; erasures),
+#: keyed by borrower_id, written by the borrower stage: kept as long as the audit log.
+RIGHTS_LOG = "exchange.rights-log"
 #: Internal records a stage could not decode (a bug upstream): the original bytes, keyed
 #: by where they were, with the stage, source and reason in headers (streams.wire.rejects).
 DEAD_LETTER = "exchange.dead-letter"

@@ -37,6 +37,7 @@ from streams.topics import (
     PROFILE_UPDATES,
     REPORTS,
     REQUESTS,
+    RIGHTS_LOG,
     TENANT_RE,
 )
 
@@ -223,8 +224,11 @@ TOPOLOGY = Topology(
               written_by="creditstream report"),
         # Applied within seconds; the durable dispute state is borrower-state.
         Topic(REQUESTS, "borrower_id", delete_after(30), "setting",
-              "borrowers' requests (objections), pseudonymized",
-              written_by="creditstream dispute open"),
+              "borrowers' requests (objections, erasures), pseudonymized",
+              written_by="creditstream dispute open, creditstream erase"),
+        # Evidence for the supervisor, like the audit log: 10 years, never compacted.
+        Topic(RIGHTS_LOG, "borrower_id", delete_after(3650), "setting",
+              "every exercise of a borrower's right: objections and their outcome, erasures"),
         Topic(DEAD_LETTER, "source offset", delete_after(30), "setting",
               "internal records a stage could not decode: bytes + stage, source, reason"),
         # Raw PII: short retention.
@@ -266,12 +270,12 @@ TOPOLOGY = Topology(
             "borrower",
             inputs=(EXCHANGE_EVENTS, CONSENTS, REQUESTS),
             outputs=(EXCHANGE_PROFILES, PROFILE_UPDATES, "banks.{bank}.feed", EXCHANGE_AUDIT,
-                     "platforms.{platform}.disputes", DEAD_LETTER),
+                     "platforms.{platform}.disputes", RIGHTS_LOG, DEAD_LETTER),
             changelog=BORROWER_STATE,
             group_suffix="borrower",
             key="borrower_id in, customer_ref out",
-            about="fold events into profiles and alerts; apply consents and objections; "
-                  "deliver to banks, each delivery with an audit record",
+            about="fold events into profiles and alerts; apply consents, objections and "
+                  "erasures; deliver to banks, each delivery with an audit record",
             copartitioned=((EXCHANGE_EVENTS, CONSENTS, REQUESTS, BORROWER_STATE,
                             EXCHANGE_AUDIT),),
         ),

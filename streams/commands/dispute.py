@@ -23,10 +23,11 @@ from streams.domain.privacy import (
 )
 from streams.errors import ConfigError
 from streams.settings import Settings
-from streams.worker.disputes import dispute_status, file_dispute
+from streams.worker.requests import dispute_status, file_dispute
 
 
-def _person(args: argparse.Namespace, settings: Settings) -> tuple[Pseudonymizer, str]:
+def person(args: argparse.Namespace, settings: Settings) -> tuple[Pseudonymizer, str]:
+    """The pseudonymizer and the normalized national ID ``--national-id`` names."""
     national = normalize_national_id(national_id(args.national_id))
     if not is_valid_national_id(national):
         raise ConfigError("--national-id is not 4-32 letters/digits once normalized")
@@ -37,7 +38,7 @@ def _person(args: argparse.Namespace, settings: Settings) -> tuple[Pseudonymizer
 
 
 def cmd_open(args: argparse.Namespace, settings: Settings) -> int:
-    pseudo, national = _person(args, settings)
+    pseudo, national = person(args, settings)
     did = file_dispute(
         settings, pseudo, national, args.platform, args.loan_id, args.reason, args.requested_by,
         timeout=args.timeout,
@@ -51,7 +52,7 @@ def cmd_open(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    pseudo, national = _person(args, settings)
+    pseudo, national = person(args, settings)
     found = dispute_status(settings, pseudo, national, timeout=args.timeout)
     if args.json:
         print(json.dumps(list(found), indent=2))
@@ -66,7 +67,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _who(parser: argparse.ArgumentParser) -> None:
+def who(parser: argparse.ArgumentParser) -> None:
+    """``--national-id`` and ``--timeout``, as every borrower-request command takes them."""
     parser.add_argument(
         "--national-id",
         required=True,
@@ -92,7 +94,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     opening = actions.add_parser("open", help="file an objection for a borrower")
-    _who(opening)
+    who(opening)
     opening.add_argument("--platform", required=True, help="the platform whose record is wrong")
     opening.add_argument("--loan-id", required=True, help="the platform's id of the loan")
     opening.add_argument(
@@ -107,6 +109,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     opening.set_defaults(handler=cmd_open)
     status = actions.add_parser("status", help="a borrower's objections and their outcome")
-    _who(status)
+    who(status)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=cmd_status)

@@ -48,6 +48,12 @@ SUBSCRIPTION_ACK = "SUBSCRIPTION_ACK"
 SUBSCRIPTION_REJECT = "SUBSCRIPTION_REJECT"
 NO_DATA_YET = "NO_DATA_YET"
 CORRECTION_NOTICE = "CORRECTION_NOTICE"
+ERASED = "ERASED"
+#: What a bank holding consent is told when a borrower's data was erased to nothing.
+ERASED_MESSAGE = (
+    "the borrower had their data erased; nothing the exchange may keep remains "
+    "(your consent stays until revoked or expired)"
+)
 
 
 class PrivacyLeakError(CreditstreamError):
@@ -251,3 +257,19 @@ def correction_notice(
         "feed_topic": feed(bank),
     }
     return Delivery(bank, feed(bank), ended.customer_ref, record, audit)
+
+
+def erased_records(subs: Subscriptions, version: int, now_ms: int) -> list[Delivery]:
+    """``ERASED`` to each bank holding consent at ``now_ms``: nothing remains to send.
+    No profile, so no audit record and no charge (the erasure itself is on the rights
+    log)."""
+    return [
+        Delivery(
+            s.bank,
+            feed(s.bank),
+            s.customer_ref,
+            _record(s.customer_ref, version, ERASED, now_ms, message=ERASED_MESSAGE),
+            None,
+        )
+        for s in active(subs, now_ms)
+    ]

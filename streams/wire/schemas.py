@@ -73,6 +73,7 @@ PROFILE_UPDATE = f"{NAMESPACE}.ProfileUpdate"
 REPORT_ISSUED = f"{NAMESPACE}.ReportIssued"
 BORROWER_REQUEST = f"{NAMESPACE}.BorrowerRequest"
 DISPUTE = f"{NAMESPACE}.Dispute"
+RIGHT_EXERCISED = f"{NAMESPACE}.RightExercised"
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED_TYPES = frozenset({"record", "error", "enum", "fixed"})

@@ -9,7 +9,12 @@ alpha and beta receive the corrected, unmarked profile, gamma a correction notic
 each exactly once; ``dispute status`` says CORRECTED. The worker is then restarted with
 a deadline of seconds and a second dispute, on the other loan, goes unanswered: the
 loan leaves the profile, the banks are told, ``dispute status`` says NOT_VERIFIED and
-the person's report lists both. Every delivery carrying data or a notice has its audit
+the person's report lists both. Then the borrower, and a second person with only
+activity and no consent, ask for erasure: the banks receive the profile without the
+activity (the loan with negative data stays for its retention), the second person's
+latest value on exchange.profiles and exchange.borrower-state is a tombstone, the
+rights log records both erasures without the data, and the report shows what is left.
+Every delivery carrying data or a notice has its audit
 record; no national ID or borrower_id reaches a feed or a platform.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -37,8 +43,15 @@ from streams.runtime.provision import ensure_bank, ensure_platform
 from streams.runtime.registry import codec_for
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
-from streams.wire.schemas import BORROWER_REQUEST, DISPUTE, FEED_RECORD, LOAN_EVENT
-from tests.integration.test_profile_stage import _read_all
+from streams.wire.schemas import (
+    ACTIVITY_EVENT,
+    BORROWER_REQUEST,
+    DISPUTE,
+    FEED_RECORD,
+    LOAN_EVENT,
+    RIGHT_EXERCISED,
+)
+from tests.integration.test_profile_stage import _activity, _read_all
 from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
 from tests.waiting import NotYet, eventually
 
@@ -47,7 +60,7 @@ CODEC = codec_for(None)
 PLATFORM = "dsp-lend"
 BANKS = ("dsp-alpha", "dsp-beta", "dsp-gamma")
 ENDED = "dsp-gamma"
-NID = "DSP4455667"
+NID, OTHER = "DSP4455667", "DSP9988776"
 BID = Pseudonymizer({1: TEST_HMAC_KEY}, 1).borrower_id(NID)
 Conf = dict[str, Any]
 
@@ -100,12 +113,12 @@ def platform_disputes(conf: Conf) -> list[dict[str, Any]]:
     return out
 
 
-def cli(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(bootstrap: str, *args: str, stdin: str = NID) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSTREAM_")}
     env |= {"CREDITSTREAM_BOOTSTRAP": bootstrap, "CREDITSTREAM_HMAC_KEY": TEST_HMAC_KEY}
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
-        input=NID + "\n",
+        input=stdin + "\n",
         check=False,
         cwd=REPO,
         env=env,
@@ -234,6 +247,7 @@ def test_a_dispute_marks_then_corrects_every_recipient_and_an_unanswered_one_dro
             if name == "creditstream_disputes_total" and dict(labels)["platform"] == PLATFORM
         }
         assert counted == {"opened": 1.0, "not_verified": 1.0}  # since this worker started
+        erase_two_people(conf, private_bootstrap)
     told_all: dict[str, list[str]] = {}
     for d in platform_disputes(conf):  # in order per dispute (its key's partition)
         told_all.setdefault(d["_key"], []).append(d["status"])
@@ -241,11 +255,13 @@ def test_a_dispute_marks_then_corrects_every_recipient_and_an_unanswered_one_dro
     check_exactly_once_and_audited(conf)
     report = cli(private_bootstrap, "report", "--national-id", "-", "--json")
     assert report.returncode == 0, report.stderr
-    listed = {d["dispute_id"]: d["status"] for d in json.loads(report.stdout)["disputes"]}
-    assert listed == {first: "CORRECTED", second: "NOT_VERIFIED"}
-    assert {(ln["platform"], ln["loan_id"]) for ln in json.loads(report.stdout)["loans"]} == {
-        (PLATFORM, "L-1")
+    what_is_left = json.loads(report.stdout)
+    listed = {d["dispute_id"]: d["status"] for d in what_is_left["disputes"]}
+    assert listed == {first: "CORRECTED"}  # the unverified loan's objection went with it
+    assert {(ln["platform"], ln["loan_id"]) for ln in what_is_left["loans"]} == {
+        (PLATFORM, "L-1")  # negative data: kept for its retention
     }
+    assert what_is_left["activity"] == [] and what_is_left["activity_platforms"] == {}
     listing = cli(private_bootstrap, "platforms", "--json")
     assert listing.returncode == 0, listing.stderr
     (mine,) = [p for p in json.loads(listing.stdout)["platforms"] if p["platform"] == PLATFORM]
@@ -253,6 +269,64 @@ def test_a_dispute_marks_then_corrects_every_recipient_and_an_unanswered_one_dro
     assert mine["disputes_closed"] == {"CORRECTED": 1, "NOT_VERIFIED": 1}
     text = cli(private_bootstrap, "platforms")
     assert f"UNANSWERED OBJECTIONS: {PLATFORM}" in text.stdout, text.stdout
+
+
+def values_of(conf: Conf, topic: str, key: str) -> list[bytes | None]:
+    """Every committed value of ``key`` on ``topic``, in order (None: a tombstone)."""
+    return [m.value() for m in _read_all(conf, topic) if m.key() == key.encode()]
+
+
+def erase_two_people(conf: Conf, bootstrap: str) -> None:
+    """The disputed borrower (consented banks, a loan with negative data, activity)
+    and a second person (activity only, no consent) ask for erasure."""
+    rnd = random.Random(7)
+    now = datetime.now(UTC)
+    other_bid = Pseudonymizer({1: TEST_HMAC_KEY}, 1).borrower_id(OTHER)
+    producer = Producer(conf | {"enable.idempotence": True})
+    for eid, nid in (("act-1", NID), ("act-2", OTHER)):
+        datum = _activity(eid, nid, now - timedelta(hours=2), rnd) | {"kind": "PURCHASE"}
+        producer.produce(topics.ingest_activity(PLATFORM), CODEC.encode(ACTIVITY_EVENT, datum))
+    assert producer.flush(30) == 0
+    publish(conf, loan("o1", "L-1", "500.00", datetime.now(UTC) - timedelta(days=1),
+                       type="OVERDUE", days_past_due=40))  # fmt: skip
+    eventually(
+        lambda: has(
+            profiles(conf, "dsp-alpha")[-1]["current_days_past_due"] == 40
+            and max(profiles(conf, "dsp-alpha")[-1]["spend_count"].values()) == 1,
+            "overdue and activity not delivered",
+        ),
+        what="alpha sees the overdue loan and the purchase",
+    )
+    eventually(
+        lambda: has(bool(values_of(conf, topics.EXCHANGE_PROFILES, other_bid)), "none"),
+        what="the second person has a profile",
+    )
+    for nid in (NID, OTHER):
+        res = cli(bootstrap, "erase", "--national-id", "-", stdin=nid)
+        assert res.returncode == 0, res.stderr
+        assert "erasure e-" in res.stdout and nid not in res.stdout + res.stderr
+    for bank in BANKS[:2]:
+        eventually(
+            lambda b=bank: has(  # type: ignore[misc]
+                max(profiles(conf, b)[-1]["spend_count"].values()) == 0
+                and profiles(conf, b)[-1]["open_loans"] == 1,
+                f"{b}: activity still there",
+            ),
+            what=f"{bank} receives the profile without the erased activity",
+        )
+    for topic in (topics.EXCHANGE_PROFILES, topics.BORROWER_STATE):
+        eventually(
+            lambda t=topic: has(values_of(conf, t, other_bid)[-1:] == [None], "still there"),  # type: ignore[misc]
+            what=f"the second person's latest value on {topic} is a tombstone",
+        )
+    logged = [
+        CODEC.decode(m.value() or b"", {RIGHT_EXERCISED})[1]
+        for m in _read_all(conf, topics.RIGHTS_LOG)
+    ]
+    erased = {d["borrower_id"]: d["detail"] for d in logged if d["action"] == "ERASED"}
+    assert set(erased) == {BID, other_bid}
+    assert "kept 1 loan(s) under rule keep-negative" in erased[BID]
+    assert all(NID not in str(d) and OTHER not in str(d) for d in logged)
 
 
 def print_mark_latency(conf: Conf, dispute_id: str) -> None:

@@ -31,9 +31,9 @@ from streams.domain.rights import (
     NOT_VERIFIED,
     OPEN,
     REFUSED,
-    DisputePolicy,
     DisputeRequest,
     Ended,
+    RightsPolicy,
     exclude_loans,
     expire,
     marks,
@@ -100,7 +100,7 @@ def run(
     objections: Any = (),
     due: Any = (),
     now: int = NOW,
-    policy: DisputePolicy = DEFAULT_POLICY,
+    policy: RightsPolicy = DEFAULT_POLICY,
 ) -> Outcome:
     out = process_batch(
         [(0, r) for r in requests], [op_of(0, e) for e in events], due, store.get, now,
@@ -163,7 +163,7 @@ def test_an_unanswered_dispute_takes_the_loan_out_and_keeps_it_out() -> None:
 
 
 def test_keep_marked_leaves_the_loan_in_and_marked_as_not_verified() -> None:
-    policy = DisputePolicy(unanswered="keep-marked")
+    policy = RightsPolicy(unanswered="keep-marked")
     state = new_state(BORROWER)
     apply(state, wrong_loan(), DEFAULT_CONFIG)
     rights, _ = open_dispute(None, state, objection(), NOW, policy)

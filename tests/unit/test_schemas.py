@@ -50,6 +50,7 @@ REQUIRED_EXAMPLES = [
     "ReportIssued",
     "BorrowerRequest",
     "Dispute",
+    "RightExercised",
 ]
 
 

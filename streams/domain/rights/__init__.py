@@ -1,15 +1,15 @@
-"""The borrower's rights: objections (disputes) against a platform's record (pure).
+"""The borrower's rights: objections against a platform's record, and erasure (pure).
 
 Import the names below from here. ``model``: what is kept per borrower
-(:class:`Rights`, :class:`Dispute`, the statuses); ``disputes``: the rules (open,
-answer, expire, mark, whom a correction reaches). The borrower stage applies them in
+(:class:`Rights`, :class:`Dispute`, the statuses); ``disputes``: the rules of
+objections (open, answer, expire, mark, whom a correction reaches); ``erasure``: what
+an erasure removes and keeps. The borrower stage applies them in
 its batch (``streams.stages.borrower.rights``). No Kafka import.
 """
 
 from streams.domain.rights.disputes import (
     DEFAULT_POLICY,
-    DisputePolicy,
-    DisputeRequest,
+    RightsPolicy,
     answer,
     before_answers,
     exclude_loans,
@@ -22,6 +22,7 @@ from streams.domain.rights.disputes import (
     prune_rights,
     record_ended,
 )
+from streams.domain.rights.erasure import RULES, Erased, ErasureRule, erase, holds_data
 from streams.domain.rights.model import (
     CONFIRMED,
     CORRECTED,
@@ -30,7 +31,9 @@ from streams.domain.rights.model import (
     REFUSED,
     STATUSES,
     Dispute,
+    DisputeRequest,
     Ended,
+    ErasureRequest,
     Rights,
     loan_key,
     rights_from_tuple,
@@ -43,17 +46,23 @@ __all__ = [
     "NOT_VERIFIED",
     "OPEN",
     "REFUSED",
+    "RULES",
     "STATUSES",
     "Dispute",
-    "DisputePolicy",
     "DisputeRequest",
     "Ended",
+    "Erased",
+    "ErasureRequest",
+    "ErasureRule",
     "Rights",
+    "RightsPolicy",
     "answer",
     "before_answers",
+    "erase",
     "exclude_loans",
     "expire",
     "facts_of",
+    "holds_data",
     "loan_key",
     "marked_view",
     "marks",

@@ -42,12 +42,14 @@ from streams.domain.profile.state import (
     R_TYPE,
     ProfileState,
 )
+from streams.domain.rights.erasure import ErasureRule
 from streams.domain.rights.model import (
     CONFIRMED,
     CORRECTED,
     NOT_VERIFIED,
     REFUSED,
     Dispute,
+    DisputeRequest,
     Ended,
     Rights,
     loan_key,
@@ -57,30 +59,19 @@ Unanswered = Literal["exclude", "keep-marked"]
 
 
 @dataclass(frozen=True, slots=True)
-class DisputePolicy:
-    """How long a platform has to answer, what an unanswered dispute does, and how long
-    recipients and outcomes are remembered (settings ``dispute_*``)."""
+class RightsPolicy:
+    """How long a platform has to answer, what an unanswered dispute does, how long
+    recipients and outcomes are remembered (settings ``dispute_*``), and what an
+    erasure keeps of credit data (``erasure_credit``)."""
 
     deadline_ms: int = 20 * DAY_MS  # 征信业管理条例 art. 25: 20 days
     unanswered: Unanswered = "exclude"
     notify_ms: int = 183 * DAY_MS  # FCRA §1681i(d): recipients of the last 6 months
     history_ms: int = 365 * DAY_MS
+    erasure: ErasureRule = "keep-negative"
 
 
-DEFAULT_POLICY = DisputePolicy()
-
-
-@dataclass(frozen=True, slots=True)
-class DisputeRequest:
-    """An objection as the stage reads it from ``exchange.requests`` (no national ID)."""
-
-    dispute_id: str
-    borrower_id: str
-    platform: str
-    loan_id: str
-    reason: str
-    requested_by: str
-    requested_ms: int
+DEFAULT_POLICY = RightsPolicy()
 
 
 def facts_of(state: ProfileState, lkey: str) -> tuple[Any, ...]:
@@ -100,7 +91,7 @@ def open_dispute(
     state: ProfileState,
     req: DisputeRequest,
     now_ms: int,
-    policy: DisputePolicy = DEFAULT_POLICY,
+    policy: RightsPolicy = DEFAULT_POLICY,
 ) -> tuple[Rights, Dispute | None]:
     """The borrower's rights with ``req`` applied, and the dispute it made (None: a
     request id already seen, nothing changes). See the module doc."""
@@ -151,7 +142,7 @@ def answer(
 
 
 def expire(
-    rights: Rights, state: ProfileState, now_ms: int, policy: DisputePolicy = DEFAULT_POLICY
+    rights: Rights, state: ProfileState, now_ms: int, policy: RightsPolicy = DEFAULT_POLICY
 ) -> list[Dispute]:
     """Close the open disputes past their deadline as NOT_VERIFIED (see module doc)."""
     done = []
@@ -187,7 +178,7 @@ def exclude_loans(rights: Rights, state: ProfileState) -> bool:
     return removed
 
 
-def marks(rights: Rights | None, policy: DisputePolicy = DEFAULT_POLICY) -> list[dict[str, str]]:
+def marks(rights: Rights | None, policy: RightsPolicy = DEFAULT_POLICY) -> list[dict[str, str]]:
     """What a bank is told is contested: each open dispute (and, under ``keep-marked``,
     each unverified one) as ``{dispute_id, platform, status, since}``, oldest first."""
     if rights is None:
@@ -227,7 +218,7 @@ def notice_banks(
     dispute: Dispute,
     subs: Subscriptions,
     now_ms: int,
-    policy: DisputePolicy = DEFAULT_POLICY,
+    policy: RightsPolicy = DEFAULT_POLICY,
 ) -> list[tuple[str, Ended]]:
     """``(bank, ended consent)`` owed a correction notice for ``dispute``: consent ended
     within the window and after the loan's first event, and not held again now."""
@@ -242,7 +233,7 @@ def notice_banks(
 
 
 def prune_rights(
-    rights: Rights | None, now_ms: int, policy: DisputePolicy = DEFAULT_POLICY
+    rights: Rights | None, now_ms: int, policy: RightsPolicy = DEFAULT_POLICY
 ) -> Rights | None:
     """Forget answered disputes older than the history and ended consents older than
     the notification window (excluded loans stay excluded); None when nothing is left."""

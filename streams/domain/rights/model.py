@@ -111,6 +111,29 @@ class Rights:
         )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class DisputeRequest:
+    """An objection as the stage reads it from ``exchange.requests`` (no national ID)."""
+
+    dispute_id: str
+    borrower_id: str
+    platform: str
+    loan_id: str
+    reason: str
+    requested_by: str
+    requested_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRequest:
+    """An erasure as the stage reads it from ``exchange.requests`` (no national ID)."""
+
+    request_id: str
+    borrower_id: str
+    requested_by: str
+    requested_ms: int
+
+
 def rights_from_tuple(values: tuple[Any, ...]) -> Rights:
     """Inverse of :meth:`Rights.as_tuple`."""
     disputes, ended, excluded = values

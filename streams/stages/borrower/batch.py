@@ -1,4 +1,5 @@
-"""One batch of the borrower stage: events and consent requests in, everything out (pure).
+"""One batch of the borrower stage: events, consents and rights requests in, everything
+out (pure).
 
 No Kafka import: the stage hands in the batch's decoded consent requests and events
 (each with its input partition, in arrival order) and a way to load a borrower's
@@ -10,16 +11,25 @@ entry; this returns what to write. Per batch:
    ack, anything else with a reject (``streams.domain.delivery.answer_deliveries``).
    Taking the batch's requests before its events is one of the orders the two-hop
    exchange could also produce (the stages raced): a new subscriber gets the snapshot
-   and then this batch's change, a revoked one gets nothing more.
-2. **Events**, folded per borrower (``fold.process_ops``: one view per borrower per
+   and then this batch's change, a revoked one gets nothing more. A consent that ends
+   after the bank received data is remembered for correction notices.
+2. **Rights**: the borrowers' requests (objections opened or refused, erasures) and
+   the objections whose deadline has passed (the ``due`` entries), through
+   ``streams.stages.borrower.rights``: each makes the borrower's profile go out as a
+   new version in step 3, marked while an objection is open.
+3. **Events**, folded per borrower (``fold.process_ops``: one view per borrower per
    batch, the material-change rule, the encodes of ``exchange.profiles`` and
    ``exchange.profile-updates``). Every update (material or alerts) goes to each
    subscription *active at* ``now_ms`` (``streams.domain.delivery.deliveries``:
    consent is checked at delivery time); the bank view is rendered once per update,
-   and only when some subscription is active.
-3. **Expiry and state**: every touched entry, and every ``due`` one, drops its expired
+   and only when some subscription is active. A correction of a disputed loan answers
+   the objection; banks whose consent ended get a correction notice for each objection
+   closed. A borrower erased to nothing gets ``ERASED`` on the consented banks' feeds
+   and a tombstone on ``exchange.profiles``.
+4. **Expiry and state**: every touched entry, and every ``due`` one, drops its expired
    subscriptions (hygiene: delivery never depended on it); each changed entry yields
-   its state record (None: a tombstone) and the earliest expiry it still holds.
+   its state record (None: a tombstone) and when it is next due (a subscription's
+   expiry or an objection's deadline).
 
 Deliveries carry their input partition: audit records are sealed by that partition's
 chain and written to the same partition of ``exchange.audit`` (one writer per chain).
@@ -29,15 +39,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from streams.domain.consent import active, apply_request, drop_expired
-from streams.domain.delivery import Delivery, answer_deliveries, bank_view_of, deliveries
+from streams.domain.delivery import (
+    Delivery,
+    answer_deliveries,
+    bank_view_of,
+    deliveries,
+    erased_records,
+)
+from streams.domain.profile.state import new_state
 from streams.domain.profile.windows import ProfileConfig
 from streams.domain.rights import (
     DEFAULT_POLICY,
     Dispute,
-    DisputePolicy,
-    DisputeRequest,
+    RightsPolicy,
+    holds_data,
     marked_view,
     marks,
     prune_rights,
@@ -47,6 +65,7 @@ from streams.stages.borrower.entry import BorrowerEntry, borrower_entry_to_bytes
 from streams.stages.borrower.events import Op
 from streams.stages.borrower.fold import Emit, emit_of, process_ops
 from streams.stages.borrower.records import OutputEncoder
+from streams.stages.borrower.requests import RightsRequest
 from streams.stages.borrower.rights import BatchRights, PlatformRecord
 from streams.wire.consents import ConsentRequest
 
@@ -64,6 +83,10 @@ class Outcome:
     states: dict[str, tuple[int, bytes | None, int | None]] = field(default_factory=dict)
     #: (topic, dispute id, ``Dispute`` datum) for the platforms' disputes topics
     disputes: list[PlatformRecord] = field(default_factory=list)
+    #: ``RightExercised`` datums for exchange.rights-log
+    rights_log: list[dict[str, Any]] = field(default_factory=list)
+    #: borrowers whose exchange.profiles record goes (erased to nothing)
+    tombstones: list[str] = field(default_factory=list)
     requests: int = 0
     expired: int = 0  # subscriptions pruned
     objections: int = 0  # dispute requests read
@@ -72,7 +95,7 @@ class Outcome:
 
 
 def render(
-    entry: BorrowerEntry, config: ProfileConfig, policy: DisputePolicy = DEFAULT_POLICY
+    entry: BorrowerEntry, config: ProfileConfig, policy: RightsPolicy = DEFAULT_POLICY
 ) -> str | None:
     """The bank-facing JSON of the entry's last update, marked with its open disputes
     (None before any update)."""
@@ -90,8 +113,8 @@ def process_batch(
     now_ms: int,
     config: ProfileConfig,
     encoder: OutputEncoder,
-    objections: Iterable[tuple[int, DisputeRequest]] = (),
-    policy: DisputePolicy = DEFAULT_POLICY,
+    objections: Iterable[tuple[int, RightsRequest]] = (),
+    policy: RightsPolicy = DEFAULT_POLICY,
 ) -> Outcome:
     """Apply the batch (see the module docstring). The loaded entries are mutated: on
     an aborted transaction the caller drops them and reloads committed bytes."""
@@ -136,6 +159,9 @@ def process_batch(
         entry = e.entry
         work[e.borrower_id] = (e.partition, entry)
         dirty.add(e.borrower_id)
+        if e.borrower_id in rights.emptied and not holds_data(entry.state):
+            _emptied(e, out, now_ms)
+            continue
         if e.view is None or not active(entry.subs, now_ms):
             continue
         view = bank_view_of(e.view, config)
@@ -153,7 +179,7 @@ def process_batch(
         )
         out.deliveries += [(e.partition, d) for d in found]
     out.deliveries += rights.notices()
-    out.disputes, out.refused = rights.platform, rights.refused
+    out.disputes, out.refused, out.rights_log = rights.platform, rights.refused, rights.log
     out.closed = [d for _, _, _, d in rights.closed]
     for bid, (partition, entry) in work.items():
         kept, gone = drop_expired(entry.subs, now_ms)
@@ -165,6 +191,19 @@ def process_batch(
             dirty.add(bid)
         if bid in dirty:
             entry.rights = prune_rights(entry.rights, now_ms, policy)
-            record = borrower_entry_to_bytes(entry)
-            out.states[bid] = (partition, record, entry.next_due())
+            erased = bid in rights.emptied and not entry.subs and not holds_data(entry.state)
+            if erased:  # nothing left at all: the entry goes (the cache holds a new one)
+                entry.state, entry.rights, entry.last_version = new_state(bid), None, 0
+            record = None if erased else borrower_entry_to_bytes(entry)
+            out.states[bid] = (partition, record, None if erased else entry.next_due())
     return out
+
+
+def _emptied(e: Emit, out: Outcome, now_ms: int) -> None:
+    """An erasure left nothing: ``ERASED`` to the banks holding consent, a tombstone on
+    exchange.profiles, no update; a later subscriber is answered ``NO_DATA_YET``."""
+    entry = e.entry
+    e.profile = e.update = None
+    out.tombstones.append(e.borrower_id)
+    out.deliveries += [(e.partition, d) for d in erased_records(entry.subs, e.version, now_ms)]
+    entry.emitted = entry.last = None

@@ -1,15 +1,22 @@
 """The borrower's rights inside one borrower batch (pure): objections opened, answered by
-a platform's correction, expired at their deadline; what each makes the batch write.
+a platform's correction, expired at their deadline, and erasures; what each makes the
+batch write.
 
 ``streams.domain.rights`` holds the rules; this applies them to the batch's entries
 and collects what comes out of them:
 
 * ``platform``: one ``io.creditstream.Dispute`` datum per dispute opened, answered or
   expired, for ``platforms.<p>.disputes`` keyed by the dispute id;
+* ``log``: one ``io.creditstream.RightExercised`` per dispute opened, refused, answered
+  or expired and per erasure, for ``exchange.rights-log``;
 * ``closed``: the disputes answered or expired in this batch, with the borrower, for
   the correction notices to banks whose consent ended (``notices``);
 * ``forced``: the borrowers whose profile must go out as a new version (marked,
-  unmarked, corrected or without an excluded loan) whatever the material-change rule.
+  unmarked, corrected, without an excluded loan, or erased) whatever the
+  material-change rule;
+* ``emptied``: the borrowers an erasure left without data: banks holding consent get
+  ``ERASED`` instead of a profile, ``exchange.profiles`` gets a tombstone, and so does
+  the state when no consent is left either.
 
 As a :class:`~streams.stages.borrower.fold.RightsHook` it takes the facts of each
 openly disputed loan before the borrower's events fold and, after, closes the disputes
@@ -18,84 +25,38 @@ a correction of that loan answered, and keeps excluded loans out.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams import topics
-from streams.clock import DAY_MS
 from streams.domain.delivery import Delivery, correction_notice
 from streams.domain.rights import (
     OPEN,
     Dispute,
-    DisputePolicy,
     DisputeRequest,
+    ErasureRequest,
+    RightsPolicy,
     answer,
     before_answers,
+    erase,
     exclude_loans,
     expire,
+    holds_data,
     notice_banks,
     open_dispute,
 )
-from streams.domain.validation import to_epoch_ms
-from streams.errors import DecodeError
-from streams.settings import Settings
 from streams.stages.borrower.entry import BorrowerEntry
 from streams.stages.borrower.events import LOAN_CORRECTS, LOAN_ID, OP_IS_LOAN, OP_PLATFORM, Op
-from streams.wire.codec import SniffingCodec
-from streams.wire.rejects import Reason
-from streams.wire.schemas import BORROWER_REQUEST
+from streams.stages.borrower.requests import (
+    RightsRequest,
+    dispute_datum,
+    dispute_logged,
+    notice_message,
+    right_datum,
+)
 
 #: (topic, key, ``io.creditstream.Dispute`` datum) for a platform's disputes topic.
 PlatformRecord = tuple[str, str, dict[str, Any]]
-
-
-_BORROWER_ID = re.compile(r"[0-9a-f]{64}")
-
-
-def policy_of(settings: Settings) -> DisputePolicy:
-    """The ``dispute_*`` settings as the rules take them."""
-    return DisputePolicy(
-        int(settings.dispute_deadline_days * DAY_MS),
-        settings.dispute_unanswered,
-        int(settings.dispute_notify_days * DAY_MS),
-        int(settings.dispute_history_days * DAY_MS),
-    )
-
-
-def decode_objection(codec: SniffingCodec, value: bytes) -> DisputeRequest:
-    """The objection an ``exchange.requests`` record holds; ``DecodeError`` when it is
-    not a ``BorrowerRequest`` the exchange could have written."""
-    _, datum = codec.decode(value, {BORROWER_REQUEST})
-    bid, platform = datum["borrower_id"], datum["platform"]
-    if not _BORROWER_ID.fullmatch(bid) or not topics.valid_tenant(platform):
-        raise DecodeError(Reason.INVALID_FIELD, "not a pseudonymized borrower or platform", value)
-    return DisputeRequest(
-        datum["request_id"], bid, platform, datum["loan_id"], datum["reason"],
-        datum["requested_by"], to_epoch_ms(datum["requested_at"]),
-    )  # fmt: skip
-
-
-def dispute_datum(d: Dispute) -> dict[str, Any]:
-    """The ``io.creditstream.Dispute`` datum (times as epoch ms) the platform reads."""
-    return {
-        "dispute_id": d.dispute_id,
-        "loan_id": d.loan_id,
-        "reason": d.reason,
-        "status": d.status,
-        "opened_at": d.opened_ms,
-        "deadline": d.deadline_ms,
-        "closed_at": None if d.open else d.closed_ms,
-        "note": d.note or None,
-    }
-
-
-def notice_message(d: Dispute) -> str:
-    """What a bank whose consent ended is told about ``d`` (no personal data)."""
-    return (
-        f"data from platform {d.platform} you received while your consent lasted was "
-        f"disputed ({d.dispute_id}): {d.note}; your consent has ended, so no profile follows"
-    )
 
 
 @dataclass
@@ -103,32 +64,61 @@ class BatchRights:
     """The rights side of one batch (see the module doc)."""
 
     now_ms: int
-    policy: DisputePolicy
+    policy: RightsPolicy
     platform: list[PlatformRecord] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
     closed: list[tuple[int, str, BorrowerEntry, Dispute]] = field(default_factory=list)
     forced: dict[str, tuple[int, BorrowerEntry]] = field(default_factory=dict)
+    emptied: set[str] = field(default_factory=set)
     refused: list[str] = field(default_factory=list)  # platforms of refused disputes
 
-    def _tell(self, d: Dispute) -> None:
-        self.platform.append((topics.disputes(d.platform), d.dispute_id, dispute_datum(d)))
+    def _tell(self, bid: str, d: Dispute) -> None:
+        self.log.append(dispute_logged(bid, d, self.now_ms))
+        if d.status != "REFUSED":  # the platform has nothing to answer
+            self.platform.append((topics.disputes(d.platform), d.dispute_id, dispute_datum(d)))
 
-    def request(self, partition: int, entry: BorrowerEntry, req: DisputeRequest) -> None:
-        """Open the objection ``req`` (or refuse it, or ignore a replay of it)."""
-        entry.rights, d = open_dispute(entry.rights, entry.state, req, self.now_ms, self.policy)
-        if d is None:
+    def request(self, partition: int, entry: BorrowerEntry, req: RightsRequest) -> None:
+        """Apply one borrower request: open (or refuse) an objection, or erase."""
+        if isinstance(req, ErasureRequest):
+            self._erase(partition, entry, req)
             return
+        self._open(partition, entry, req)
+
+    def _open(self, partition: int, entry: BorrowerEntry, req: DisputeRequest) -> None:
+        entry.rights, d = open_dispute(entry.rights, entry.state, req, self.now_ms, self.policy)
+        if d is None:  # a replayed request
+            return
+        self._tell(req.borrower_id, d)
         if d.status == OPEN:
-            self._tell(d)
             self.forced[req.borrower_id] = (partition, entry)
         else:
             self.refused.append(d.platform)
+
+    def _erase(self, partition: int, entry: BorrowerEntry, req: ErasureRequest) -> None:
+        bid = req.borrower_id
+        done = erase(entry.state, self.policy.erasure)
+        self.log.append(
+            right_datum(bid, req.request_id, "ERASED", self.now_ms,
+                        detail=done.describe(self.policy.erasure))
+        )  # fmt: skip
+        rights = entry.rights
+        if rights is not None:  # objections about what is gone go (exclusions stay)
+            for did in [
+                i for i, d in rights.disputes.items() if d.loan_key not in entry.state.loans
+            ]:
+                del rights.disputes[did]
+            rights.ended.clear()
+            entry.rights = None if rights.empty() else rights
+        self.forced[bid] = (partition, entry)
+        if not holds_data(entry.state):
+            self.emptied.add(bid)
 
     def deadlines(self, partition: int, bid: str, entry: BorrowerEntry) -> None:
         """Close the entry's disputes whose deadline has passed."""
         if entry.rights is None:
             return
         for d in expire(entry.rights, entry.state, self.now_ms, self.policy):
-            self._tell(d)
+            self._tell(bid, d)
             self.closed.append((partition, bid, entry, d))
             self.forced[bid] = (partition, entry)
 
@@ -147,9 +137,10 @@ class BatchRights:
                 for op in ops
                 if op[OP_IS_LOAN] and op[LOAN_CORRECTS] is not None
             ]
+            bid = entry.state.borrower_id
             for d in answer(rights, entry.state, named, token, self.now_ms):
-                self._tell(d)
-                self.closed.append((partition, entry.state.borrower_id, entry, d))
+                self._tell(bid, d)
+                self.closed.append((partition, bid, entry, d))
                 changed = True
         return changed
 

@@ -62,13 +62,13 @@ from streams.stages.borrower.deliverybytes import DeliveryEncoder
 from streams.stages.borrower.events import EventDecoder, Op
 from streams.stages.borrower.records import OutputEncoder
 from streams.stages.borrower.recovery import audit_heads, restore
-from streams.stages.borrower.rights import decode_objection, policy_of
+from streams.stages.borrower.requests import RightsRequest, decode_rights_request, policy_of
 from streams.stages.borrower.statelog import produce_states, reached_offsets
 from streams.stages.borrower.store import BorrowerStore
 from streams.wire.codec import SniffingCodec
 from streams.wire.consents import decode_request
 from streams.wire.rejects import Reason, Reject
-from streams.wire.schemas import DISPUTE
+from streams.wire.schemas import DISPUTE, RIGHT_EXERCISED
 
 log = logging.getLogger(__name__)
 _EVENT_ERRORS = (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError)
@@ -114,7 +114,7 @@ class Staged:
 
 
 #: A batch's consent requests, objections and events, each with its input partition.
-Decoded = tuple[list[Request], list[tuple[int, DisputeRequest]], list[Op]]
+Decoded = tuple[list[Request], list[tuple[int, RightsRequest]], list[Op]]
 BatchHook = Callable[[Outcome, int, float], None]  # (outcome, events, seconds)
 #: (records replayed since the last call, progress 0..1, records left to replay)
 RestoreHook = Callable[[int, float, int], None]
@@ -253,7 +253,7 @@ class BorrowerStage(StageLoop[Staged]):
         see ``streams.runtime.deadletter``; never a reason to stop every bank's feed
         unless nearly all are bad)."""
         requests: list[Request] = []
-        objections: list[tuple[int, DisputeRequest]] = []
+        objections: list[tuple[int, RightsRequest]] = []
         ops: list[Op] = []
         decode, guard, events = self.decoder.decode, self.guard, topics.EXCHANGE_EVENTS
         for msg in batch:
@@ -273,10 +273,13 @@ class BorrowerStage(StageLoop[Staged]):
         guard.check()
         return requests, objections, ops
 
-    def _objection(self, value: bytes) -> DisputeRequest:
-        """An objection whose platform can be told of it (its disputes topic exists:
-        a produce to a missing topic would fail every retry of the batch)."""
-        req = decode_objection(self.codec, value)
+    def _objection(self, value: bytes) -> RightsRequest:
+        """A borrower's request; an objection only when its platform can be told of it
+        (its disputes topic exists: a produce to a missing topic would fail every retry
+        of the batch)."""
+        req = decode_rights_request(self.codec, value)
+        if not isinstance(req, DisputeRequest):
+            return req
         topic = topics.disputes(req.platform)
         if topic not in self._platform_topics:
             assert self._producer is not None
@@ -330,6 +333,11 @@ class BorrowerStage(StageLoop[Staged]):
         encode = self.codec.encode
         for topic, dispute_id, datum in outcome.disputes:
             produce(topic, encode(DISPUTE, datum), dispute_id.encode())
+        for datum in outcome.rights_log:
+            key = datum["borrower_id"].encode()
+            produce(topics.RIGHTS_LOG, encode(RIGHT_EXERCISED, datum), key)
+        for bid in outcome.tombstones:
+            produce(profiles, None, bid.encode())
         produce_states(producer, outcome.states, staged.changelog)
         for letter in staged.dead:
             produce_dead_letter(producer, letter)

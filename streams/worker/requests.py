@@ -1,10 +1,11 @@
-"""Objections as the exchange's operator files them for a borrower, and their outcomes.
+"""A borrower's requests as the exchange's operator files them, and their outcomes.
 
-:func:`file_dispute` writes one ``BorrowerRequest`` to ``exchange.requests`` (keyed by
-the borrower_id, so the borrower stage that owns the borrower applies it in order with
-the borrower's events): the national ID is pseudonymized here and never written. The
-platform must be provisioned (its ``platforms.<p>.disputes`` topic exists), or the
-request is refused before anything is written. :func:`dispute_status` reads the
+:func:`file_dispute` (an objection) and :func:`file_erasure` each write one
+``BorrowerRequest`` to ``exchange.requests`` (keyed by the borrower_id, so the borrower
+stage that owns the borrower applies it in order with the borrower's events): the
+national ID is pseudonymized here and never written. An objection's platform must be
+provisioned (its ``platforms.<p>.disputes`` topic exists), or the request is refused
+before anything is written. :func:`dispute_status` reads the
 borrower's committed state record (``exchange.borrower-state``, one partition, as the
 report does) and lists the objections with their outcome.
 """
@@ -59,24 +60,57 @@ def file_dispute(
         missing=f"platform {platform} is not provisioned here (creditstream admin "
         "provision-platform creates its topics)",
     )
+    dispute = {"platform": platform, "loan_id": loan_id, "reason": reason}
+    return _send(settings, pseudo, national_id, "DISPUTE", requested_by, dispute, timeout)
+
+
+def file_erasure(
+    settings: Settings,
+    pseudo: Pseudonymizer,
+    national_id: str,
+    requested_by: str,
+    *,
+    timeout: float = 30.0,
+) -> str:
+    """Send an erasure request for the person; returns its id."""
+    topic_partitions(
+        settings.kafka_client_config(),
+        topics.REQUESTS,
+        timeout=connect_timeout(timeout),
+        missing="has the exchange been started (creditstream worker provisions it)?",
+    )
+    return _send(settings, pseudo, national_id, "ERASURE", requested_by, {}, timeout)
+
+
+def _send(
+    settings: Settings,
+    pseudo: Pseudonymizer,
+    national_id: str,
+    kind: str,
+    requested_by: str,
+    fields: dict[str, str],
+    timeout: float,
+) -> str:
+    """One ``BorrowerRequest`` on exchange.requests (acks=all, idempotent)."""
     codec = codec_for(settings.schema_registry_url)
     borrower_id = pseudo.borrower_id(national_id)
-    dispute_id = "d-" + secrets.token_hex(8)
+    request_id = ("d-" if kind == "DISPUTE" else "e-") + secrets.token_hex(8)
     datum = {
-        "request_id": dispute_id,
+        "request_id": request_id,
+        "kind": kind,
         "borrower_id": borrower_id,
         "requested_at": now_ms(),
         "requested_by": requested_by,
-        "platform": platform,
-        "loan_id": loan_id,
-        "reason": reason,
-    }
+        "platform": None,
+        "loan_id": None,
+        "reason": None,
+    } | fields
+    conf = settings.kafka_client_config()
     producer = Producer(conf | {"enable.idempotence": True, "partitioner": "murmur2_random"})
-    value = codec.encode(BORROWER_REQUEST, datum)
-    producer.produce(topics.REQUESTS, value, borrower_id.encode())
+    producer.produce(topics.REQUESTS, codec.encode(BORROWER_REQUEST, datum), borrower_id.encode())
     if producer.flush(timeout) != 0:
-        raise BrokerError("the objection could not be written to exchange.requests")
-    return dispute_id
+        raise BrokerError("the request could not be written to exchange.requests")
+    return request_id
 
 
 def dispute_status(
