@@ -41,3 +41,5 @@ def test_running_pieces_by_hand(session: Session) -> None:
     printed = report.split("\n", 1)[1]  # after the command line itself
     assert "Audit chain: verified" in printed and "850101" not in printed
     assert "acme" in output("creditstream platforms")
+    opened = output("dispute open")
+    assert "filed against acme loan L-1" in opened and "850101" not in opened.split("\n", 1)[1]
