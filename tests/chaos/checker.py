@@ -13,7 +13,13 @@ auditor can see) and compared with independent expectations:
   order; a revoked or expired consent gets a gap-free prefix and nothing after the
   revocation or expiry; refs the bank never subscribed get nothing; each delivered
   profile is the bank view of that version;
-* audit: one record per data delivery and none without one; every chain verifies.
+* audit: one record per data delivery (a correction notice included) and none
+  without one; every chain verifies;
+* rights (``tests.chaos.rights``): every objection and erasure carried out exactly
+  once. A borrower with an objection opened or an erasure is left out of the oracle
+  comparison (the exchange changed their profile on purpose: a loan excluded, data
+  erased, and a version per right exercised); a marked profile compares with its
+  version's update without the mark.
 
 ``Counts`` holds the numbers the chaos test prints and asserts (all must be 0 except
 the totals).
@@ -21,7 +27,9 @@ the totals).
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from typing import Any
@@ -30,13 +38,21 @@ from confluent_kafka import Message
 
 from streams import topics
 from streams.domain.audit import verify
-from streams.domain.delivery import ALERT, NO_DATA_YET, PROFILE_UPDATE, SUBSCRIPTION_ACK, bank_view
+from streams.domain.delivery import (
+    ALERT,
+    CORRECTION_NOTICE,
+    NO_DATA_YET,
+    PROFILE_UPDATE,
+    SUBSCRIPTION_ACK,
+    bank_view,
+)
 from streams.domain.validation import from_avro, to_epoch_ms
 from streams.runtime.registry import codec_for
 from streams.wire.events import ExchangeEvent
 from streams.wire.rejects import from_headers
 from streams.wire.schemas import AUDIT_RECORD, EXCHANGE_EVENT, FEED_RECORD
 from streams.wire.schemas import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
+from tests.chaos.rights import Filed, check_rights
 from tests.integration.test_profile_stage import _read_all, equals_oracle
 
 CODEC = codec_for(None)
@@ -85,6 +101,8 @@ class Counts:
     audit_total: int = 0
     audit_mismatched: int = 0  # deliveries without audit + audit without delivery
     audit_chain_problems: int = 0
+    rights_total: int = 0  # objections and erasures filed
+    rights_wrong: int = 0  # not carried out exactly once, or not as they should be
     notes: list[str] = field(default_factory=list)
 
     def failures(self) -> dict[str, int]:
@@ -104,12 +122,21 @@ class Counts:
         self.notes.append(text)
 
 
-def check(conf: Conf, sent: list[Sent], consents: list[Consent], banks: list[str]) -> Counts:
+def check(
+    conf: Conf,
+    sent: list[Sent],
+    consents: list[Consent],
+    banks: list[str],
+    filed: Sequence[Filed] = (),
+) -> Counts:
     counts = Counts()
     accepted = _check_events(conf, sent, counts)
-    updates = _check_profiles(conf, accepted, counts)
+    changed = {f.borrower_id for f in filed if not f.bogus}
+    updates = _check_profiles(conf, accepted, counts, changed)
     delivered = _check_feeds(conf, consents, banks, updates, counts)
     _check_audit(conf, delivered, counts)
+    counts.rights_total, counts.rights_wrong, notes = check_rights(conf, list(filed))
+    counts.notes += notes
     return counts
 
 
@@ -141,7 +168,7 @@ def _check_events(conf: Conf, sent: list[Sent], counts: Counts) -> list[Exchange
 
 
 def _check_profiles(
-    conf: Conf, accepted: list[ExchangeEvent], counts: Counts
+    conf: Conf, accepted: list[ExchangeEvent], counts: Counts, changed: set[str]
 ) -> dict[str, list[dict[str, Any]]]:
     updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for m in _read_all(conf, topics.PROFILE_UPDATES):
@@ -155,6 +182,8 @@ def _check_profiles(
         ups = updates.get(bid, [])
         versions = [u["profile_version"] for u in ups]
         counts.versions_backwards += sum(1 for a, b in pairwise(versions) if b <= a)
+        if bid in changed:  # a right changed the profile on purpose (see the module doc)
+            continue
         if not ups:
             counts.profiles_wrong += 1
             counts.note(f"borrower {bid[:8]} has no profile update")
@@ -189,6 +218,11 @@ def _check_feeds(
             data = [r for r in records if r["kind"] in DATA_KINDS and r["profile"] is not None]
             counts.deliveries_total += len(data)
             delivered += [(bank, ref, r["profile_version"]) for r in data]
+            delivered += [
+                (bank, ref, r["profile_version"])
+                for r in records
+                if r["kind"] == CORRECTION_NOTICE  # audited; checked by check_rights
+            ]
             consent = mine.get(ref)
             if consent is None:
                 counts.deliveries_unentitled += len(data)
@@ -226,7 +260,7 @@ def _check_ref(
         owed = [start, *(v for v in all_versions if v > start)]
     for r in data:
         update = by_version.get((bid, r["profile_version"]))
-        if update is None or r["profile"] != bank_view(update["profile"]):
+        if update is None or _unmarked(r["profile"]) != bank_view(update["profile"]):
             counts.deliveries_wrong_content += 1
     distinct = list(dict.fromkeys(versions))
     if consent.ends_ms is None:
@@ -252,6 +286,16 @@ def _check_ref(
     else:
         late = [r for r in data if to_epoch_ms(r["produced_at"]) >= (consent.ends_ms or 0)]
     counts.deliveries_unentitled += len(late)
+
+
+def _unmarked(view: str) -> str:
+    """A delivered profile without its dispute marks (``"disputed"``), as the update of
+    its version holds it."""
+    if '"disputed":' not in view:
+        return view
+    parsed = json.loads(view)
+    del parsed["disputed"]
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"))
 
 
 def _check_audit(conf: Conf, delivered: list[tuple[str, str, int]], counts: Counts) -> None:

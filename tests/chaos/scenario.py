@@ -10,7 +10,10 @@ The driver thread executes a schedule (``schedule(plan)``, pure and seeded):
   moves its partitions away meanwhile, so on waking it is a zombie that must not
   commit anything;
 * scale 1 -> 2 workers early, 2 -> 1 late (SIGTERM);
-* consent changes mid-run: revocations, late subscriptions, a consent that expires.
+* consent changes mid-run: revocations, late subscriptions, a consent that expires;
+* borrowers' rights mid-run (``tests.chaos.rights``): objections against loans the
+  platforms reported (one of a borrower whose consent was revoked, one against a loan
+  nobody reported), left to expire at a deadline of seconds, then erasures.
 
 Meanwhile one producer thread sends the simulator's records (1 % bad) at a steady
 pace. When the load is done and the schedule spent, every wanted worker is (re)started
@@ -32,7 +35,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from streams import topics
 from streams.clock import DAY_MS
-from streams.domain.privacy import Pseudonymizer
+from streams.domain.privacy import Pseudonymizer, normalize_national_id
 from streams.localkafka.install import install
 from streams.localkafka.transactions import abort_hanging, find_hanging
 from streams.runtime.provision import ensure_bank, ensure_platform
@@ -40,15 +43,18 @@ from streams.runtime.registry import codec_for
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
 from streams.simulator.load import SimConfig, SimRecord, generate, national_ids
+from streams.worker.requests import file_dispute, file_erasure
 from tests.chaos.checker import Consent, Counts, Sent, check
 from tests.chaos.cluster import SESSION_TIMEOUT_MS, ChaosBroker, Journal, WorkerPool, tail
 from tests.chaos.progress import behind, stage_inputs
+from tests.chaos.rights import DEADLINE_S, Filed, pick_disputes
 from tests.integration.kafka_helpers import unique
 from tests.integration.workers import TEST_HMAC_KEY
 
 PARTITIONS = 4
 RESTARTED = "restarting it in"  # what streams.runtime.host logs for an in-place restart
 BANKS = ("alpha", "beta")
+REVOKED = 3  # alpha revokes its consents of borrowers 0..2 mid-run
 HMAC = Pseudonymizer({1: TEST_HMAC_KEY}, 1)
 
 
@@ -64,6 +70,8 @@ class Plan:
     broker_kills: int
     pauses: int
     subscribed: int = 60  # borrowers each bank subscribes at the start
+    disputes: int = 4  # objections filed mid-run (plus one against no loan)
+    erasures: int = 2
 
 
 SHORT = Plan(
@@ -86,6 +94,8 @@ def schedule(plan: Plan) -> list[Action]:
         (0.85 * span, "scale-down", 1),
         (0.30 * span, "consents-expiring", -1),
         (0.45 * span, "consents-change", -1),
+        (0.50 * span, "disputes", -1),
+        (0.60 * span, "erasures", -1),
     ]
     for k in range(plan.worker_kills):
         at = span * (0.05 + 0.9 * (k + rnd.random()) / plan.worker_kills)
@@ -183,6 +193,7 @@ class ChaosRun:
             self.journal,
             CREDITSTREAM_APP_ID=self.app_id,
             CREDITSTREAM_PARTITIONS=str(PARTITIONS),
+            CREDITSTREAM_DISPUTE_DEADLINE_DAYS=str(DEADLINE_S / 86_400),
         )
         self.wanted = {0}
         self.load: Load | None = None
@@ -190,6 +201,8 @@ class ChaosRun:
         self._next_hang_check = 0.0
         self.consents: list[Consent] = []
         self.nids = national_ids(self.config, 2 * plan.subscribed + 20)
+        self.records: list[SimRecord] = []
+        self.filed: list[Filed] = []
 
     # -- consents ---------------------------------------------------------------------
     def _consent(self, sub: BankSubscriber, i: int, expires: datetime | None = None) -> None:
@@ -226,7 +239,7 @@ class ChaosRun:
     def _change_consents(self) -> None:
         n = self.plan.subscribed
         with self._bank("alpha") as alpha, self._bank("beta") as beta:
-            for i in range(3):
+            for i in range(REVOKED):
                 self._revoke(alpha, i)
             for i in range(5):  # late subscriptions: answered with a snapshot
                 self._consent(beta, 2 * n + i)
@@ -238,9 +251,40 @@ class ChaosRun:
             self._consent(alpha, 2 * n + 10, datetime.now(UTC) + timedelta(seconds=12))
         self.journal.note("consents", "alpha subscribed 1 expiring in 12 s")
 
+    # -- rights -----------------------------------------------------------------------
+    def _disputes(self) -> None:
+        """Objections against loans sent early: of a borrower whose consent alpha revoked
+        (owed a correction notice) and of others alpha subscribed, and one against no
+        loan."""
+        revoked = pick_disputes(self.records, self.nids, list(range(REVOKED)))[:1]
+        others = pick_disputes(self.records, self.nids, list(range(10, self.plan.subscribed)))
+        picked = revoked + others[: self.plan.disputes - len(revoked)]
+        assert revoked and len(picked) == self.plan.disputes, "the load has too few loans"
+        for i, platform, loan_id in picked:
+            ref = f"alpha-cust-{i}" if i < REVOKED else ""
+            self._file_dispute(i, platform, loan_id, notice_ref=ref)
+        self._file_dispute(9, picked[0][1], "no-such-loan", bogus=True)
+        self.journal.note("disputes", f"{len(picked)} + 1 against no loan")
+
+    def _file_dispute(
+        self, i: int, platform: str, loan_id: str, *, bogus: bool = False, notice_ref: str = ""
+    ) -> None:
+        nid = normalize_national_id(self.nids[i])
+        rid = file_dispute(self.settings, HMAC, nid, platform, loan_id, "wrong", "chaos")
+        bid = HMAC.borrower_id(nid)
+        self.filed.append(Filed("DISPUTE", rid, bid, platform, loan_id, bogus, notice_ref))
+
+    def _erasures(self) -> None:
+        """Erasures of borrowers alpha subscribed (their banks keep their consent)."""
+        for i in range(30, 30 + self.plan.erasures):
+            nid = normalize_national_id(self.nids[i])
+            rid = file_erasure(self.settings, HMAC, nid, "chaos")
+            self.filed.append(Filed("ERASURE", rid, HMAC.borrower_id(nid)))
+        self.journal.note("erasures", f"{self.plan.erasures}")
+
     # -- the run ----------------------------------------------------------------------
     def run(self) -> Counts:
-        records = list(generate(self.config, codec_for(None).encode))
+        records = self.records = list(generate(self.config, codec_for(None).encode))
         platforms = sorted({r.platform for r in records})
         for platform in platforms:
             ensure_platform(self.conf, platform, PARTITIONS)
@@ -259,7 +303,7 @@ class ChaosRun:
             Sent(r.platform, r.event_id if r.bad is None else None, r.bad.reason if r.bad else None)
             for r in records
         ]
-        counts = check(self.conf, sent, self.consents, list(BANKS))
+        counts = check(self.conf, sent, self.consents, list(BANKS), self.filed)
         for action, n in sorted(self.journal.counts.items()):
             print(f"  {action:<22} {n}")
         print(f"  {'stage restarts (logs)':<22} {self.pool.logged(RESTARTED)}")
@@ -330,6 +374,10 @@ class ChaosRun:
             self._change_consents()
         elif kind == "consents-expiring":
             self._expiring()
+        elif kind == "disputes":
+            self._disputes()
+        elif kind == "erasures":
+            self._erasures()
         return []
 
     def _reap(self) -> None:

@@ -7,8 +7,9 @@ the full run (>= 20 worker kills, >= 3 broker kills), deselected by default::
 
 Both print the driver's journal and the checker's counts, then assert them: nothing
 lost, nothing duplicated, no version backwards, nothing delivered without consent,
-audit 1:1 with deliveries, every profile equal to the oracle, and no worker that died
-without being killed.
+audit 1:1 with deliveries, every profile equal to the oracle (but those a right changed
+on purpose), every objection and erasure carried out exactly once, and no worker that
+died without being killed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def run_and_check(plan: Plan) -> None:
     assert done.get("worker-pause", 0) == plan.pauses, done
     assert done.get("settled", 0) == 1, "the pipeline did not go quiet after the run"
     assert counts.events_total > 0 and counts.deliveries_total > 0 and counts.audit_total > 0
+    assert done.get("disputes", 0) == 1 and done.get("erasures", 0) == 1, done
+    assert counts.rights_total == plan.disputes + 1 + plan.erasures, counts.render()
     assert counts.failures() == {}, counts.render()
     assert exits == 0, f"{exits} worker(s) exited without being killed"
 

@@ -15,6 +15,9 @@ It holds:
   dispute of theirs went unverified; later events of such a loan are dropped too.
 
 Everything is plain ``str``/``int`` tuples, lists and dicts so that ``marshal`` holds it.
+
+:class:`DisputeRequest` and :class:`ErasureRequest` are the borrower's requests as the
+stage reads them from ``exchange.requests`` (pseudonymized: no national ID).
 """
 
 from __future__ import annotations
