@@ -26,7 +26,7 @@ def stage_inputs(platforms: Sequence[str], banks: Sequence[str]) -> dict[str, li
     return {
         "ingress": [t(p) for p in platforms for t in (topics.ingest_loans, topics.ingest_activity)],
         "consents": [topics.subscriptions(b) for b in banks],
-        "borrower": [topics.EXCHANGE_EVENTS, topics.CONSENTS],
+        "borrower": [topics.EXCHANGE_EVENTS, topics.CONSENTS, topics.REQUESTS],
     }
 
 

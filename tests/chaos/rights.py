@@ -71,6 +71,19 @@ def pick_disputes(
     return [found[i] for i in wanted if i in found]
 
 
+def open_disputes(conf: Conf, filed: list[Filed]) -> list[str]:
+    """The objections filed (not the bogus one) the rights log shows no closing of yet:
+    what a settling run still waits for (their deadlines fire on a timer)."""
+    wanted = {f.request_id for f in filed if f.kind == "DISPUTE" and not f.bogus}
+    if not wanted:
+        return []
+    for m in _read_all(conf, topics.RIGHTS_LOG):
+        datum = CODEC.decode(m.value() or b"", {RIGHT_EXERCISED})[1]
+        if datum["action"] in CLOSING:
+            wanted.discard(datum["request_id"])
+    return [f"dispute {rid} still open" for rid in sorted(wanted)]
+
+
 def check_rights(conf: Conf, filed: list[Filed]) -> tuple[int, int, list[str]]:
     """``(requests checked, problems, notes)`` (see the module doc)."""
     notes: list[str] = []

@@ -47,7 +47,7 @@ from streams.worker.requests import file_dispute, file_erasure
 from tests.chaos.checker import Consent, Counts, Sent, check
 from tests.chaos.cluster import SESSION_TIMEOUT_MS, ChaosBroker, Journal, WorkerPool, tail
 from tests.chaos.progress import behind, stage_inputs
-from tests.chaos.rights import DEADLINE_S, Filed, pick_disputes
+from tests.chaos.rights import DEADLINE_S, Filed, open_disputes, pick_disputes
 from tests.integration.kafka_helpers import unique
 from tests.integration.workers import TEST_HMAC_KEY
 
@@ -387,21 +387,24 @@ class ChaosRun:
                 self.pool.start(i)
 
     def _settle(self, timeout: float = 240) -> None:
-        """Bring every wanted worker up and wait until all are ready and the outputs
-        have stopped moving (everything sent has been processed)."""
+        """Bring every wanted worker up and wait until all are ready, the outputs have
+        stopped moving (everything sent has been processed) and every objection filed
+        has been closed (its deadline is a timer, not an input)."""
         for i in sorted(self.wanted):
             if not self.pool.slots[i].alive():
                 self.pool.start(i)
         watched = [topics.EXCHANGE_EVENTS, topics.PROFILE_UPDATES, topics.EXCHANGE_AUDIT]
-        watched += [topics.feed(b) for b in BANKS]
+        watched += [topics.feed(b) for b in BANKS] + [topics.RIGHTS_LOG]
         deadline, last, quiet, lagging = time.monotonic() + timeout, None, 0, ["?"]
         while time.monotonic() < deadline and quiet < 3:
             time.sleep(4)
             self._reap()
             now = (self._ends(watched), self._all_ready())
             if now == last and now[1]:
-                # Quiet outputs can be a stall: also require every group caught up.
+                # Quiet outputs can be a stall: also require every group caught up, and
+                # the objections' deadlines passed and acted on.
                 lagging = behind(self.conf, self.app_id, self.inputs, PARTITIONS)
+                lagging += open_disputes(self.conf, self.filed)
                 quiet = 0 if lagging else quiet + 1
                 if lagging and time.monotonic() >= self._next_hang_check:
                     self._next_hang_check = time.monotonic() + 20  # a JVM start each

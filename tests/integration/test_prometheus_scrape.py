@@ -59,6 +59,7 @@ def touch_every_family(m: Metrics) -> None:
     m.dead_letters.labels("fanout", "MALFORMED").inc()
     m.fast_path.labels("profiles", "decode").set(1)
     m.consent_requests.labels("bank-a", "accepted").inc()
+    m.disputes.labels("acme", "opened").inc()
     m.set_worker_info(version="test", app_id="creditstream", worker_id="scrape-test")
 
 

@@ -2,9 +2,9 @@
 
 The worker ingests simulated platform traffic (with bad records and re-sends), builds
 profiles, and feeds a bank that subscribed to some borrowers (another bank, never
-provisioned, waits; an internal record is undecodable); Prometheus, scraping the
-worker's own ``/metrics``, must then hold every metric family ``streams.runtime.metrics``
-declares, and the counts it stores must match what was sent.
+provisioned, waits; an internal record is undecodable; an objection is refused);
+Prometheus, scraping the worker's own ``/metrics``, must then hold every metric family
+``streams.runtime.metrics`` declares, and the counts it stores must match what was sent.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
 from streams import topics
 from streams.commands.simulate import SimulationConfig, run_simulation
+from streams.domain.privacy import Pseudonymizer, normalize_national_id
 from streams.runtime.metrics import Metrics
 from streams.runtime.provision import ensure_bank
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
 from streams.simulator.load import SimConfig, national_ids
+from streams.worker.requests import file_dispute
 from tests.integration.kafka_helpers import consume_all, create_topics, unique
 from tests.integration.test_prometheus_scrape import (
     api,
@@ -31,7 +34,7 @@ from tests.integration.test_prometheus_scrape import (
     running_prometheus,
     wait_for_series,
 )
-from tests.integration.workers import running_worker, worker_env
+from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
 from tests.waiting import NotYet, eventually
 
 pytestmark = pytest.mark.slow
@@ -69,6 +72,15 @@ def test_prometheus_sees_every_family_from_a_working_worker(
         answers = consume_all(conf, topics.feed(bank), expected=10, timeout=60)
         assert len(answers) == 10
         summary = run_simulation(settings, SimulationConfig(sim=sim))
+        # An objection against a loan nobody reported: refused, and counted.
+        platform = next(
+            topics.platform_of(t)[0]  # type: ignore[index]
+            for t in AdminClient(conf).list_topics(timeout=10).topics
+            if t.startswith(f"ingest.{sim.platform_prefix}")
+        )
+        nid = normalize_national_id(national_ids(sim, 1)[0])
+        pseudo = Pseudonymizer({1: TEST_HMAC_KEY}, 1)
+        file_dispute(settings, pseudo, nid, platform, "no-such-loan", "not mine", "operator")
         target = f"127.0.0.1:{env['CREDITSTREAM_WEB_PORT']}"
         with running_prometheus(target, tmp_path) as prometheus:
             want = expected_series_names(Metrics(CollectorRegistry()).registry)

@@ -89,7 +89,7 @@ class Outcome:
     tombstones: list[str] = field(default_factory=list)
     requests: int = 0
     expired: int = 0  # subscriptions pruned
-    objections: int = 0  # dispute requests read
+    rights_requests: int = 0  # objections and erasures read
     refused: list[str] = field(default_factory=list)  # platforms of refused objections
     closed: list[Dispute] = field(default_factory=list)  # answered or expired
 
@@ -113,7 +113,7 @@ def process_batch(
     now_ms: int,
     config: ProfileConfig,
     encoder: OutputEncoder,
-    objections: Iterable[tuple[int, RightsRequest]] = (),
+    rights_requests: Iterable[tuple[int, RightsRequest]] = (),
     policy: RightsPolicy = DEFAULT_POLICY,
 ) -> Outcome:
     """Apply the batch (see the module docstring). The loaded entries are mutated: on
@@ -137,12 +137,12 @@ def process_batch(
             answer, bid, render(entry, config, policy), entry.last_version, now_ms
         )
         out.deliveries += [(partition, d) for d in found]
-    for partition, dreq in objections:
-        bid = dreq.borrower_id
+    for partition, rreq in rights_requests:
+        bid = rreq.borrower_id
         entry = load(partition, bid)
         work[bid] = (partition, entry)
-        out.objections += 1
-        rights.request(partition, entry, dreq)
+        out.rights_requests += 1
+        rights.request(partition, entry, rreq)
         dirty.add(bid)
     for partition, bid in due:
         if bid not in work:

@@ -1,11 +1,13 @@
-"""The borrower stage: events and consents in; feeds, audit, profiles and state out, exactly once.
+"""The borrower stage: events, consents and borrowers' requests in; feeds, audit, profiles
+and state out, exactly once.
 
-Kafka Streams would call it one sub-topology: ``exchange.events`` (from ingress) and
-``exchange.consents`` (from the consent stage) are both keyed by borrower_id with the
-murmur2 partitioner and have the same partition count (checked at start), and the
-consumer uses the range assignor, so partition p of both lands on one worker, which
-then owns everything about those borrowers (``streams.stages.borrower.entry``): fold
-state, subscriptions, the last update. For partition p it also owns:
+Kafka Streams would call it one sub-topology: ``exchange.events`` (from ingress),
+``exchange.consents`` (from the consent stage) and ``exchange.requests`` (objections and
+erasures, from the operator's tools) are all keyed by borrower_id with the murmur2
+partitioner and have the same partition count (checked at start), and the consumer uses
+the range assignor, so partition p of all three lands on one worker, which then owns
+everything about those borrowers (``streams.stages.borrower.entry``): fold state,
+subscriptions, the last update, objections. For partition p it also owns:
 
 * ``exchange.borrower-state`` partition p: each changed borrower's entry. A local
   store (``streams.runtime.state``: RocksDB under ``<state_dir>/borrower/p``) holds
@@ -21,13 +23,15 @@ Each fetched batch is ONE Kafka transaction (``streams.runtime.loop``, the pipel
 variant: a batch's commit overlaps the next batch's fold) holding the bank feed
 records, their audit records, the changed profiles (``exchange.profiles``, compacted),
 the profile updates (``exchange.profile-updates``: the change stream behind every
-delivery, which no stage reads; auditors and the chaos checker do), the state records,
-the dead letters and the consumer offsets. A bank never gets a record without its audit
+delivery, which no stage reads; auditors and the chaos checker do), the objections told
+to their platforms (``platforms.<p>.disputes``), the rights log, the state records, the
+dead letters and the consumer offsets. A bank never gets a record without its audit
 record and its billing, and a crash re-reads the batch against the committed state, so
 nothing is delivered twice or lost. On abort the chain heads go back to their
 checkpoints. Expiry is checked at delivery time; a timer additionally prunes expired
-consents from the state (in a transaction carrying the current positions as offsets, so
-a fenced zombie's prune can never overwrite a newer state).
+consents from the state and closes objections past their deadline (in a transaction
+carrying the current positions as offsets, so a fenced zombie's prune can never
+overwrite a newer state).
 
 Why not a Faust agent with a table: Faust's per-message path (~165 us, DESIGN.md) and
 aiokafka's per-record changelog sends are paid per event (bench/bench_profile_stage.py
@@ -90,7 +94,7 @@ class BorrowerStats:
     deliveries: int = 0  # feed records written (answers included)
     audited: int = 0  # of which carried data: audit records written
     expired: int = 0  # subscriptions pruned
-    objections: int = 0  # dispute requests read
+    rights_requests: int = 0  # objections and erasures read
     objections_refused: int = 0  # of which refused (no such record, already disputed)
     disputes_closed: Counter[str] = field(default_factory=Counter)  # by outcome
     restored: int = 0  # changelog records replayed by the current/last recovery
@@ -113,7 +117,7 @@ class Staged:
     changelog: dict[int, int] = field(default_factory=dict)
 
 
-#: A batch's consent requests, objections and events, each with its input partition.
+#: A batch's consent requests, rights requests and events, each with its input partition.
 Decoded = tuple[list[Request], list[tuple[int, RightsRequest]], list[Op]]
 BatchHook = Callable[[Outcome, int, float], None]  # (outcome, events, seconds)
 #: (records replayed since the last call, progress 0..1, records left to replay)
@@ -164,7 +168,7 @@ class BorrowerStage(StageLoop[Staged]):
         self._due: list[tuple[int, str]] = []
         self._progress = 1.0
         self.policy = policy_of(settings)
-        #: Platforms' disputes topics known to exist (``_objection``).
+        #: Platforms' disputes topics known to exist (``_rights_request``).
         self._platform_topics: set[str] = set()
 
     def _open_store(self, partition: int) -> Store:
@@ -241,19 +245,29 @@ class BorrowerStage(StageLoop[Staged]):
 
     def _positions(self) -> list[TopicPartition]:
         """A prune-only transaction commits the current positions: it is fenced like
-        any other if this worker lost its partitions."""
+        any other if this worker lost its partitions. A partition nothing was consumed
+        from since it was assigned has no position (librdkafka answers
+        ``OFFSET_INVALID``), so its committed offset stands in: without it a worker
+        restarted onto idle partitions could never prune, nor close an objection at
+        its deadline, until new input arrived."""
         consumer = self._consumer
         assert consumer is not None
-        return [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
+        assignment = consumer.assignment()
+        known = [tp for tp in consumer.position(assignment) if tp.offset >= 0]
+        if len(known) < len(assignment):
+            have = {(tp.topic, tp.partition) for tp in known}
+            missing = [tp for tp in assignment if (tp.topic, tp.partition) not in have]
+            known += [tp for tp in consumer.committed(missing, timeout=10) if tp.offset >= 0]
+        return known
 
     # -- the batch (pipelined: see streams.runtime.loop) ------------------------------
     def _decode(self, batch: list[Message], dead: list[Reject]) -> Decoded:
-        """The batch's consent requests, objections and events; a record that does not
+        """The batch's consent requests, rights requests and events; a record that does not
         decode goes to ``dead`` (only the exchange writes these topics: a bug upstream,
         see ``streams.runtime.deadletter``; never a reason to stop every bank's feed
         unless nearly all are bad)."""
         requests: list[Request] = []
-        objections: list[tuple[int, RightsRequest]] = []
+        rights: list[tuple[int, RightsRequest]] = []
         ops: list[Op] = []
         decode, guard, events = self.decoder.decode, self.guard, topics.EXCHANGE_EVENTS
         for msg in batch:
@@ -265,15 +279,15 @@ class BorrowerStage(StageLoop[Staged]):
                 elif topic == topics.CONSENTS:
                     requests.append((partition, decode_request(value)))
                 else:
-                    objections.append((partition, self._objection(value)))
+                    rights.append((partition, self._rights_request(value)))
             except _EVENT_ERRORS as exc:
                 self.refuse(msg, exc, guard, dead)
                 continue
             guard.observe(False)
         guard.check()
-        return requests, objections, ops
+        return requests, rights, ops
 
-    def _objection(self, value: bytes) -> RightsRequest:
+    def _rights_request(self, value: bytes) -> RightsRequest:
         """A borrower's request; an objection only when its platform can be told of it
         (its disputes topic exists: a produce to a missing topic would fail every retry
         of the batch)."""
@@ -298,14 +312,16 @@ class BorrowerStage(StageLoop[Staged]):
         due, self._due = self._due, []
         offsets = next_offsets(batch) if batch else self._positions()
         if not offsets:  # nothing assigned any more: prune once partitions come back
+            if due:
+                log.info("borrower: %d due entries wait: no partition to commit with", len(due))
             self.store.defer(due, now_ms() + int(self._prune_s * 1000))
             return None
         dead: list[Reject] = []
-        requests, objections, ops = self._decode(batch, dead)
+        requests, rights, ops = self._decode(batch, dead)
         store = self.store
         outcome = process_batch(
             requests, ops, due, store.get, now_ms(), self.config, self.encoder,
-            objections, self.policy,
+            rights, self.policy,
         )  # fmt: skip
         checkpoints = {p: h.checkpoint() for p, h in self.heads.items()}
         return Staged(outcome, len(ops), dead, offsets, store.take_touched(), checkpoints)
@@ -364,7 +380,7 @@ class BorrowerStage(StageLoop[Staged]):
         s.events += staged.events
         s.requests += outcome.requests
         s.expired += outcome.expired
-        s.objections += outcome.objections
+        s.rights_requests += outcome.rights_requests
         s.objections_refused += len(outcome.refused)
         for d in outcome.closed:
             s.disputes_closed[d.status] += 1
