@@ -1,11 +1,12 @@
 """``creditstream dispute``: a borrower's objection against a platform's record.
 
 ``dispute open --national-id X|- --platform P --loan-id L --reason TEXT`` files it for
-the borrower (``streams.worker.disputes``: the ID is pseudonymized, never written) and
+the borrower (``streams.sdk.rights``: the ID is pseudonymized, never written) and
 prints the dispute id and the platform's deadline; the borrower stage then marks the
 loan in what every consented bank receives and tells the platform on
 ``platforms.<P>.disputes``. ``dispute status --national-id X|-`` lists the person's
-objections and their outcome (OPEN, CORRECTED, CONFIRMED, NOT_VERIFIED, REFUSED).
+objections and their outcome (OPEN, CORRECTED, CONFIRMED, NOT_VERIFIED, REFUSED), as
+the borrower stage committed them (``streams.worker.disputes``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from streams.domain.privacy import (
     pseudonymizer_from_settings,
 )
 from streams.errors import ConfigError
+from streams.sdk.rights import file_dispute
 from streams.settings import Settings
-from streams.worker.requests import dispute_status, file_dispute
+from streams.worker.disputes import dispute_status
 
 
 def person(args: argparse.Namespace, settings: Settings) -> tuple[Pseudonymizer, str]:

@@ -1,7 +1,7 @@
 """``creditstream erase``: remove what the exchange holds on a person that no retention
 rule keeps (PIPL art. 47).
 
-``erase --national-id X|-`` files the request (``streams.worker.requests``; the ID is
+``erase --national-id X|-`` files the request (``streams.sdk.rights``; the ID is
 pseudonymized, never written). The borrower stage then removes the person's activity
 data, and their credit data as the ``erasure_credit`` setting allows (by default the
 loans holding negative information stay for their five-year retention); the banks
@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 
 from streams.commands.dispute import person, who
+from streams.sdk.rights import file_erasure
 from streams.settings import Settings
-from streams.worker.requests import file_erasure
 
 
 def cmd_erase(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,6 @@
-"""Client SDKs: ``producer`` for platforms (data furnishers), ``subscriber`` for banks.
+"""Client SDKs: ``producer`` for platforms (data furnishers), ``subscriber`` for banks,
+``rights`` for the operator's and regulators' tools filing a borrower's objection or
+erasure (``from streams.sdk.rights import file_dispute, file_erasure``).
 
 The platform side in one import::
 

@@ -40,10 +40,10 @@ from streams.localkafka.install import install
 from streams.localkafka.transactions import abort_hanging, find_hanging
 from streams.runtime.provision import ensure_bank, ensure_platform
 from streams.runtime.registry import codec_for
+from streams.sdk.rights import file_dispute, file_erasure
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
 from streams.simulator.load import SimConfig, SimRecord, generate, national_ids
-from streams.worker.requests import file_dispute, file_erasure
 from tests.chaos.checker import Consent, Counts, Sent, check
 from tests.chaos.cluster import SESSION_TIMEOUT_MS, ChaosBroker, Journal, WorkerPool, tail
 from tests.chaos.progress import behind, stage_inputs

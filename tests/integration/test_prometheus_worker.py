@@ -23,10 +23,10 @@ from streams.commands.simulate import SimulationConfig, run_simulation
 from streams.domain.privacy import Pseudonymizer, normalize_national_id
 from streams.runtime.metrics import Metrics
 from streams.runtime.provision import ensure_bank
+from streams.sdk.rights import file_dispute
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
 from streams.simulator.load import SimConfig, national_ids
-from streams.worker.requests import file_dispute
 from tests.integration.kafka_helpers import consume_all, create_topics, unique
 from tests.integration.test_prometheus_scrape import (
     api,

@@ -1,13 +1,19 @@
-"""A borrower's requests as the exchange's operator files them, and their outcomes.
+"""The borrower's requests, as the exchange's operator (or a regulator's tool) files them.
 
-:func:`file_dispute` (an objection) and :func:`file_erasure` each write one
-``BorrowerRequest`` to ``exchange.requests`` (keyed by the borrower_id, so the borrower
-stage that owns the borrower applies it in order with the borrower's events): the
-national ID is pseudonymized here and never written. An objection's platform must be
-provisioned (its ``platforms.<p>.disputes`` topic exists), or the request is refused
-before anything is written. :func:`dispute_status` reads the
-borrower's committed state record (``exchange.borrower-state``, one partition, as the
-report does) and lists the objections with their outcome.
+:func:`file_dispute` (an objection against one platform's record of one loan) and
+:func:`file_erasure` each write one ``io.creditstream.BorrowerRequest`` to
+``exchange.requests``, keyed by the borrower_id, so the borrower stage that owns the
+borrower applies it in order with the borrower's events; each returns the request id
+the borrower quotes. The national ID is pseudonymized here, with the exchange's key,
+and never written. An objection's platform must be provisioned (its
+``platforms.<p>.disputes`` topic exists) and its reason must not hold the national ID
+(the platform reads it): otherwise :class:`~streams.errors.ConfigError` and nothing is
+written. ``creditstream dispute open`` and ``creditstream erase`` are these calls;
+``creditstream dispute status`` reads the outcome (``streams.worker.disputes``)::
+
+    from streams.sdk.rights import file_dispute
+    dispute_id = file_dispute(settings, pseudonymizer, national_id, "shopmart", "L-7",
+                              "I repaid this loan in March", requested_by="regulator")
 """
 
 from __future__ import annotations
@@ -18,14 +24,12 @@ from confluent_kafka import Producer
 
 from streams import topics
 from streams.clock import now_ms
-from streams.domain.privacy import Pseudonymizer
-from streams.domain.report import disputes_of
+from streams.domain.privacy import Pseudonymizer, is_valid_national_id, normalize_national_id
 from streams.errors import BrokerError, ConfigError
 from streams.runtime.registry import codec_for
 from streams.runtime.topicread import connect_timeout, topic_partitions
 from streams.settings import Settings
 from streams.wire.schemas import BORROWER_REQUEST
-from streams.worker.report import borrower_partitions, committed_entries
 
 #: The most of a borrower's words a platform is shown.
 REASON_MAX = 500
@@ -42,8 +46,9 @@ def file_dispute(
     *,
     timeout: float = 30.0,
 ) -> str:
-    """Send the objection; returns its id (what the borrower quotes). ``national_id``
-    is normalized and valid; ``ConfigError`` for a request that cannot be filed."""
+    """Send the objection; returns its id (what the borrower quotes). ``ConfigError``
+    for a request that cannot be filed (see the module doc)."""
+    national_id = _normalized(national_id)
     if not topics.valid_tenant(platform):
         raise ConfigError(f"--platform {platform!r} is not a platform name")
     if not loan_id.strip() or not reason.strip():
@@ -73,6 +78,7 @@ def file_erasure(
     timeout: float = 30.0,
 ) -> str:
     """Send an erasure request for the person; returns its id."""
+    national_id = _normalized(national_id)
     topic_partitions(
         settings.kafka_client_config(),
         topics.REQUESTS,
@@ -80,6 +86,13 @@ def file_erasure(
         missing="has the exchange been started (creditstream worker provisions it)?",
     )
     return _send(settings, pseudo, national_id, "ERASURE", requested_by, {}, timeout)
+
+
+def _normalized(national_id: str) -> str:
+    national = normalize_national_id(national_id)
+    if not is_valid_national_id(national):
+        raise ConfigError("the national ID is not 4-32 letters/digits once normalized")
+    return national
 
 
 def _send(
@@ -111,15 +124,3 @@ def _send(
     if producer.flush(timeout) != 0:
         raise BrokerError("the request could not be written to exchange.requests")
     return request_id
-
-
-def dispute_status(
-    settings: Settings, pseudo: Pseudonymizer, national_id: str, *, timeout: float = 30.0
-) -> tuple[dict[str, str], ...]:
-    """The person's objections (open first, then newest first) as committed."""
-    conf = settings.kafka_client_config()
-    _, where = borrower_partitions(conf, pseudo, national_id, timeout)
-    found: list[dict[str, str]] = []
-    for entry in committed_entries(conf, where, timeout).values():
-        found += disputes_of(entry.rights)
-    return tuple(found)
