@@ -60,7 +60,7 @@ CODEC = codec_for(None)
 PLATFORM = "dsp-lend"
 BANKS = ("dsp-alpha", "dsp-beta", "dsp-gamma")
 ENDED = "dsp-gamma"
-NID, OTHER, CRASHED = "DSP4455667", "DSP9988776", "DSP1212121"
+NID, OTHER = "DSP4455667", "DSP9988776"
 BID = Pseudonymizer({1: TEST_HMAC_KEY}, 1).borrower_id(NID)
 Conf = dict[str, Any]
 
@@ -364,40 +364,3 @@ def check_exactly_once_and_audited(conf: Conf) -> None:
     assert sorted(delivered) == sorted(audited)
     notices = [r for r in feed(conf, ENDED) if r["kind"] == CORRECTION_NOTICE]
     assert len(notices) == 2 and all(r["profile"] is None for r in notices)
-
-
-def test_an_objection_opened_before_a_crash_expires_after_the_restart(
-    private_bootstrap: str,
-) -> None:
-    """The deadline lives in the state (its expiry index): a worker killed after opening
-    an objection, restarted, closes it when the deadline passes."""
-    conf: Conf = {"bootstrap.servers": private_bootstrap}
-    ensure_platform(conf, PLATFORM, 2)
-    env = worker_env(private_bootstrap, CREDITSTREAM_DISPUTE_DEADLINE_DAYS=str(6 / 86_400))
-    at = datetime.now(UTC) - timedelta(days=2)
-    with running_worker(env) as worker:
-        publish(conf, loan("k1", "L-9", "100.00", at, national_id=CRASHED))
-        crashed_bid = Pseudonymizer({1: TEST_HMAC_KEY}, 1).borrower_id(CRASHED)
-        eventually(
-            lambda: has(bool(values_of(conf, topics.BORROWER_STATE, crashed_bid)), "no state"),
-            what="the loan is in the state",
-        )
-        res = cli(private_bootstrap, "dispute", "open", "--national-id", "-", "--platform",
-                  PLATFORM, "--loan-id", "L-9", "--reason", "not mine", stdin=CRASHED)  # fmt: skip
-        assert res.returncode == 0, res.stderr
-        did = res.stdout.split()[1]
-        eventually(
-            lambda: has(did in {d["_key"] for d in platform_disputes(conf)}, "not opened"),
-            what="the objection is opened",
-        )
-        worker.kill()
-    with running_worker(env):
-        eventually(
-            lambda: has(
-                [d["status"] for d in platform_disputes(conf) if d["_key"] == did]
-                == ["OPEN", "NOT_VERIFIED"],
-                "still open",
-            ),
-            what="the restarted worker closes the objection at its deadline",
-            timeout=60,
-        )
