@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.domain.consent import active, apply_request, drop_expired
+from streams.domain.consent import active, apply_request, drop_expired, next_expiry
 from streams.domain.delivery import (
     Delivery,
     answer_deliveries,
@@ -189,13 +189,20 @@ def process_batch(
             if entry.last is not None:
                 entry.rights = record_ended(entry.rights, gone, now_ms)
             dirty.add(bid)
-        if bid in dirty:
+        if bid not in dirty:
+            continue
+        if entry.rights is None and bid not in rights.emptied:  # nearly everyone
+            due_at = next_expiry(entry.subs) if entry.subs else None
+            out.states[bid] = (partition, borrower_entry_to_bytes(entry), due_at)
+            continue
+        if entry.rights is not None:
             entry.rights = prune_rights(entry.rights, now_ms, policy)
-            erased = bid in rights.emptied and not entry.subs and not holds_data(entry.state)
-            if erased:  # nothing left at all: the entry goes (the cache holds a new one)
-                entry.state, entry.rights, entry.last_version = new_state(bid), None, 0
-            record = None if erased else borrower_entry_to_bytes(entry)
-            out.states[bid] = (partition, record, None if erased else entry.next_due())
+        if bid in rights.emptied and not entry.subs and not holds_data(entry.state):
+            # Erased to nothing: the entry goes (the cache holds a new, empty one).
+            entry.state, entry.rights, entry.last_version = new_state(bid), None, 0
+            out.states[bid] = (partition, None, None)
+        else:
+            out.states[bid] = (partition, borrower_entry_to_bytes(entry), entry.next_due())
     return out
 
 
