@@ -110,47 +110,20 @@ def _count_and_last(
     return records, last_ms
 
 
-def _rejects(consumer: Consumer, platform: str, since_ms: int, stats: PlatformStats) -> None:
-    topic = topics.rejected(platform)
+def _partitions(consumer: Consumer, topic: str) -> list[int]:
+    """The partitions of ``topic`` (none when it does not exist)."""
     metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
     if metadata is None or metadata.error is not None:
-        return
-    parts = [TopicPartition(topic, p) for p in metadata.partitions]
-    starts = consumer.offsets_for_times(
-        [TopicPartition(topic, tp.partition, since_ms) for tp in parts], timeout=10
-    )
-    live = [tp for tp in starts if tp.offset >= 0]
-    if not live:
-        return
-    consumer.assign(live)
-    open_parts = {tp.partition for tp in live}
-    while open_parts:
-        msgs = consumer.consume(1000, timeout=5)
-        if not msgs:
-            break
-        for msg in msgs:
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    open_parts.discard(msg.partition() or 0)
-                continue
-            try:
-                reject = from_headers(msg.headers(), msg.value())
-            except ValueError:
-                continue
-            if reject.rejected_at_ms >= since_ms:
-                stats.rejects += 1
-                stats.reasons[reject.reason] += 1
-    consumer.unassign()
-
-
-def _read_all(consumer: Consumer, topic: str) -> list[Message]:
-    """Every committed record of ``topic`` (none when it does not exist)."""
-    metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-    if metadata is None or metadata.error is not None or not metadata.partitions:
         return []
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
-    open_parts, found = set(metadata.partitions), []
+    return sorted(metadata.partitions)
+
+
+def _read(consumer: Consumer, starts: list[TopicPartition]) -> list[Message]:
+    """Every committed record from ``starts`` to the end of each partition."""
+    if not starts:
+        return []
+    consumer.assign(starts)
+    open_parts, found = {(tp.topic, tp.partition) for tp in starts}, []
     while open_parts:
         msgs = consumer.consume(1000, timeout=5)
         if not msgs:
@@ -160,9 +133,23 @@ def _read_all(consumer: Consumer, topic: str) -> list[Message]:
             if err is None:
                 found.append(msg)
             elif err.code() == KafkaError._PARTITION_EOF:
-                open_parts.discard(msg.partition() or 0)
+                open_parts.discard((msg.topic() or "", msg.partition() or 0))
     consumer.unassign()
     return found
+
+
+def _rejects(consumer: Consumer, platform: str, since_ms: int, stats: PlatformStats) -> None:
+    topic = topics.rejected(platform)
+    wanted = [TopicPartition(topic, p, since_ms) for p in _partitions(consumer, topic)]
+    starts = consumer.offsets_for_times(wanted, timeout=10) if wanted else []
+    for msg in _read(consumer, [tp for tp in starts if tp.offset >= 0]):
+        try:
+            reject = from_headers(msg.headers(), msg.value())
+        except ValueError:
+            continue
+        if reject.rejected_at_ms >= since_ms:
+            stats.rejects += 1
+            stats.reasons[reject.reason] += 1
 
 
 def _disputes(
@@ -170,7 +157,9 @@ def _disputes(
     stats: PlatformStats,
 ) -> None:  # fmt: skip
     latest: dict[bytes, dict[str, Any]] = {}
-    for msg in _read_all(consumer, topics.disputes(platform)):
+    topic = topics.disputes(platform)
+    starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in _partitions(consumer, topic)]
+    for msg in _read(consumer, starts):
         try:
             _, datum = codec.decode(msg.value() or b"", {DISPUTE})
         except DecodeError:

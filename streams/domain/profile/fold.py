@@ -26,7 +26,8 @@ Contract of :func:`apply`:
   naming another correction, or nothing, changes nothing;
 * ``profile_version`` grows by one per applied event and never goes backwards; every
   distinct event is applied, whenever it arrives, so the final version is the number of
-  distinct events (as the oracle counts them).
+  distinct events (as the oracle counts them), plus one per right the borrower exercised
+  (an objection opened or closed, an erasure: ``streams.domain.rights``).
 
 Stale events. An event older than the borrower's newest by more than its kind's
 horizon (``loan_horizon_ms``, about 2 years, for loan events; ``activity_horizon_days``,

@@ -129,7 +129,7 @@ class ProfileState:
         "watermark",
     )
     borrower_id: str
-    version: int  # count of applied (distinct) events, stale ones included
+    version: int  # applied (distinct) events, stale ones included, + rights exercised
     watermark: int  # newest applied occurred_at_ms, -1 when empty
     first_seen: int  # oldest occurred_at_ms of any event seen, -1 when empty
     prune_day: int  # watermark day at the last pruning pass, -1 before the first
