@@ -73,10 +73,11 @@ def test_prometheus_sees_every_family_from_a_working_worker(
         assert len(answers) == 10
         summary = run_simulation(settings, SimulationConfig(sim=sim))
         # An objection against a loan nobody reported: refused, and counted.
-        platform = next(
-            topics.platform_of(t)[0]  # type: ignore[index]
+        platform = min(
+            parsed[0]
             for t in AdminClient(conf).list_topics(timeout=10).topics
-            if t.startswith(f"ingest.{sim.platform_prefix}")
+            if (parsed := topics.platform_of(t)) is not None
+            and parsed[0].startswith(sim.platform_prefix)
         )
         nid = normalize_national_id(national_ids(sim, 1)[0])
         pseudo = Pseudonymizer({1: TEST_HMAC_KEY}, 1)
