@@ -45,7 +45,9 @@ def instance_id(settings: Settings) -> str:
     if existing:
         return existing
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}")
+    # One temporary name per call, not per process: the stages of one worker are
+    # threads that may all start here at once.
+    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
     tmp.write_text(_fresh() + "\n")
     try:
         os.link(tmp, path)  # fails if another start won the race: use theirs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,25 @@ def test_instance_id_is_created_once_and_kept_with_the_state(tmp_path: Path) -> 
     assert (tmp_path / "state" / FILE_NAME).read_text().strip() == first
     other = instance_id(Settings(state_dir=tmp_path / "other"))
     assert other != first  # another worker (its own state dir) gets its own
+
+
+def test_the_stages_of_one_worker_racing_for_a_new_instance_id_agree(tmp_path: Path) -> None:
+    """A worker's stages are threads of one process that may all create the id at
+    once (a CI run once saw one fail: they shared one temporary file name)."""
+    for attempt in range(20):
+        settings = Settings(state_dir=tmp_path / f"state-{attempt}")
+        barrier = threading.Barrier(6)
+
+        def create(s: Settings = settings, b: threading.Barrier = barrier) -> str:
+            b.wait()
+            return instance_id(s)
+
+        with ThreadPoolExecutor(6) as pool:
+            ids = list(pool.map(lambda _: create(), range(6)))
+        assert len(set(ids)) == 1, ids
+        assert list((tmp_path / f"state-{attempt}").iterdir()) == [
+            tmp_path / f"state-{attempt}" / FILE_NAME
+        ]  # no temporary file left behind
 
 
 def test_instance_id_from_the_setting_wins(tmp_path: Path) -> None:
