@@ -25,11 +25,9 @@ Per-bank event-to-feed latency of alpha and gamma is printed, never asserted.
 from __future__ import annotations
 
 import json
-import os
 import random
 import statistics
 import subprocess
-import sys
 import urllib.request
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -63,7 +61,13 @@ from tests.integration.test_profile_stage import (
     accepted_by_borrower,
     equals_oracle,
 )
-from tests.integration.workers import TEST_HMAC_KEY, WorkerProcess, running_worker, worker_env
+from tests.integration.workers import (
+    TEST_HMAC_KEY,
+    WorkerProcess,
+    run_cli,
+    running_worker,
+    worker_env,
+)
 from tests.waiting import NotYet, eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,17 +183,7 @@ def scrape(worker: WorkerProcess) -> dict[tuple[str, str], float]:
 
 
 def cli(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSTREAM_")}
-    env |= {"CREDITSTREAM_BOOTSTRAP": bootstrap, "CREDITSTREAM_HMAC_KEY": TEST_HMAC_KEY}
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        check=False,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(bootstrap, *args)
 
 
 def test_bank_feeds_are_consented_audited_metered_and_private(private_bootstrap: str) -> None:

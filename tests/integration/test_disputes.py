@@ -21,10 +21,8 @@ record; no national ID or borrower_id reaches a feed or a platform.
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -52,7 +50,7 @@ from streams.wire.schemas import (
     RIGHT_EXERCISED,
 )
 from tests.integration.test_profile_stage import _activity, _read_all
-from tests.integration.workers import TEST_HMAC_KEY, running_worker, worker_env
+from tests.integration.workers import TEST_HMAC_KEY, run_cli, running_worker, worker_env
 from tests.waiting import NotYet, eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,18 +112,7 @@ def platform_disputes(conf: Conf) -> list[dict[str, Any]]:
 
 
 def cli(bootstrap: str, *args: str, stdin: str = NID) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSTREAM_")}
-    env |= {"CREDITSTREAM_BOOTSTRAP": bootstrap, "CREDITSTREAM_HMAC_KEY": TEST_HMAC_KEY}
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        input=stdin + "\n",
-        check=False,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(bootstrap, *args, stdin=stdin)
 
 
 def open_dispute(bootstrap: str, loan_id: str) -> str:

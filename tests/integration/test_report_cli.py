@@ -11,9 +11,7 @@ The CLI runs as a subprocess and reads the national ID from stdin.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from streams.wire.consents import Action, ConsentRequest, Purpose
 from streams.wire.events import LoanEventType
 from streams.wire.partition import partition_for
 from streams.wire.schemas import AUDIT_RECORD
+from tests.integration.workers import run_cli
 from tests.unit.profile_factories import DAY, activity_event, loan_event
 
 pytestmark = pytest.mark.integration
@@ -98,18 +97,7 @@ def _commit_like_the_stage(bootstrap: str) -> None:
 
 
 def _cli(bootstrap: str, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSTREAM_")}
-    env |= {"CREDITSTREAM_BOOTSTRAP": bootstrap, "CREDITSTREAM_HMAC_KEY": KEY}
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "report", "--national-id", "-", *args],
-        input=stdin + "\n",
-        check=False,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(bootstrap, "report", "--national-id", "-", *args, stdin=stdin, hmac_key=KEY)
 
 
 @pytest.fixture(scope="module")

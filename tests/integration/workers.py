@@ -162,3 +162,23 @@ def running_worker(
     finally:
         worker.stop()
         print(f"--- worker log tail ({worker.log_path}) ---\n{_tail(worker)}")
+
+
+def run_cli(
+    bootstrap: str, *args: str, stdin: str | None = None, hmac_key: str = TEST_HMAC_KEY
+) -> subprocess.CompletedProcess[str]:
+    """``creditstream *args`` as a separate process against ``bootstrap`` with
+    ``hmac_key`` and nothing else of this environment's ``CREDITSTREAM_*``; ``stdin``
+    (a national ID, say) is typed in with a newline."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITSTREAM_")}
+    env |= {"CREDITSTREAM_BOOTSTRAP": bootstrap, "CREDITSTREAM_HMAC_KEY": hmac_key}
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        input=None if stdin is None else stdin + "\n",
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
