@@ -48,7 +48,20 @@ class Settings(BaseSettings):
 
     # -- Kafka connection -------------------------------------------------------------
     bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
-    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description=(
+            "PLAINTEXT (a local broker), SASL_SSL (TLS + SCRAM: what a real exchange runs) "
+            "or SASL_PLAINTEXT (SCRAM without TLS: only inside a trusted network)."
+        ),
+    )
+    ssl_ca_file: Path | None = Field(
+        None,
+        description=(
+            "PEM file of the CA that signed the brokers' certificates (SASL_SSL); unset: "
+            "the system's trusted CAs. The local secure broker's is <data-dir>/tls/ca.crt."
+        ),
+    )
     sasl_mechanism: Literal["SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
@@ -89,6 +102,7 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="Partitions of the exchange's topics.")
     web_port: int = Field(6066, ge=1, le=65535)
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server listens on.")
+    )
     instance_id: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9._-]{1,100}$",
@@ -253,12 +267,18 @@ class Settings(BaseSettings):
         if self.client_log_to_python:
             # confluent-kafka takes a logging.Logger here; its stubs type values narrower.
             conf["logger"] = cast(Any, logging.getLogger(CLIENT_LOGGER))
-        if self.security_protocol == "SASL_PLAINTEXT":
+        if self.security_protocol == "SASL_SSL" and self.ssl_ca_file is not None:
+            if not self.ssl_ca_file.is_file():
+                raise ConfigError(
+                    f"the CA file {self.ssl_ca_file} (CREDITSTREAM_SSL_CA_FILE) is missing"
+                )
+            conf["ssl.ca.location"] = str(self.ssl_ca_file)
+        if self.security_protocol != "PLAINTEXT":
             password = self.sasl_secret()
             if not self.sasl_username or password is None:
                 raise ConfigError(
-                    "SASL_PLAINTEXT needs CREDITSTREAM_SASL_USERNAME and CREDITSTREAM_SASL_PASSWORD"
-                    " (or CREDITSTREAM_SASL_PASSWORD_FILE)"
+                    f"{self.security_protocol} needs CREDITSTREAM_SASL_USERNAME and "
+                    "CREDITSTREAM_SASL_PASSWORD (or CREDITSTREAM_SASL_PASSWORD_FILE)"
                 )
             conf["sasl.mechanism"] = self.sasl_mechanism
             conf["sasl.username"] = self.sasl_username

@@ -6,7 +6,8 @@ idempotently) the topics and, on the secure broker, the SCRAM-SHA-512 user and i
 no ACLs) they create the topics only, so the same commands set up either broker.
 ``acls [--principal X]`` lists the bindings on the broker. On the secure broker they run
 with a super user's credentials from the settings (``CREDITSTREAM_SECURITY_PROTOCOL=
-SASL_PLAINTEXT``, ``CREDITSTREAM_SASL_USERNAME=admin``, ``CREDITSTREAM_SASL_PASSWORD``).
+SASL_SSL`` with ``CREDITSTREAM_SSL_CA_FILE``, ``CREDITSTREAM_SASL_USERNAME=admin``,
+``CREDITSTREAM_SASL_PASSWORD_FILE``).
 
 Passwords are never printed. A new user's password comes from ``--password-file`` or is
 generated into ``<secrets-dir>/<user>.password`` (mode 0600, reused if it is already
@@ -33,11 +34,11 @@ DEFAULT_SECRETS_DIR = Path(".creditstream/secrets")
 
 
 def admin_conf(settings: Settings) -> KafkaConf:
-    if settings.security_protocol != "SASL_PLAINTEXT":
+    if settings.security_protocol == "PLAINTEXT":
         raise ConfigError(
             "admin commands need the secure broker: set CREDITSTREAM_SECURITY_PROTOCOL="
-            "SASL_PLAINTEXT, CREDITSTREAM_SASL_USERNAME=admin and CREDITSTREAM_SASL_PASSWORD"
-            " (or CREDITSTREAM_SASL_PASSWORD_FILE)"
+            "SASL_SSL, CREDITSTREAM_SSL_CA_FILE, CREDITSTREAM_SASL_USERNAME=admin and "
+            "CREDITSTREAM_SASL_PASSWORD_FILE (or CREDITSTREAM_SASL_PASSWORD)"
         )
     return settings.kafka_client_config()
 

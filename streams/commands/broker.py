@@ -13,6 +13,7 @@ from streams.localkafka import BrokerInfo, BrokerSpec, kill, start, status, stop
 from streams.localkafka.datadir import MARKER
 from streams.localkafka.install import install
 from streams.localkafka.process import STOP_TIMEOUT_S
+from streams.localkafka.tls import CA_FILE, TLS_DIR
 from streams.localkafka.transactions import abort_hanging, find_hanging
 from streams.settings import Settings
 
@@ -66,6 +67,13 @@ def _show(info: BrokerInfo, as_json: bool, verb: str) -> None:
         f"kafka {info.version} {verb}{took}: bootstrap {info.bootstrap} "
         f"(mode {info.mode}, pid {info.pid}, data {info.data_dir})"
     )
+    if info.mode == "secure":
+        data = Path(info.data_dir)
+        print(
+            f"clients: CREDITSTREAM_SECURITY_PROTOCOL=SASL_SSL "
+            f"CREDITSTREAM_SSL_CA_FILE={data / TLS_DIR / CA_FILE}; "
+            f"admin's password in {data / 'admin.secret'}"
+        )
 
 
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
@@ -132,6 +140,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     broker.add_argument("--data-dir", help="broker data directory (default .creditstream/broker)")
     broker.add_argument("--kafka-version", help="Apache Kafka version to run")
-    broker.add_argument("--secure", action="store_true", help="SASL/SCRAM + ACLs mode")
+    broker.add_argument("--secure", action="store_true", help="TLS + SASL/SCRAM + ACLs mode")
     broker.add_argument("--json", action="store_true", help="machine-readable output")
     broker.set_defaults(handler=cmd_broker)

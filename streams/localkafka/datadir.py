@@ -3,7 +3,8 @@
 Layout: ``broker.json`` (pid, ports, mode, version of the running broker), ``config/``
 (generated), ``logs/`` (Kafka's log dirs), ``server.log`` and, in secure mode,
 ``admin.secret``, ``controller.secret`` and ``broker.secret`` (one password per
-identity, ``streams.localkafka.properties``: mode 0600, created on first start). The
+identity, ``streams.localkafka.properties``: mode 0600, created on first start),
+``tls.secret`` and ``tls/`` (the CA and the broker's keystore, ``streams.localkafka.tls``). The
 dir itself is 0700 and the broker writes its files 0600 (``process.start`` runs it
 under umask 077): the ingest topics hold raw national IDs.
 
@@ -119,3 +120,9 @@ def controller_password(spec: BrokerSpec) -> str:
 def broker_password(spec: BrokerSpec) -> str:
     """The password of the broker's inter-broker identity (secure mode)."""
     return _secret(spec, "broker")
+
+
+def tls_password_file(spec: BrokerSpec) -> Path:
+    """The file holding the password of the broker's TLS keystore (secure mode)."""
+    _secret(spec, "tls")
+    return spec.data_dir / "tls.secret"

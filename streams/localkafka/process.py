@@ -34,10 +34,12 @@ from streams.localkafka.datadir import (
     is_data_dir,
     read_state,
     state_file,
+    tls_password_file,
 )
 from streams.localkafka.install import deploy_file, install
 from streams.localkafka.properties import ADMIN_USER, BROKER_USER, render, server_properties
 from streams.localkafka.spec import BrokerInfo, BrokerSpec
+from streams.localkafka.tls import TlsFiles, ensure_tls, tls_files
 from streams.settings import KafkaConf
 
 START_TIMEOUT_S = 90.0
@@ -72,12 +74,18 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def tls_of(spec: BrokerSpec) -> TlsFiles:
+    """Where the secure broker of ``spec`` keeps its CA and keystore (see ``tls``)."""
+    return tls_files(spec.data_dir, tls_password_file(spec))
+
+
 def client_config(spec: BrokerSpec) -> KafkaConf:
     """librdkafka settings for an admin client of this broker."""
     conf: KafkaConf = {"bootstrap.servers": spec.bootstrap}
     if spec.mode == "secure":
         conf |= {
-            "security.protocol": "SASL_PLAINTEXT",
+            "security.protocol": "SASL_SSL",
+            "ssl.ca.location": str(tls_of(spec).ca),
             "sasl.mechanism": "SCRAM-SHA-512",
             "sasl.username": ADMIN_USER,
             "sasl.password": admin_password(spec),
@@ -97,7 +105,8 @@ def _ensure_admin(spec: BrokerSpec) -> bool:
 
     conf: KafkaConf = {
         "bootstrap.servers": spec.bootstrap,
-        "security.protocol": "SASL_PLAINTEXT",
+        "security.protocol": "SASL_SSL",
+        "ssl.ca.location": str(tls_of(spec).ca),
         "sasl.mechanism": "PLAIN",
         "sasl.username": BROKER_USER,
         "sasl.password": broker_password(spec),
@@ -209,6 +218,7 @@ def _start(spec: BrokerSpec, began: float) -> BrokerInfo:
     config = spec.data_dir / "config" / "server.properties"
     config.parent.mkdir(parents=True, exist_ok=True)
     secure = spec.mode == "secure"
+    tls = ensure_tls(tls_of(spec)) if secure else None
     props = server_properties(
         port=spec.port,
         controller_port=spec.ctrl_port,
@@ -216,9 +226,12 @@ def _start(spec: BrokerSpec, began: float) -> BrokerInfo:
         mode=spec.mode,
         controller_password=controller_password(spec) if secure else "",
         broker_password=broker_password(spec) if secure else "",
+        keystore=tls.keystore if tls else None,
+        keystore_password=tls.password() if tls else "",
+        ca_file=tls.ca if tls else None,
     )
     config.write_text(render(props))
-    config.chmod(0o600)  # secure mode's JAAS lines hold the broker's own passwords
+    config.chmod(0o600)  # secure mode's JAAS lines and keystore password are secrets
     _format(spec, libs, config)
     with open(spec.data_dir / "stdout.log", "ab") as out:
         proc = subprocess.Popen(

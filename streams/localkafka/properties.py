@@ -1,8 +1,10 @@
 """Generate the KRaft single-node ``server.properties`` (pure: no I/O, no processes).
 
 Two modes: ``plain`` (PLAINTEXT, no authorizer: the default for tests and the demo)
-and ``secure`` (SASL_PLAINTEXT with SCRAM-SHA-512 for clients, the KRaft
-``StandardAuthorizer``, deny when no ACL matches, and an ``admin`` super user).
+and ``secure`` (SASL_SSL: TLS with the data dir's own CA (``streams.localkafka.tls``) and
+SCRAM-SHA-512 for clients, the KRaft ``StandardAuthorizer``, deny when no ACL matches,
+and an ``admin`` super user). In secure mode nothing travels in clear: the controller
+listener is SASL_SSL too, so the SCRAM credentials it serves are encrypted on loopback.
 
 Secure mode has three identities, each with its own password: ``admin`` (a SCRAM user
 in the metadata log, for people and tools), and two the broker uses towards itself,
@@ -40,9 +42,14 @@ def server_properties(
     mode: Mode,
     controller_password: str = "",
     broker_password: str = "",
+    keystore: Path | None = None,
+    keystore_password: str = "",
+    ca_file: Path | None = None,
     partitions: int = 1,
 ) -> dict[str, str]:
-    """Broker + controller in one process, bound to 127.0.0.1 only."""
+    """Broker + controller in one process, bound to 127.0.0.1 only. Secure mode needs
+    the two passwords and the TLS material (``keystore``: PKCS12 with its password,
+    ``ca_file``: the PEM CA the broker trusts for its connections to itself)."""
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -74,6 +81,8 @@ def server_properties(
         return props
     if not controller_password or not broker_password or controller_password == broker_password:
         raise ValueError("secure mode needs two distinct passwords (controller, broker)")
+    if keystore is None or ca_file is None or not keystore_password:
+        raise ValueError("secure mode needs a keystore, its password and a CA file")
     scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
     plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
     # The controller listener authenticates too (PLAIN: SCRAM credentials live in the
@@ -91,10 +100,20 @@ def server_properties(
         **{f"user_{BROKER_USER}": broker_password},
     )
     props |= {
-        "listeners": f"SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{port}",
-        "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
-        "inter.broker.listener.name": "SASL_PLAINTEXT",
+        "listeners": f"SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"SASL_SSL://127.0.0.1:{port}",
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SASL_SSL",
+        "inter.broker.listener.name": "SASL_SSL",
+        # One key and one trust for every listener and for the broker's own clients
+        # (to its controller and to itself); clients verify the host name (the
+        # certificate names 127.0.0.1), and TLS 1.2 is the floor.
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(keystore),
+        "ssl.keystore.password": keystore_password,
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(ca_file),
+        "ssl.enabled.protocols": "TLSv1.3,TLSv1.2",
+        "ssl.endpoint.identification.algorithm": "https",
         # Clients: SCRAM. PLAIN knows one user only, the broker itself (JAAS, not the
         # metadata log), so a tenant can log in with nothing but its SCRAM credential.
         "sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
@@ -102,8 +121,8 @@ def server_properties(
         "sasl.mechanism.controller.protocol": "PLAIN",
         "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
         "listener.name.controller.plain.sasl.jaas.config": controller_jaas,
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config": broker_jaas,
-        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": f"{scram} required;",
+        "listener.name.sasl_ssl.plain.sasl.jaas.config": broker_jaas,
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": f"{scram} required;",
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{ADMIN_USER};User:{CONTROLLER_USER};User:{BROKER_USER}",

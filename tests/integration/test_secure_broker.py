@@ -1,4 +1,5 @@
-"""The secure mode: SASL/SCRAM-SHA-512, StandardAuthorizer, deny without an ACL."""
+"""The secure mode: TLS (SASL_SSL) with the data dir's own CA, SASL/SCRAM-SHA-512,
+StandardAuthorizer, deny without an ACL."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.localkafka import start, stop
-from streams.localkafka.datadir import admin_password, broker_password, controller_password
-from streams.localkafka.process import client_config
+from streams.localkafka.datadir import (
+    admin_password,
+    broker_password,
+    controller_password,
+    tls_password_file,
+)
+from streams.localkafka.process import client_config, tls_of
 from streams.settings import KafkaConf
 from tests.integration.conftest import broker_spec
 
@@ -27,7 +33,7 @@ def test_secure_mode_authenticates_and_authorizes() -> None:
         info = start(spec)
         assert info.mode == "secure"
         admin_conf = client_config(spec)
-        assert admin_conf["security.protocol"] == "SASL_PLAINTEXT"
+        assert admin_conf["security.protocol"] == "SASL_SSL"
         admin = AdminClient(admin_conf)
         futures = admin.create_topics([NewTopic("guarded", 1, 1)])
         futures["guarded"].result(timeout=30)
@@ -81,8 +87,11 @@ def test_a_secure_start_puts_no_secret_on_a_command_line_and_keeps_files_private
         done.set()
         watcher.join()
         assert any("StorageTool" in c for c in seen), "the format step was not observed"
+        assert any("keytool" in c and "-gencert" in c for c in seen), "no certificate signed"
+        keystore = tls_password_file(spec).read_text().strip()
         secrets = [admin_password(spec), controller_password(spec), broker_password(spec)]
-        assert len(set(secrets)) == 3  # one password per identity
+        secrets.append(keystore)
+        assert len(set(secrets)) == 4  # one password per identity, one for the keystore
         for secret in secrets:
             assert not any(secret in c for c in seen)
         root = spec.data_dir
@@ -90,6 +99,7 @@ def test_a_secure_start_puts_no_secret_on_a_command_line_and_keeps_files_private
         loose = {p: oct(m) for p, m in modes.items() if m & 0o077}
         assert not loose, loose
         assert any(p.suffix == ".log" for p in (root / "logs").rglob("*"))  # segments exist
+        assert tls_of(spec).ca.is_file() and tls_of(spec).keystore.is_file()
     finally:
         done.set()
         stop(spec)
@@ -113,3 +123,29 @@ def _upsert(user: str, password: str) -> object:
     return UserScramCredentialUpsertion(
         user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password.encode()
     )
+
+
+def test_the_secure_listener_speaks_only_tls_with_a_certificate_its_ca_signed() -> None:
+    """What reaches the secure broker's port without TLS or without trusting its CA gets
+    no answer; the admin over TLS does. The CA outlives a restart (clients keep their trust)."""
+    spec = broker_spec("secure-tls", mode="secure")
+    try:
+        start(spec)
+        good = client_config(spec) | {"log_level": 0}
+        assert AdminClient(good).list_topics(timeout=20).topics is not None
+        ca = tls_of(spec).ca.read_bytes()
+        refused = {
+            "SASL_PLAINTEXT": good | {"security.protocol": "SASL_PLAINTEXT"},
+            "PLAINTEXT": {"bootstrap.servers": spec.bootstrap, "log_level": 0},
+            "untrusted CA": {k: v for k, v in good.items() if k != "ssl.ca.location"},
+        }
+        for why, conf in refused.items():
+            with pytest.raises(KafkaException) as err:
+                AdminClient(conf).list_topics(timeout=4)
+            assert err.value.args[0].name() == "_TRANSPORT", why
+        stop(spec)
+        start(spec)
+        assert tls_of(spec).ca.read_bytes() == ca
+        assert AdminClient(good).list_topics(timeout=20).topics is not None
+    finally:
+        stop(spec)

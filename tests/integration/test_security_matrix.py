@@ -37,7 +37,7 @@ from streams.commands import admin as admin_cmd
 from streams.domain import acl
 from streams.errors import BrokerError, ConfigError
 from streams.localkafka import BrokerSpec, start, stop
-from streams.localkafka.process import client_config
+from streams.localkafka.process import client_config, tls_of
 from streams.ops import admin
 from streams.runtime.registry import codec_for
 from streams.sdk.producer import DeliveryReport, PlatformProducer
@@ -336,7 +336,8 @@ def test_forbidden(cluster: Cluster, action: str, probe: Probe, expected: str) -
 def settings_for(cluster: Cluster, user: str) -> Settings:
     return Settings(
         bootstrap=cluster.spec.bootstrap,
-        security_protocol="SASL_PLAINTEXT",
+        security_protocol="SASL_SSL",
+        ssl_ca_file=tls_of(cluster.spec).ca,
         sasl_username=user,
         sasl_password=SecretStr(cluster.passwords[user]),
         client_log_level=0,
@@ -477,7 +478,8 @@ def test_admin_cli_provisions_a_bank_without_printing_its_password(
 ) -> None:
     admin_settings = Settings(
         bootstrap=cluster.spec.bootstrap,
-        security_protocol="SASL_PLAINTEXT",
+        security_protocol="SASL_SSL",
+        ssl_ca_file=tls_of(cluster.spec).ca,
         sasl_username="admin",
         sasl_password=SecretStr(str(cluster.admin_conf["sasl.password"])),
         client_log_level=0,

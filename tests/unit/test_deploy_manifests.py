@@ -346,13 +346,25 @@ def test_kafka_is_kraft_with_a_node_pool_and_scram() -> None:
     assert set(pool["spec"]["roles"]) == {"controller", "broker"}
     assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
     assert kafka["spec"]["kafka"]["config"]["allow.everyone.if.no.acl.found"] is False
-    # The worker's bootstrap is this cluster's SASL_PLAINTEXT (tls: false) SCRAM listener.
+    # Every listener is SCRAM over TLS; the worker's bootstrap is one, with the cluster
+    # CA (the Cluster Operator's <cluster>-cluster-ca-cert Secret) mounted where the
+    # settings name it, in every workload.
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert all(x["tls"] is True for x in listeners), listeners
+    assert all(x["authentication"]["type"] == "scram-sha-512" for x in listeners), listeners
     cm = one("ConfigMap", "creditstream-worker")["data"]
     host, port = cm["CREDITSTREAM_BOOTSTRAP"].split(":")
     assert host.startswith(f"{kafka['metadata']['name']}-kafka-bootstrap.")
-    listener = next(x for x in kafka["spec"]["kafka"]["listeners"] if x["port"] == int(port))
-    assert listener["authentication"]["type"] == "scram-sha-512" and listener["tls"] is False
-    assert cm["CREDITSTREAM_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+    assert int(port) in {x["port"] for x in listeners}
+    assert cm["CREDITSTREAM_SECURITY_PROTOCOL"] == "SASL_SSL"
+    ca_file = Path(cm["CREDITSTREAM_SSL_CA_FILE"])
+    for deployment in k8s_docs("Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        mount = next(m for m in container["volumeMounts"] if m["mountPath"] == str(ca_file.parent))
+        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"]["secretName"] == f"{kafka['metadata']['name']}-cluster-ca-cert"
+        assert {"key": "ca.crt", "path": ca_file.name} in volume["secret"]["items"]
 
 
 def allowed(user: str, rtype: str, name: str, op: str) -> bool:
