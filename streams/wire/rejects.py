@@ -1,10 +1,12 @@
 """The rejected-record contract: what ``ingest.<platform>.rejected`` carries.
 
 A reject keeps the ORIGINAL bytes as its value, untouched, and explains itself in
-headers (UTF-8 strings). Its key is ``<source topic>:<partition>:<offset>`` so a
-platform can find the exact record it sent. The one exception: a record larger than
-``streams.stages.ingress.process.REJECT_COPY_MAX`` (512 KiB, far past the OVERSIZE limit)
-keeps its first 512 KiB, and its message gives the full size (a reject must fit one
+headers (UTF-8 strings), with ``content-type: application/octet-stream`` and the schema
+its source topic expects (``streams.wire.headers.rejected_headers``). Its key is
+``<source topic>:<partition>:<offset>`` so a platform can find the exact record it
+sent. The one exception: a record larger than
+``streams.stages.ingress.process.REJECT_COPY_MAX`` (512 KiB, far past the OVERSIZE
+limit) keeps its first 512 KiB, and its message gives the full size (a reject must fit one
 Kafka message; the whole record stays on the ingest topic for its retention). The
 message never holds personal data. Pure: building and reading headers needs no Kafka import.
 """
@@ -14,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from streams.wire.headers import rejected_headers
 
 H_SOURCE_TOPIC = "cs.source.topic"
 H_SOURCE_PARTITION = "cs.source.partition"
@@ -74,6 +78,7 @@ class Reject:
             (H_MESSAGE, self.message.encode()),
             (H_REJECTED_AT, str(self.rejected_at_ms).encode()),
             *([(H_STAGE, self.stage.encode())] if self.stage else []),
+            *rejected_headers(self.source_topic),
         ]
 
 

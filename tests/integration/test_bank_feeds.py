@@ -17,7 +17,10 @@ Then, from the topics themselves:
   latest update equals the oracle fold of the accepted events;
 * every data delivery has exactly one audit record and vice versa; ``audit verify``
   passes and catches a modified copy; ``billing`` totals equal the audit count;
-* no raw national ID in any feed or the audit log, no borrower_id in any feed.
+* no raw national ID in any feed or the audit log, no borrower_id in any feed;
+* an integrator needs no guess: every feed and audit record names its schema in its
+  headers (content type, full name, fingerprint), and fastavro and Avro for Java,
+  given only the ``.avsc`` files, decode every feed record to what the codec decodes.
 
 Per-bank event-to-feed latency of alpha and gamma is printed, never asserted.
 """
@@ -53,8 +56,10 @@ from streams.runtime.registry import codec_for
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import Settings
 from streams.stages.borrower.entry import subscriptions_of
-from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD, LOAN_EVENT
+from streams.wire.headers import schema_headers
+from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD, LOAN_EVENT, fingerprint
 from streams.wire.schemas import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
+from tests.integration.integrator import avro_java, fastavro_decode
 from tests.integration.test_profile_stage import (
     _loan,
     _read_all,
@@ -237,6 +242,7 @@ def test_bank_feeds_are_consented_audited_metered_and_private(private_bootstrap:
     check_oracle(conf)
     audit_count = check_audit(conf, private_bootstrap)
     check_privacy(conf)
+    check_integrator_view(conf)
     report_latency(conf, latency)
     assert audit_count > 0
 
@@ -336,6 +342,26 @@ def check_privacy(conf: Conf) -> None:
         assert not any(f.encode() in raw for f in forms), "raw national ID leaked"
     for raw in raw_feeds:
         assert not any(bid.encode() in raw for bid in BIDS), "borrower_id in a feed"
+
+
+def check_integrator_view(conf: Conf) -> None:
+    for topic, schema in [(topics.feed(b), FEED_RECORD) for b in BANKS] + [
+        (topics.EXCHANGE_AUDIT, AUDIT_RECORD)
+    ]:
+        for m in _read_all(conf, topic):
+            assert dict(m.headers() or []) == dict(schema_headers(schema)), (topic, m.headers())
+    raw = [r["_raw"] for bank in BANKS for r in feed(conf, bank)]
+    ours = [CODEC.decode(v, {FEED_RECORD})[1] for v in raw]
+    assert {r["kind"] for r in ours} >= {"SUBSCRIPTION_ACK", "PROFILE_UPDATE"}
+    assert fastavro_decode(raw, FEED_RECORD) == ours
+    fingerprints, by_java = avro_java(raw, FEED_RECORD)
+    assert fingerprints[FEED_RECORD] == fingerprint(FEED_RECORD).hex()
+    comparable = [
+        {**r, "kind": str(r["kind"]), "produced_at": to_epoch_ms(r["produced_at"]),
+         "ingested_at": None if r["ingested_at"] is None else to_epoch_ms(r["ingested_at"])}
+        for r in ours
+    ]  # fmt: skip
+    assert by_java == comparable
 
 
 def report_latency(conf: Conf, scraped: dict[tuple[str, str], float]) -> None:

@@ -71,8 +71,9 @@ from streams.stages.borrower.statelog import produce_states, reached_offsets
 from streams.stages.borrower.store import BorrowerStore
 from streams.wire.codec import SniffingCodec
 from streams.wire.consents import decode_request
+from streams.wire.headers import schema_headers
 from streams.wire.rejects import Reason, Reject
-from streams.wire.schemas import DISPUTE, RIGHT_EXERCISED
+from streams.wire.schemas import AUDIT_RECORD, DISPUTE, FEED_RECORD, RIGHT_EXERCISED
 
 log = logging.getLogger(__name__)
 _EVENT_ERRORS = (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError)
@@ -340,18 +341,20 @@ class BorrowerStage(StageLoop[Staged]):
             if e.update is not None:
                 produce(updates, e.update, key)
         audit = topics.EXCHANGE_AUDIT
+        feed_h, audit_h = schema_headers(FEED_RECORD), schema_headers(AUDIT_RECORD)
         for p, d in outcome.deliveries:
-            produce(d.topic, feed(d.record), d.key.encode())
+            produce(d.topic, feed(d.record), d.key.encode(), headers=feed_h)
             if d.audit is not None:
                 sealed = self.heads[p].seal(d.audit)
                 key = str(d.audit["borrower_id"]).encode()
-                produce(audit, audit_record(sealed), key, partition=p)
+                produce(audit, audit_record(sealed), key, partition=p, headers=audit_h)
         encode = self.codec.encode
         for topic, dispute_id, datum in outcome.disputes:
-            produce(topic, encode(DISPUTE, datum), dispute_id.encode())
+            value = encode(DISPUTE, datum)
+            produce(topic, value, dispute_id.encode(), headers=schema_headers(DISPUTE))
         for datum in outcome.rights_log:
-            key = datum["borrower_id"].encode()
-            produce(topics.RIGHTS_LOG, encode(RIGHT_EXERCISED, datum), key)
+            key, value = datum["borrower_id"].encode(), encode(RIGHT_EXERCISED, datum)
+            produce(topics.RIGHTS_LOG, value, key, headers=schema_headers(RIGHT_EXERCISED))
         for bid in outcome.tombstones:
             produce(profiles, None, bid.encode())
         produce_states(producer, outcome.states, staged.changelog)

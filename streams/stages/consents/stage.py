@@ -27,6 +27,7 @@ from streams.runtime.tenantgate import TenantGate
 from streams.settings import Settings
 from streams.stages.consents.process import ConsentProcessor, Forward, Refusal
 from streams.wire.codec import SniffingCodec
+from streams.wire.headers import schema_headers
 from streams.wire.schemas import FEED_RECORD
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class ConsentStage(StageLoop[Outcomes]):
                 producer.produce(topics.CONSENTS, outcome.value, outcome.key)
             else:
                 d = outcome.delivery
-                producer.produce(d.topic, self.codec.encode(FEED_RECORD, d.record), d.key)
+                value = self.codec.encode(FEED_RECORD, d.record)
+                producer.produce(d.topic, value, d.key, headers=schema_headers(FEED_RECORD))
 
     def forget(self, staged: Outcomes | None) -> None:
         self.stats.aborted += 1
