@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from streams.commands.common import port_number
-from streams.errors import ConfigError
 from streams.localkafka import BrokerInfo, BrokerSpec, kill, start, status, stop, wipe
 from streams.localkafka.datadir import MARKER
 from streams.localkafka.install import install
-from streams.localkafka.process import STOP_TIMEOUT_S
+from streams.localkafka.process import STOP_TIMEOUT_S, admin_command_config
 from streams.localkafka.tls import CA_FILE, TLS_DIR
 from streams.localkafka.transactions import abort_hanging, find_hanging
 from streams.settings import Settings
@@ -42,8 +42,8 @@ A hanging transaction stops a partition's readers for good (its last stable offs
 stays put) and, when it holds consumer offsets, the stage that owns them: librdkafka
 lacks KIP-890's defence against a request applied after its transaction ended, which a
 broker crash can provoke. `hanging` and `abort-hanging` run Kafka's own transactions
-command (installed with the jars) against the running plain broker; for the secure one
-run kafka-transactions.sh with an admin --command-config.
+command (installed with the jars) against the running broker (the secure one as its
+admin, from a client properties file in its data dir).
 """
 
 
@@ -106,17 +106,15 @@ def _hanging(spec: BrokerSpec, abort: bool) -> int:
     if info is None:
         print(f"no broker running from {spec.data_dir}", file=sys.stderr)
         return 3
-    if info.mode != "plain":
-        raise ConfigError(
-            "the secure broker needs admin credentials for Kafka's transactions command: "
-            "run kafka-transactions.sh with --command-config"
-        )
+    running = replace(spec, mode="secure" if info.mode == "secure" else "plain")
+    config = admin_command_config(running) if running.mode == "secure" else None
     libs = install(spec.cache_dir, spec.version)
-    found = find_hanging(libs, info.bootstrap)
+    found = find_hanging(libs, info.bootstrap, command_config=config)
     for hanging in found:
         said = "hanging"
         if abort:
-            said = "aborted" if abort_hanging(libs, info.bootstrap, hanging) else "ended by itself"
+            ended = abort_hanging(libs, info.bootstrap, hanging, command_config=config)
+            said = "aborted" if ended else "ended by itself"
         print(f"{said}: {hanging}")
     if not found:
         print("no hanging transaction")

@@ -93,6 +93,28 @@ def client_config(spec: BrokerSpec) -> KafkaConf:
     return conf
 
 
+def admin_command_config(spec: BrokerSpec) -> Path:
+    """``config/admin-client.properties`` (0600): Kafka's own tools (``--command-config``)
+    logging in to the secure broker as its admin over TLS. The password is in the file,
+    never on the tool's command line."""
+    path = spec.data_dir / "config" / "admin-client.properties"
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    login = f'{scram} required username="{ADMIN_USER}" password="{admin_password(spec)}";'
+    text = render(
+        {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.jaas.config": login,
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(tls_of(spec).ca),
+        }
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    return path
+
+
 def _ensure_admin(spec: BrokerSpec) -> bool:
     """Set the admin's SCRAM credential to ``admin.secret``'s password, logged in as the
     broker's own identity (PLAIN); False while the broker does not answer yet."""

@@ -9,7 +9,9 @@ run). Nothing ends it: the partition's last stable offset stops there, read_comm
 readers see nothing after it, and offsets the transaction committed stay pending, so
 the stage that owns them stops. The operator's fix is Kafka's ``kafka-transactions.sh
 find-hanging`` then ``abort``; this module runs the same command class from the jars
-the project installs (``install``), for the operator and the chaos run.
+the project installs (``install``), for the operator and the chaos run; against the
+secure broker with ``command_config``, a client properties file logging in as its admin
+(``streams.localkafka.process.admin_command_config``).
 """
 
 from __future__ import annotations
@@ -41,11 +43,15 @@ class Hanging:
         )
 
 
-def _run(libs: Path, bootstrap: str, *args: str, timeout: float = 120) -> str:
+def _run(
+    libs: Path, bootstrap: str, *args: str, config: Path | None = None, timeout: float = 120
+) -> str:
     java = shutil.which("java")
     if java is None:
         raise BrokerError("java is not on PATH: Kafka's transactions command needs Java 17+")
     cmd = [java, "-Xmx256m", "-cp", f"{libs}/*", COMMAND, "--bootstrap-server", bootstrap]
+    if config is not None:
+        cmd += ["--command-config", str(config)]
     done = subprocess.run(
         [*cmd, *args], check=False, capture_output=True, text=True, timeout=timeout
     )
@@ -55,7 +61,13 @@ def _run(libs: Path, bootstrap: str, *args: str, timeout: float = 120) -> str:
     return done.stdout
 
 
-def find_hanging(libs: Path, bootstrap: str, broker_id: int = 1, minutes: int = 1) -> list[Hanging]:
+def find_hanging(
+    libs: Path,
+    bootstrap: str,
+    broker_id: int = 1,
+    minutes: int = 1,
+    command_config: Path | None = None,
+) -> list[Hanging]:
     """Transactions on ``broker_id``'s partitions open for more than ``minutes`` whose
     coordinator does not know them (or knows them ended)."""
     out = _run(
@@ -66,6 +78,7 @@ def find_hanging(libs: Path, bootstrap: str, broker_id: int = 1, minutes: int = 
         str(broker_id),
         "--max-transaction-timeout",
         str(minutes),
+        config=command_config,
     )
     return parse_hanging(out)
 
@@ -86,7 +99,9 @@ def parse_hanging(out: str) -> list[Hanging]:
 ALREADY_ENDED = "Could not find any open transactions starting at offset"
 
 
-def abort_hanging(libs: Path, bootstrap: str, hanging: Hanging) -> bool:
+def abort_hanging(
+    libs: Path, bootstrap: str, hanging: Hanging, command_config: Path | None = None
+) -> bool:
     """Write the abort marker that ends ``hanging`` (its records are never read); False
     when it had ended meanwhile (``find-hanging`` also lists a transaction whose
     coordinator ended it while its markers were still on their way: seen in a chaos
@@ -102,6 +117,7 @@ def abort_hanging(libs: Path, bootstrap: str, hanging: Hanging) -> bool:
             str(hanging.partition),
             "--start-offset",
             str(hanging.start_offset),
+            config=command_config,
         )
     except BrokerError as exc:
         if ALREADY_ENDED in str(exc):

@@ -3,6 +3,8 @@ StandardAuthorizer, deny without an ACL."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -143,6 +145,18 @@ def test_the_secure_listener_speaks_only_tls_with_a_certificate_its_ca_signed() 
             with pytest.raises(KafkaException) as err:
                 AdminClient(conf).list_topics(timeout=4)
             assert err.value.args[0].name() == "_TRANSPORT", why
+        # Kafka's own tools log in as the admin over TLS from a private properties file.
+        cli = [sys.executable, "-m", "streams.cli", "broker", "hanging"]
+        found = subprocess.run(
+            [*cli, "--data-dir", str(spec.data_dir)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert (found.returncode, found.stdout) == (0, "no hanging transaction\n"), found.stderr
+        properties = spec.data_dir / "config" / "admin-client.properties"
+        assert properties.stat().st_mode & 0o777 == 0o600
         stop(spec)
         start(spec)
         assert tls_of(spec).ca.read_bytes() == ca
