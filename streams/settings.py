@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="Partitions of the exchange's topics.")
     web_port: int = Field(6066, ge=1, le=65535)
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server listens on.")
+    status_regulator_token_file: Path | None = Field(
+        None,
+        description=(
+            "A file holding the token a regulator gives to use the status page's lookup "
+            "'who received this person's data' (>= 16 characters, trailing newline cut; "
+            "streams.worker.status.access). Unset: the lookup is disabled; the rest of "
+            "the page is open and read-only."
+        ),
     )
     instance_id: str | None = Field(
         None,

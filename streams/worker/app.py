@@ -2,7 +2,8 @@
 
 ``create_app`` builds a fresh ``faust.App`` per call (tests build their own); the
 stages register themselves through ``install_stages``. Faust runs the worker's lifecycle
-(signals, services, shutdown) and its web server (``/metrics``, ``/ready``); it has no
+(signals, services, shutdown) and its web server (``/metrics``, ``/ready``, the status
+page ``/status``: ``streams.worker.status``); it has no
 agents or tables here, so it runs no Kafka client of its own (``_Boot``).
 """
 
@@ -19,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from streams import __version__
 from streams.runtime.metrics import Metrics
 from streams.settings import Settings
+from streams.worker.status import install_status
 from streams.worker.web import install_web
 
 #: Stage name -> "is it serving?" (the /ready endpoint and the readiness gauge).
@@ -42,7 +44,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     """A Faust app for this exchange, configured from ``settings``.
 
     Metrics go to ``registry`` (a fresh one by default); the worker serves them on
-    ``/metrics`` and stage readiness on ``/ready``.
+    ``/metrics``, stage readiness on ``/ready`` and both as a page on ``/status``.
     """
     app = _App(
         settings.app_id,
@@ -62,7 +64,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     readiness: Readiness = {}
     install_stages(app, settings, metrics, readiness)
-    install_web(app, metrics, lambda: {name: check() for name, check in readiness.items()})
+
+    def ready() -> dict[str, bool]:
+        return {name: check() for name, check in readiness.items()}
+
+    install_web(app, metrics, ready)
+    install_status(app, metrics, ready, settings)
     return app
 
 

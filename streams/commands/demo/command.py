@@ -53,6 +53,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     procs = start_workers(ports, info.bootstrap)
     where = ", ".join(f"http://127.0.0.1:{p}/metrics" for p in ports)
     print(f"workers: {args.workers} started (logs in {HOME / 'logs'}; metrics at {where})")
+    status_page = f"status page: http://127.0.0.1:{ports[0]}/status (open it in a browser)"
+    print(status_page)
     stopping = threading.Event()
     sent = 0
     feeds: dict[str, deque[FeedItem]] = {b: deque(maxlen=FEED_LINES) for b in BANKS}
@@ -108,7 +110,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"the simulator stopped: {failure[0]}", file=sys.stderr)
                 return 1
             screen = render(scrape(ports), sent, time.monotonic() - began, len(procs), feeds)
-            print(("\033[H\033[2J" if tty else "\n") + screen, flush=True)
+            print(("\033[H\033[2J" if tty else "\n") + screen + "\n" + status_page, flush=True)
             time.sleep(1.0 if tty else 5.0)
     except KeyboardInterrupt:
         pass

@@ -38,6 +38,7 @@ FAMILIES: Final = (
     "creditstream_consent_requests_total",
     "creditstream_audit_records_total",
     "creditstream_disputes_total",
+    "creditstream_status_lookups_total",
     "creditstream_consumer_lag_records",
     "creditstream_table_entries",
     "creditstream_recovery_progress_ratio",
@@ -134,6 +135,14 @@ class Families:
             "creditstream_disputes",
             "Objections against platforms' records, by what happened to them.",
             ["platform", "outcome"],
+            registry=r,
+        )
+        # Regulators' lookups on the status page (streams.worker.status) by outcome:
+        # answered, missing / wrong (credential), disabled, invalid (form or ID), failed.
+        self.status_lookups = Counter(
+            "creditstream_status_lookups",
+            "Regulator lookups on the status page, by outcome.",
+            ["outcome"],
             registry=r,
         )
         # AuditRecords written to exchange.audit (must equal deliveries over time).
