@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -288,21 +289,24 @@ def test_random_body_behind_a_valid_header_is_decoded_or_refused(body: bytes) ->
         assert err.reason in {"TRUNCATED", "MALFORMED"} and err.raw == header + body
 
 
-def test_registry_url_without_the_client_extra_is_a_clear_config_error() -> None:
-    try:
-        import confluent_kafka.schema_registry  # noqa: F401
-    except ImportError:
-        with pytest.raises(ConfigError, match="schemaregistry"):
-            codec_for("http://127.0.0.1:1")
-    else:
-        assert codec_for("http://127.0.0.1:1").confluent is not None  # lazy: no request yet
+def test_registry_url_makes_a_lazy_registry_codec() -> None:
+    # The registry extra is part of .[dev]: its client must load (no skip without it).
+    assert codec_for("http://127.0.0.1:1").confluent is not None  # lazy: no request yet
 
 
-def test_real_confluent_mock_client_if_installed() -> None:
-    try:  # needs the confluent-kafka[schemaregistry] extra (certifi, httpx, ...)
-        from confluent_kafka.schema_registry._sync import mock_schema_registry_client as mock
-    except ImportError as exc:
-        pytest.skip(f"schema registry client not installed: {exc}")
+def test_registry_url_without_the_client_extra_is_a_clear_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "confluent_kafka.schema_registry", None)  # not installed
+    with pytest.raises(ConfigError, match="schemaregistry"):
+        codec_for("http://127.0.0.1:1")
+
+
+def test_real_confluent_mock_client() -> None:
+    # confluent-kafka's own in-memory registry client (the registry extra, in .[dev]); the
+    # real registry is in tests/integration/test_registry_interop.py.
+    from confluent_kafka.schema_registry._sync import mock_schema_registry_client as mock
+
     client = mock.MockSchemaRegistryClient({"url": "mock://test"})
     codec = codec_for(None, client=client)
     data = codec.encode(LOAN_EVENT, LOAN)
