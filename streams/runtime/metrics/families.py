@@ -23,6 +23,9 @@ LATENCY_BUCKETS: Final = (
 #: One ingress batch (decode, validate, transactional write, commit): 1 ms to 10 s.
 BATCH_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+#: What a regulator's lookup on the status page can come to (``status_lookups``).
+LOOKUP_OUTCOMES: Final = ("answered", "missing", "wrong", "disabled", "invalid", "failed")
+
 #: Every metric family, named as Prometheus stores it (histograms add _bucket/_sum/_count).
 FAMILIES: Final = (
     "creditstream_events_in_total",
@@ -145,6 +148,8 @@ class Families:
             ["outcome"],
             registry=r,
         )
+        for outcome in LOOKUP_OUTCOMES:  # zeros from the start: a rise is what alerts
+            self.status_lookups.labels(outcome)
         # AuditRecords written to exchange.audit (must equal deliveries over time).
         self.audit_records = Counter(
             "creditstream_audit_records", "Audit records written.", registry=r
