@@ -55,10 +55,9 @@ from bench.common import cpu_seconds, process_rss_mb
 from streams import topics
 from streams.domain.audit import ChainHead
 from streams.domain.consent import Subscription
-from streams.domain.delivery import bank_view, deliveries
+from streams.domain.delivery import FeedView, deliveries
 from streams.domain.privacy import Pseudonymizer
 from streams.domain.profile.fold import apply
-from streams.domain.profile.model import view_to_profile
 from streams.domain.profile.output import material_view
 from streams.domain.profile.view import view
 from streams.domain.profile.windows import DEFAULT_CONFIG
@@ -72,6 +71,7 @@ from streams.domain.validation import (
 )
 from streams.errors import DecodeError
 from streams.runtime.registry import codec_for
+from streams.stages.borrower.deliverybytes import DeliveryEncoder
 from streams.stages.borrower.records import (
     OutputEncoder,
     new_profile_entry,
@@ -91,6 +91,8 @@ INGEST = ENV["BENCH_INGEST_TOPICS"].split(",")
 BANKS = ENV["BENCH_BANKS"].split(",")
 CODEC = codec_for(None)
 ENCODER = OutputEncoder(CODEC, DEFAULT_CONFIG)
+#: Only its ``datum``: the feed record as the codec takes it (the obvious, generic path).
+FEEDS = DeliveryEncoder(CODEC, ENCODER)
 PSEUDO = Pseudonymizer({1: ENV["BENCH_HMAC_KEY"]}, 1)
 EXCHANGE = frozenset({EXCHANGE_EVENT})
 DUPLICATE = str(Reason.DUPLICATE_EVENT)
@@ -202,12 +204,12 @@ async def profiles(stream: Any) -> None:
         profiles_table[key] = profile_entry_to_bytes(entry)
         subs = SUBS.get(bid)
         if subs and (material or alerts):
-            shown = bank_view(view_to_profile(bid, v, config))
+            shown = FeedView(v, (), config)
             found = deliveries(
                 bid, shown, v[4], alerts, subs, now, ev.ingested_at_ms, material=material
             )
             for d in found:
-                record = CODEC.encode(FEED_RECORD, d.record)
+                record = CODEC.encode(FEED_RECORD, FEEDS.datum(d.record))
                 await feed_topics[d.bank].send(key=d.key.encode(), value=record)
                 seen["feed"] += 1
                 if d.audit is not None:

@@ -2,16 +2,21 @@
 
 Contract:
 
-* :func:`bank_view` renders the bank-facing profile JSON once per change (not once per
-  bank) from a ``BorrowerProfile`` or its Avro datum (what ``ProfileUpdate.profile``
-  decodes to); it refuses a view that holds a ``borrower_id`` (:class:`PrivacyLeakError`).
-  :func:`bank_view_of` renders the same string from a profile ``View``.
+* A :class:`FeedView` is the bank-facing profile of one change as every bank's record
+  of it carries it (one object, not one per bank): the profile ``View`` and the
+  objections marked on it. The wire encoder writes it as the ``BorrowerProfile`` record
+  of ``FeedRecord.profile`` and the marks as ``FeedRecord.disputed``; :meth:`FeedView.json`
+  is the same profile as JSON (a person's report, the privacy check).
+* :func:`bank_view` renders the bank-facing profile JSON from a ``BorrowerProfile`` or
+  its Avro datum (what ``ProfileUpdate.profile`` decodes to); it refuses a view that
+  holds a ``borrower_id`` (:class:`PrivacyLeakError`). :func:`bank_view_of` renders the
+  same string from a profile ``View``.
 * :func:`deliveries` gives one :class:`Delivery` per subscription *active at*
   ``now_ms`` (never an expired or revoked one), keyed by that bank's own
-  ``customer_ref``, carrying ``profile_version``, the profile JSON and the alerts.
+  ``customer_ref``, carrying ``profile_version``, the :class:`FeedView` and the alerts.
   Kind ``ALERT`` when there are alerts (always delivered), else ``PROFILE_UPDATE`` when
   ``material``, else nothing. A record never names another bank's customer_ref or the
-  borrower_id (checked on the JSON, not only on the keys).
+  borrower_id (checked on the profile's JSON, not only on the keys).
 * Every delivery that carries personal data (a profile or alerts) has ``audit``: the
   ``AuditRecord`` fields (unsealed; :class:`streams.domain.audit.ChainHead` seals them) and is
   metered. The snapshot sent on a new subscription is such a delivery. Bare answers,
@@ -19,7 +24,8 @@ Contract:
   no audit record and no charge, because the audit trail answers "who received this
   person's data" and billing is reproduced from it. They still go to the bank's feed.
 
-Feed records here are ``io.creditstream.FeedRecord`` datums with times as epoch ms.
+Feed records here are ``io.creditstream.FeedRecord`` datums with times as epoch ms and
+the profile as a :class:`FeedView` (the encoder writes its record and its marks).
 Pure: no Kafka import.
 """
 
@@ -33,10 +39,11 @@ from typing import Any
 from streams.clock import iso_ms
 from streams.domain.consent import Answer, Subscription, Subscriptions, active
 from streams.domain.profile.alerts import Alert
-from streams.domain.profile.model import BorrowerProfile, View
+from streams.domain.profile.model import V_VERSION, BorrowerProfile, View
 from streams.domain.profile.output import profile_to_dict, view_json
 from streams.domain.profile.windows import DEFAULT_CONFIG, ProfileConfig
-from streams.domain.rights.model import Ended
+from streams.domain.rights.disputes import marked_view
+from streams.domain.rights.model import Ended, Mark
 from streams.errors import CreditstreamError
 from streams.topics import feed
 from streams.wire.avrojson import datum_to_json
@@ -58,6 +65,42 @@ ERASED_MESSAGE = (
 
 class PrivacyLeakError(CreditstreamError):
     """A feed record would have carried a borrower_id: a bug, never sent."""
+
+
+class FeedView:
+    """The bank-facing profile of one change (see the module doc). ``encoded`` is a
+    cache the wire encoder fills with the profile's Avro body (or is given it by whoever
+    has it already); nothing here reads it."""
+
+    __slots__ = ("_json", "config", "encoded", "marks", "view")
+
+    def __init__(
+        self,
+        view: View,
+        marks: tuple[Mark, ...] = (),
+        config: ProfileConfig = DEFAULT_CONFIG,
+        encoded: bytes | None = None,
+    ) -> None:
+        self.view, self.marks, self.config, self.encoded = view, marks, config, encoded
+        self._json: str | None = None
+
+    def json(self) -> str:
+        """The profile as JSON (:func:`bank_view`'s form, the marks under ``"disputed"``),
+        rendered on first use."""
+        if self._json is None:
+            self._json = marked_view(view_json(self.view, self.config), self.marks)
+        return self._json
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FeedView):
+            return NotImplemented
+        return (self.view, self.marks) == (other.view, other.marks)
+
+    def __hash__(self) -> int:
+        return hash((self.view, self.marks))
+
+    def __repr__(self) -> str:
+        return f"FeedView(version={self.view[V_VERSION]}, marks={len(self.marks)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +151,7 @@ def _record(
     now_ms: int,
     *,
     ingested_at_ms: int | None = None,
-    profile: str | None = None,
+    profile: FeedView | None = None,
     alerts: list[dict[str, str]] | None = None,
     message: str | None = None,
 ) -> dict[str, Any]:
@@ -156,7 +199,7 @@ def _check(view: str, borrower_id: str) -> None:
 
 def deliveries(
     borrower_id: str,
-    view: str,
+    view: FeedView,
     version: int,
     alerts: Sequence[Alert | Mapping[str, Any]],
     subs: Subscriptions,
@@ -165,13 +208,13 @@ def deliveries(
     *,
     material: bool = True,
 ) -> list[Delivery]:
-    """Feed records for one profile change (see module doc); ``view`` from
-    :func:`bank_view`, ``material`` from ``streams.domain.profile.fold.material_change``."""
+    """Feed records for one profile change (see module doc); ``material`` from
+    ``streams.domain.profile.fold.material_change``."""
     if not alerts and not material:
         return []
     items = feed_alerts(alerts)
     kind = ALERT if items else PROFILE_UPDATE
-    _check(view, borrower_id)
+    _check(view.json(), borrower_id)
     if items:
         _check(json.dumps(items), borrower_id)
     out = []
@@ -190,7 +233,7 @@ def deliveries(
 
 
 def subscription_answer(
-    sub: Subscription, borrower_id: str, view: str | None, version: int, now_ms: int
+    sub: Subscription, borrower_id: str, view: FeedView | None, version: int, now_ms: int
 ) -> Delivery:
     """The answer to an accepted SUBSCRIBE: ``SUBSCRIPTION_ACK`` carrying the current
     profile (audited), or ``NO_DATA_YET`` at version 0 when ``view`` is None."""
@@ -199,7 +242,7 @@ def subscription_answer(
         msg = f"subscribed until {until}; no platform has reported this borrower yet"
         record = _record(sub.customer_ref, 0, NO_DATA_YET, now_ms, message=msg)
         return Delivery(sub.bank, feed(sub.bank), sub.customer_ref, record, None)
-    _check(view, borrower_id)
+    _check(view.json(), borrower_id)
     msg = f"subscribed until {until}"
     record = _record(sub.customer_ref, version, SUBSCRIPTION_ACK, now_ms, profile=view, message=msg)
     return _delivery(sub, borrower_id, version, record, now_ms)
@@ -222,7 +265,7 @@ def answer_record(answer: Answer, now_ms: int) -> Delivery:
 
 
 def answer_deliveries(
-    answer: Answer, borrower_id: str, view: str | None, version: int, now_ms: int
+    answer: Answer, borrower_id: str, view: FeedView | None, version: int, now_ms: int
 ) -> list[Delivery]:
     """Everything a request causes on the bank's feed: the snapshot for an accepted
     SUBSCRIBE (``view``/``version``: the current profile, None/0 if none), else the

@@ -27,7 +27,6 @@ the totals).
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -260,7 +259,7 @@ def _check_ref(
         owed = [start, *(v for v in all_versions if v > start)]
     for r in data:
         update = by_version.get((bid, r["profile_version"]))
-        if update is None or _unmarked(r["profile"]) != bank_view(update["profile"]):
+        if update is None or bank_view(r["profile"]) != bank_view(update["profile"]):
             counts.deliveries_wrong_content += 1
     distinct = list(dict.fromkeys(versions))
     if consent.ends_ms is None:
@@ -286,16 +285,6 @@ def _check_ref(
     else:
         late = [r for r in data if to_epoch_ms(r["produced_at"]) >= (consent.ends_ms or 0)]
     counts.deliveries_unentitled += len(late)
-
-
-def _unmarked(view: str) -> str:
-    """A delivered profile without its dispute marks (``"disputed"``), as the update of
-    its version holds it."""
-    if '"disputed":' not in view:
-        return view
-    parsed = json.loads(view)
-    del parsed["disputed"]
-    return json.dumps(parsed, sort_keys=True, separators=(",", ":"))
 
 
 def _check_audit(conf: Conf, delivered: list[tuple[str, str, int]], counts: Counts) -> None:

@@ -15,8 +15,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import shutil
 import subprocess
+from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,10 +27,12 @@ from typing import Any
 import fastavro
 import fastavro.schema
 
+from streams.domain.validation import to_epoch_ms
 from streams.wire.codec import SINGLE_OBJECT_MAGIC
 from streams.wire.schemas import SCHEMA_DIR
 
 JAVA_READER = Path(__file__).parents[1] / "interop" / "avro-java"
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)")
 
 
 def fastavro_decode(values: list[bytes], full_name: str) -> list[dict[str, Any]]:
@@ -78,5 +83,20 @@ def avro_java(values: list[bytes], full_name: str) -> tuple[dict[str, str], list
             name, hex_ = rest.split()
             fingerprints[name] = hex_
         elif kind == "record":
-            records.append(json.loads(rest))
+            records.append(json.loads(rest, parse_float=Decimal))
     return fingerprints, records
+
+
+def normalized(value: Any) -> Any:
+    """``value`` with every time as epoch ms (Java prints ISO-8601 strings, Python gives
+    datetimes) and every number as Java prints it compared by value (Decimal): what two
+    libraries' decodings of one record must agree on."""
+    if isinstance(value, dict):
+        return {k: normalized(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalized(v) for v in value]
+    if isinstance(value, datetime):
+        return to_epoch_ms(value)
+    if isinstance(value, str) and _ISO.fullmatch(value):
+        return to_epoch_ms(datetime.fromisoformat(value))
+    return value

@@ -39,7 +39,7 @@ from streams.domain.validation import to_epoch_ms
 from streams.runtime.auditlog import read_audit
 from streams.runtime.provision import ensure_bank, ensure_platform
 from streams.runtime.registry import codec_for
-from streams.sdk.subscriber import BankSubscriber
+from streams.sdk.subscriber import BankSubscriber, profile_of
 from streams.settings import Settings
 from streams.wire.schemas import (
     ACTIVITY_EVENT,
@@ -100,7 +100,8 @@ def feed(conf: Conf, bank: str) -> list[dict[str, Any]]:
 
 
 def profiles(conf: Conf, bank: str) -> list[dict[str, Any]]:
-    return [json.loads(r["profile"]) for r in feed(conf, bank) if r["profile"]]
+    """The profiles ``bank`` received, as the SDK gives them (marks under "disputed")."""
+    return [p for r in feed(conf, bank) if (p := profile_of(r)) is not None]
 
 
 def platform_disputes(conf: Conf) -> list[dict[str, Any]]:
@@ -328,7 +329,7 @@ def print_mark_latency(conf: Conf, dispute_id: str) -> None:
         marked = [
             to_epoch_ms(r["produced_at"])
             for r in feed(conf, bank)
-            if r["profile"] and dispute_id in r["profile"]
+            if any(m["dispute_id"] == dispute_id for m in r["disputed"])
         ]
         print(f"request -> marked profile on {bank}'s feed: {min(marked) - asked} ms")
 

@@ -14,6 +14,7 @@ import json
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,10 @@ def test_worker_takes_confluent_serialized_loans_and_its_feed_reads_with_conflue
     assert {r["kind"] for r in records} <= {"SUBSCRIPTION_ACK", "NO_DATA_YET", "PROFILE_UPDATE"}
     profile = records[-1]
     assert profile["kind"] in {"SUBSCRIPTION_ACK", "PROFILE_UPDATE"} and profile["profile"]
-    assert json.loads(profile["profile"])  # the profile travels as a JSON document
+    # The profile is a BorrowerProfile record: amounts as Decimal, times as datetimes.
+    assert profile["profile"]["profile_version"] == profile["profile_version"] >= 1
+    assert all(isinstance(v, Decimal) for v in profile["profile"]["outstanding_principal"].values())
+    assert profile["disputed"] == []
     assert isinstance(profile["produced_at"], datetime)  # timestamp-millis, as Confluent reads it
 
 

@@ -8,22 +8,43 @@ layout it writes, it says so and falls back to the codec.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.domain.delivery import FeedView, bank_view, bank_view_of
+from streams.domain.rights import Mark
+from streams.domain.rights.model import STATUSES
 from streams.runtime.registry import codec_for
+from streams.sdk.subscriber import profile_of
 from streams.stages.borrower import deliverybytes
 from streams.stages.borrower.deliverybytes import DeliveryEncoder
+from streams.stages.borrower.records import OutputEncoder
 from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD
+from tests.unit.profile_factories import T0, activity_event, event_sets
+from tests.unit.test_bank_view import views_of
 
 CODEC = codec_for(None)
-ENCODER = DeliveryEncoder(CODEC)
+PROFILES = OutputEncoder(CODEC)
+ENCODER = DeliveryEncoder(CODEC, PROFILES)
 KINDS = ["PROFILE_UPDATE", "ALERT", "SUBSCRIPTION_ACK", "SUBSCRIPTION_REJECT", "NO_DATA_YET"]
 PURPOSES = ["CREDIT_APPLICATION", "ACCOUNT_REVIEW", "COLLECTIONS", "FRAUD_PREVENTION"]
 times = st.integers(0, 2**62)
 text = st.text(max_size=80)
+
+
+marks = st.builds(Mark, text, text, st.sampled_from(STATUSES), times)
+
+
+@st.composite
+def feed_views(draw: st.DrawFn) -> FeedView | None:
+    views = views_of(draw(event_sets()))
+    if not views:
+        return None
+    _, v = draw(st.sampled_from(views))
+    return FeedView(v, tuple(draw(st.lists(marks, max_size=3))))
 
 
 @st.composite
@@ -34,7 +55,7 @@ def feed_records(draw: st.DrawFn) -> dict[str, Any]:
         "kind": draw(st.sampled_from(KINDS)),
         "produced_at": draw(times),
         "ingested_at": draw(st.none() | times),
-        "profile": draw(st.none() | st.text(max_size=400)),
+        "profile": draw(st.none() | feed_views()),
         "alerts": draw(
             st.lists(st.fixed_dictionaries({"kind": text, "reason": text}), max_size=70)
         ),
@@ -62,9 +83,23 @@ def test_the_hand_written_path_runs_for_the_shipped_schemas() -> None:
     assert ENCODER.hand_written
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(feed_records())
 def test_feed_records_are_the_codec_bytes(record: dict[str, Any]) -> None:
-    assert ENCODER.feed(record) == CODEC.encode(FEED_RECORD, record)
+    assert ENCODER.feed(record) == CODEC.encode(FEED_RECORD, ENCODER.datum(record))
+
+
+def test_a_bank_decodes_the_profile_record_and_its_marks() -> None:
+    (_, v), *_ = views_of([activity_event("s1", T0)])
+    view = FeedView(v, (Mark("d-1", "acme", "OPEN", T0),))
+    record = {
+        "customer_ref": "c", "profile_version": 3, "kind": "PROFILE_UPDATE",
+        "produced_at": T0, "ingested_at": T0, "profile": view, "alerts": [], "message": None,
+    }  # fmt: skip
+    datum = CODEC.decode(ENCODER.feed(record), {FEED_RECORD})[1]
+    assert bank_view(datum["profile"]) == bank_view_of(v)
+    assert profile_of(datum) == json.loads(view.json())
+    assert view.encoded is not None  # written once, kept for the next bank's record
 
 
 @given(audit_records())
@@ -74,7 +109,7 @@ def test_audit_records_are_the_codec_bytes(record: dict[str, Any]) -> None:
 
 def test_a_schema_of_another_layout_falls_back_to_the_codec(monkeypatch: Any) -> None:
     monkeypatch.setattr(deliverybytes, "FEED_LAYOUT", deliverybytes.FEED_LAYOUT[:-1])
-    slow = DeliveryEncoder(CODEC)
+    slow = DeliveryEncoder(CODEC, PROFILES)
     assert not slow.hand_written
     record = {
         "customer_ref": "r",

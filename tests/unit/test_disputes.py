@@ -43,7 +43,9 @@ from streams.domain.rights import (
     record_ended,
 )
 from streams.runtime.registry import codec_for
+from streams.sdk.subscriber import profile_of
 from streams.stages.borrower.batch import Outcome, process_batch
+from streams.stages.borrower.deliverybytes import DeliveryEncoder
 from streams.stages.borrower.entry import (
     borrower_entry_from_bytes,
     borrower_entry_to_bytes,
@@ -55,11 +57,12 @@ from streams.stages.borrower.records import OutputEncoder
 from streams.stages.borrower.store import BorrowerStore
 from streams.wire.consents import Action, ConsentRequest, Purpose
 from streams.wire.events import ExchangeEvent, LoanEventType
-from streams.wire.schemas import DISPUTE
+from streams.wire.schemas import DISPUTE, FEED_RECORD
 from tests.unit.profile_factories import BORROWER, DAY, T0, commit, loan_event
 
 CODEC = codec_for(None)
 ENCODER = OutputEncoder(CODEC)
+FEEDS = DeliveryEncoder(CODEC, ENCODER)
 NOW = T0 + 30 * DAY
 DISB = LoanEventType.DISBURSEMENT
 
@@ -119,8 +122,10 @@ def feed(out: Outcome) -> list[tuple[str, str, int, bool]]:
 
 
 def profile_json(out: Outcome, bank: str) -> dict[str, Any]:
+    """The profile ``bank`` received, decoded from the wire as the SDK does."""
     (record,) = [d.record for _, d in out.deliveries if d.bank == bank and d.record["profile"]]
-    parsed: dict[str, Any] = json.loads(record["profile"])
+    parsed = profile_of(CODEC.decode(FEEDS.feed(record), {FEED_RECORD})[1])
+    assert parsed == json.loads(record["profile"].json())  # the report's JSON says the same
     return parsed
 
 
@@ -146,7 +151,7 @@ def test_opening_needs_the_record_and_one_open_dispute_per_loan() -> None:
     _, missing = open_dispute(rights, state, objection("d3", loan_id="L9"), NOW)
     assert missing is not None and missing.status == REFUSED and "no record" in missing.note
     assert state.version == before + 1  # refusals make no new version
-    assert [m["dispute_id"] for m in marks(rights)] == ["d1"]
+    assert [m.dispute_id for m in marks(rights)] == ["d1"]
 
 
 def test_an_unanswered_dispute_takes_the_loan_out_and_keeps_it_out() -> None:
@@ -156,7 +161,7 @@ def test_an_unanswered_dispute_takes_the_loan_out_and_keeps_it_out() -> None:
     assert expire(rights, state, NOW + 20 * DAY_MS - 1) == []
     (d,) = expire(rights, state, NOW + 20 * DAY_MS)
     assert d.status == NOT_VERIFIED and "removed" in d.note
-    assert "p1\0L1" not in state.loans and not state.lidx and marks(rights) == []
+    assert "p1\0L1" not in state.loans and not state.lidx and marks(rights) == ()
     apply(state, loan_event("e2", T0 + 3 * DAY, LoanEventType.REPAYMENT), DEFAULT_CONFIG)
     assert "p1\0L1" in state.loans  # a later event of the loan brings it back ...
     assert exclude_loans(rights, state) and "p1\0L1" not in state.loans  # ... not for long
@@ -169,7 +174,7 @@ def test_keep_marked_leaves_the_loan_in_and_marked_as_not_verified() -> None:
     rights, _ = open_dispute(None, state, objection(), NOW, policy)
     expire(rights, state, NOW + 21 * DAY_MS, policy)
     assert "p1\0L1" in state.loans
-    assert [(m["dispute_id"], m["status"]) for m in marks(rights, policy)] == [("d1", NOT_VERIFIED)]
+    assert [(m.dispute_id, m.status) for m in marks(rights, policy)] == [("d1", NOT_VERIFIED)]
 
 
 def test_notices_go_to_recent_ended_consents_that_could_have_seen_the_loan() -> None:

@@ -19,6 +19,7 @@ from streams.domain.delivery import (
     PROFILE_UPDATE,
     SUBSCRIPTION_ACK,
     SUBSCRIPTION_REJECT,
+    FeedView,
     PrivacyLeakError,
     answer_deliveries,
     answer_record,
@@ -29,8 +30,11 @@ from streams.domain.profile.alerts import Alert, AlertKind
 from streams.domain.profile.fold import apply
 from streams.domain.profile.output import profile_to_avro, profile_to_dict
 from streams.domain.profile.state import new_state
-from streams.domain.profile.view import snapshot
+from streams.domain.profile.view import snapshot, view
+from streams.domain.rights import Mark
 from streams.runtime.registry import codec_for
+from streams.stages.borrower.deliverybytes import DeliveryEncoder
+from streams.stages.borrower.records import OutputEncoder
 from streams.wire.consents import Action, ConsentRequest, Purpose
 from streams.wire.events import LoanEventType
 from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD
@@ -41,15 +45,21 @@ NOW = T0 + DAY
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def profile_and_alerts() -> tuple[Any, list[Alert]]:
+def profile_and_alerts() -> tuple[Any, FeedView, list[Alert]]:
     state = new_state(BORROWER)
     state, _ = apply(state, loan_event("e1", T0, LoanEventType.APPLICATION))
     state, alerts = apply(state, loan_event("e2", T0 + 1000, LoanEventType.DISBURSEMENT))
-    return snapshot(state, NOW), list(alerts)
+    return snapshot(state, NOW), FeedView(view(state, NOW)), list(alerts)
 
 
-PROFILE, ALERTS = profile_and_alerts()
+PROFILE, FEED_VIEW, ALERTS = profile_and_alerts()
 VIEW = bank_view(PROFILE)
+#: The stage's encoder, so that records with a FeedView encode as banks receive them.
+ENCODER = DeliveryEncoder(CODEC, OutputEncoder(CODEC))
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    return ENCODER.feed(record)
 
 
 def sub(bank: str, cref: str, expires: int = NOW + DAY) -> Subscription:
@@ -58,6 +68,7 @@ def sub(bank: str, cref: str, expires: int = NOW + DAY) -> Subscription:
 
 def test_bank_view_is_the_profile_without_borrower_id_from_either_form() -> None:
     assert json.loads(VIEW) == profile_to_dict(PROFILE)
+    assert FEED_VIEW.json() == VIEW  # the feed's profile, as JSON
     assert bank_view(profile_to_avro(PROFILE)) == VIEW  # what ProfileUpdate.profile decodes to
     _name, decoded = CODEC.decode(
         CODEC.encode("io.creditstream.BorrowerProfile", profile_to_avro(PROFILE))
@@ -74,7 +85,7 @@ def test_one_record_per_active_subscription_keyed_by_its_own_ref() -> None:
         "beta": sub("beta", "B-1"),
         "gamma": sub("gamma", "G-1", expires=NOW),  # expired exactly now: no delivery
     }
-    out = deliveries(BORROWER, VIEW, 7, [], subs, NOW, NOW - 50, material=True)
+    out = deliveries(BORROWER, FEED_VIEW, 7, [], subs, NOW, NOW - 50, material=True)
     assert [(d.bank, d.topic, d.key) for d in out] == [
         ("alpha", "banks.alpha.feed", "A-1"),
         ("beta", "banks.beta.feed", "B-1"),
@@ -84,8 +95,8 @@ def test_one_record_per_active_subscription_keyed_by_its_own_ref() -> None:
         assert d.record["profile_version"] == 7
         assert d.record["ingested_at"] == NOW - 50
         assert d.record["produced_at"] == NOW
-        assert json.loads(d.record["profile"]) == profile_to_dict(PROFILE)
-        assert CODEC.decode(CODEC.encode(FEED_RECORD, d.record))[0] == FEED_RECORD
+        assert json.loads(d.record["profile"].json()) == profile_to_dict(PROFILE)
+        assert CODEC.decode(encode(d.record))[0] == FEED_RECORD
         assert d.audit == {
             "bank": d.bank,
             "borrower_id": BORROWER,
@@ -101,13 +112,13 @@ def test_one_record_per_active_subscription_keyed_by_its_own_ref() -> None:
 def test_immaterial_changes_are_not_sent_but_alerts_always_are() -> None:
     subs = {"alpha": sub("alpha", "A-1")}
     assert [a.kind for a in ALERTS] == [AlertKind.NEW_LOAN]
-    assert deliveries(BORROWER, VIEW, 8, [], subs, NOW, NOW, material=False) == []
-    (d,) = deliveries(BORROWER, VIEW, 8, ALERTS, subs, NOW, NOW, material=False)
+    assert deliveries(BORROWER, FEED_VIEW, 8, [], subs, NOW, NOW, material=False) == []
+    (d,) = deliveries(BORROWER, FEED_VIEW, 8, ALERTS, subs, NOW, NOW, material=False)
     assert d.record["kind"] == ALERT
     assert d.record["alerts"] == [{"kind": str(a.kind), "reason": a.reason} for a in ALERTS]
     assert d.audit is not None
     as_dicts = [{"kind": "payoff", "reason": "loan paid off"}]
-    (d2,) = deliveries(BORROWER, VIEW, 9, as_dicts, subs, NOW, NOW, material=False)
+    (d2,) = deliveries(BORROWER, FEED_VIEW, 9, as_dicts, subs, NOW, NOW, material=False)
     assert d2.record["alerts"] == as_dicts
 
 
@@ -115,9 +126,10 @@ def test_a_borrower_id_smuggled_into_an_alert_or_view_is_refused() -> None:
     subs = {"alpha": sub("alpha", "A-1")}
     bad = [Alert(AlertKind.NEW_LOAN, f"for {BORROWER}", NOW)]
     with pytest.raises(PrivacyLeakError):
-        deliveries(BORROWER, VIEW, 1, bad, subs, NOW, NOW)
+        deliveries(BORROWER, FEED_VIEW, 1, bad, subs, NOW, NOW)
+    smuggled = FeedView(FEED_VIEW.view, (Mark("d-1", BORROWER, "OPEN", NOW),))
     with pytest.raises(PrivacyLeakError):
-        deliveries(BORROWER, VIEW[:-1] + f',"x":"{BORROWER}"}}', 1, [], subs, NOW, NOW)
+        deliveries(BORROWER, smuggled, 1, [], subs, NOW, NOW)
 
 
 def request(bank: str, cref: str, action: Action = Action.SUBSCRIBE) -> ConsentRequest:
@@ -128,13 +140,13 @@ def request(bank: str, cref: str, action: Action = Action.SUBSCRIBE) -> ConsentR
 
 def test_an_accepted_subscription_gets_the_snapshot_audited_or_no_data_yet() -> None:
     _subs, ack = apply_request(EMPTY, request("alpha", "A-1"), NOW)
-    (snap,) = answer_deliveries(ack, BORROWER, VIEW, 12, NOW)
+    (snap,) = answer_deliveries(ack, BORROWER, FEED_VIEW, 12, NOW)
     assert (snap.key, snap.record["kind"], snap.record["profile_version"]) == (
         "A-1",
         SUBSCRIPTION_ACK,
         12,
     )
-    assert snap.record["profile"] == VIEW and snap.record["ingested_at"] is None
+    assert snap.record["profile"] == FEED_VIEW and snap.record["ingested_at"] is None
     assert snap.audit is not None and snap.audit["profile_version"] == 12
     (none,) = answer_deliveries(ack, BORROWER, None, 0, NOW)
     assert (none.record["kind"], none.record["profile_version"], none.audit) == (
@@ -143,13 +155,13 @@ def test_an_accepted_subscription_gets_the_snapshot_audited_or_no_data_yet() -> 
         None,
     )
     for d in (snap, none):
-        CODEC.encode(FEED_RECORD, d.record)
+        encode(d.record)
 
 
 def test_revocation_acks_and_rejects_are_bare_and_unaudited() -> None:
     subs, _ = apply_request(EMPTY, request("alpha", "A-1"), NOW)
     _gone, revoked = apply_request(subs, request("alpha", "A-1", Action.REVOKE), NOW)
-    (ack,) = answer_deliveries(revoked, BORROWER, VIEW, 12, NOW)
+    (ack,) = answer_deliveries(revoked, BORROWER, FEED_VIEW, 12, NOW)
     assert ack.record["kind"] == SUBSCRIPTION_ACK and ack.record["profile"] is None
     assert ack.audit is None
     reject = Answer("alpha", "A-9", Action.REVOKE, False, ConsentReason.UNKNOWN_SUBSCRIPTION, "no")
@@ -176,14 +188,14 @@ def test_deliveries_never_leak_and_match_active_subscriptions(
     subs: dict[str, Subscription], now: int, material: bool, with_alerts: bool
 ) -> None:
     alerts = ALERTS if with_alerts else []
-    out = deliveries(BORROWER, VIEW, 3, alerts, subs, now, now, material=material)
+    out = deliveries(BORROWER, FEED_VIEW, 3, alerts, subs, now, now, material=material)
     expected = active(subs, now) if (material or with_alerts) else []
     assert [(d.bank, d.key) for d in out] == [(s.bank, s.customer_ref) for s in expected]
     head = ChainHead()
     sealed: list[tuple[int, dict[str, Any]]] = []
     for d in out:
         assert now < subs[d.bank].expires_at_ms
-        wire = json.dumps(d.record)
+        wire = json.dumps(d.record | {"profile": d.record["profile"].json()})
         assert BORROWER not in wire and "borrower_id" not in wire
         for other in subs.values():
             if other.bank != d.bank:

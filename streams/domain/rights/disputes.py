@@ -24,11 +24,11 @@ Contract (the borrower stage calls these inside its batch; no Kafka import):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from streams.clock import DAY_MS, iso_ms
+from streams.clock import DAY_MS
 from streams.domain.consent import Subscription, Subscriptions
 from streams.domain.profile.state import (
     L_RECS,
@@ -51,6 +51,7 @@ from streams.domain.rights.model import (
     Dispute,
     DisputeRequest,
     Ended,
+    Mark,
     Rights,
     loan_key,
 )
@@ -178,29 +179,25 @@ def exclude_loans(rights: Rights, state: ProfileState) -> bool:
     return removed
 
 
-def marks(rights: Rights | None, policy: RightsPolicy = DEFAULT_POLICY) -> list[dict[str, str]]:
+def marks(rights: Rights | None, policy: RightsPolicy = DEFAULT_POLICY) -> tuple[Mark, ...]:
     """What a bank is told is contested: each open dispute (and, under ``keep-marked``,
-    each unverified one) as ``{dispute_id, platform, status, since}``, oldest first."""
+    each unverified one), oldest first."""
     if rights is None:
-        return []
+        return ()
     shown = [
         d
         for d in rights.disputes.values()
         if d.open or (d.status == NOT_VERIFIED and policy.unanswered == "keep-marked")
     ]
     shown.sort(key=lambda d: d.opened_ms)
-    return [
-        {"dispute_id": d.dispute_id, "platform": d.platform, "status": d.status,
-         "since": iso_ms(d.opened_ms)}
-        for d in shown
-    ]  # fmt: skip
+    return tuple(Mark(d.dispute_id, d.platform, d.status, d.opened_ms) for d in shown)
 
 
-def marked_view(view: str, found: list[dict[str, str]]) -> str:
+def marked_view(view: str, found: Sequence[Mark]) -> str:
     """The bank-facing profile JSON ``view`` with the marks added as ``"disputed"``."""
     if not found:
         return view
-    extra = json.dumps(found, sort_keys=True, separators=(",", ":"))
+    extra = json.dumps([m.as_json() for m in found], sort_keys=True, separators=(",", ":"))
     return f'{view[:-1]},"disputed":{extra}}}'
 
 

@@ -23,7 +23,9 @@ stage reads them from ``exchange.requests`` (pseudonymized: no national ID).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
+
+from streams.clock import iso_ms
 
 #: A dispute's states. OPEN until the platform answers (CORRECTED: its correction
 #: changed the record; CONFIRMED: it re-sent the same facts) or the deadline passes
@@ -68,6 +70,24 @@ class Dispute:
             self.opened_ms, self.deadline_ms, self.loan_from_ms, self.status, self.closed_ms,
             self.note,
         )  # fmt: skip
+
+
+class Mark(NamedTuple):
+    """An objection as a bank sees it marked on a profile (``DisputeMark`` on the wire)."""
+
+    dispute_id: str
+    platform: str
+    status: str
+    since_ms: int
+
+    def as_json(self) -> dict[str, str]:
+        """The mark in the profile JSON of a person's report (``"since"`` ISO-8601)."""
+        return {
+            "dispute_id": self.dispute_id,
+            "platform": self.platform,
+            "status": self.status,
+            "since": iso_ms(self.since_ms),
+        }
 
 
 @dataclass(frozen=True, slots=True)

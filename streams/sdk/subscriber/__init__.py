@@ -22,7 +22,7 @@ from streams.sdk.subscriber.checks import (
     purposes,
 )
 from streams.sdk.subscriber.client import BankSubscriber
-from streams.sdk.subscriber.items import Alert, FeedItem
+from streams.sdk.subscriber.items import Alert, FeedItem, profile_of
 
 __all__ = [
     "Alert",
@@ -31,5 +31,6 @@ __all__ = [
     "SubscriberError",
     "check_identity",
     "check_request",
+    "profile_of",
     "purposes",
 ]

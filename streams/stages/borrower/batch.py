@@ -44,8 +44,8 @@ from typing import Any
 from streams.domain.consent import active, apply_request, drop_expired, next_expiry
 from streams.domain.delivery import (
     Delivery,
+    FeedView,
     answer_deliveries,
-    bank_view_of,
     deliveries,
     erased_records,
 )
@@ -56,7 +56,6 @@ from streams.domain.rights import (
     Dispute,
     RightsPolicy,
     holds_data,
-    marked_view,
     marks,
     prune_rights,
     record_ended,
@@ -96,13 +95,12 @@ class Outcome:
 
 def render(
     entry: BorrowerEntry, config: ProfileConfig, policy: RightsPolicy = DEFAULT_POLICY
-) -> str | None:
-    """The bank-facing JSON of the entry's last update, marked with its open disputes
-    (None before any update)."""
+) -> FeedView | None:
+    """The bank-facing profile of the entry's last update, marked with its open
+    disputes (None before any update)."""
     if entry.last is None:
         return None
-    view = bank_view_of(entry.last, config)
-    return view if entry.rights is None else marked_view(view, marks(entry.rights, policy))
+    return FeedView(entry.last, marks(entry.rights, policy), config)
 
 
 def process_batch(
@@ -164,9 +162,7 @@ def process_batch(
             continue
         if e.view is None or not active(entry.subs, now_ms):
             continue
-        view = bank_view_of(e.view, config)
-        if entry.rights is not None:
-            view = marked_view(view, marks(entry.rights, policy))
+        view = FeedView(e.view, marks(entry.rights, policy), config, e.body)
         found = deliveries(
             e.borrower_id,
             view,

@@ -81,6 +81,7 @@ class Emit:
     material: bool  # the profile went to exchange.profiles
     view: View | None  # the view the update carries (None: no update)
     saturated: bool = False  # an amount outgrew decimal(18, 2): published clamped
+    body: bytes | None = None  # the Avro body of the view's BorrowerProfile (the feeds')
 
 
 Loader = Callable[[int, str], BorrowerEntry]
@@ -191,7 +192,7 @@ def emit_of(
     when not materially changed, e.g. a dispute marked it)."""
     v = view(entry.state, now_ms, config)
     material = force or material_view(entry.emitted, v, config)
-    profile = update = None
+    profile = update = body = None
     sent: View | None = None
     saturated = False
     if material or alerts:
@@ -201,13 +202,14 @@ def emit_of(
             v, saturated = saturate_money(v), True
             profile = encoder.profile(v)
         update = encoder.update(bid, v, profile, material, ingested, alerts)
+        body = encoder.body_of(profile)
         entry.updated(v, material)
         sent = v
         if not material:
             profile = None  # only material changes go to the compacted topic
     return Emit(
         bid, partition, profile, update, v[V_VERSION], alerts, entry, ingested, material, sent,
-        saturated,
+        saturated, body,
     )  # fmt: skip
 
 

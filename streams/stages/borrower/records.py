@@ -169,7 +169,7 @@ class OutputEncoder:
         schema = codec.single.schemas.info(PROFILE_UPDATE).resolved
         if schema["fields"][-1]["name"] != "profile":
             raise ValueError("ProfileUpdate must end with its profile field")
-        sample = _sample_view(config)
+        sample = sample_view(config)
         alerts = [Alert(AlertKind.NEW_LOAN, "sample \u00e9", 0)]
         full = self._codec_profile(sample)
         self._profile_header = full[: _header_len(full)]
@@ -178,7 +178,7 @@ class OutputEncoder:
         # The hand-written bodies are used only if they equal the codec's bytes, for
         # large values (field by field) and small ones (the bodies' templates) alike.
         self.hand_written = True
-        small = _sample_view(config, large=False)
+        small = sample_view(config, large=False)
         self.hand_written = (
             self.profile(sample) == full
             and self.update("b" * 64, sample, full, True, 1_700_000_000_123, alerts) == upd
@@ -250,7 +250,7 @@ class OutputEncoder:
         return self.codec.encode(PROFILE_UPDATE, datum)
 
 
-def _sample_view(config: ProfileConfig, large: bool = True) -> View:
+def sample_view(config: ProfileConfig, large: bool = True) -> View:
     """A view exercising every field kind (negative, multi-byte and sub-cent amounts),
     with ``large`` counts (4096 and more are encoded field by field) or only small."""
     nc, nl = len(config.count_windows_days), len(config.lender_windows_days)

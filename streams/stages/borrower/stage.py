@@ -142,7 +142,7 @@ class BorrowerStage(StageLoop[Staged]):
         self.config = config
         self.decoder = EventDecoder(codec)
         self.encoder = OutputEncoder(codec, config)
-        self.deliveries = DeliveryEncoder(codec)
+        self.deliveries = DeliveryEncoder(codec, self.encoder)
         hand, slow = "hand-written", "generic codec (slow path)"
         log.info(
             "borrower: events decoded by the %s, profiles encoded by the %s, feed and "

@@ -21,8 +21,10 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.apache.avro.AvroRuntimeException;
+import org.apache.avro.Conversions;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
+import org.apache.avro.data.TimeConversions;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.message.BinaryMessageDecoder;
@@ -66,8 +68,12 @@ public class AvroFeedReader {
       long fp = SchemaNormalization.parsingFingerprint64(e.getValue());
       System.out.printf("fingerprint %s %016x%n", e.getKey(), Long.reverseBytes(fp));
     }
+    // Logical types as Java values (BigDecimal, Instant), as an integrator would read them.
+    GenericData model = new GenericData();
+    model.addLogicalTypeConversion(new Conversions.DecimalConversion());
+    model.addLogicalTypeConversion(new TimeConversions.TimestampMillisConversion());
     BinaryMessageDecoder<GenericRecord> decoder =
-        new BinaryMessageDecoder<>(GenericData.get(), named.get(args[1]));
+        new BinaryMessageDecoder<>(model, named.get(args[1]));
     BufferedReader in =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
     for (String line = in.readLine(); line != null; line = in.readLine()) {
