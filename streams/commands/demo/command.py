@@ -4,9 +4,11 @@ Contract: :func:`cmd_demo` starts (or reuses) the local broker; a broker it star
 begins empty, its workers' state too, so no duplicates come from an earlier demo. It
 then starts the workers, provisions the banks and starts their feed readers, and runs
 the seeded simulator in rounds (each bank subscribing first) on a thread. It redraws
-the screen until ``--duration`` passes or Ctrl-C, and returns 1 as soon as a worker
-exits or the simulator fails. On the way out it stops the simulator, the bank readers,
-the workers and, if it started it, the broker, leaving nothing running.
+the screen (in a terminal the live layout of ``live``, else text blocks) until
+``--duration`` passes or Ctrl-C, and returns 1 as soon as a worker exits or the
+simulator fails (saying why once the screen is given back). On the way out it stops
+the simulator, the bank readers, the workers and, if it started it, the broker,
+leaving nothing running.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import sys
 import threading
 import time
 from collections import deque
+from contextlib import nullcontext
 
 from streams.commands.demo.banks import BANKS, read_feed, subscribe_round
+from streams.commands.demo.live import LiveScreen
 from streams.commands.demo.processes import (
     HOME,
     free_ports,
@@ -26,7 +30,7 @@ from streams.commands.demo.processes import (
     start_workers,
     stop_workers,
 )
-from streams.commands.demo.screen import FEED_LINES, render, scrape
+from streams.commands.demo.screen import FEED_LINES, render, scrape, screen_of
 from streams.commands.simulate import SimulationConfig, run_simulation
 from streams.localkafka import BrokerSpec, start, status, stop, wipe
 from streams.runtime.provision import ensure_bank
@@ -53,7 +57,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     procs = start_workers(ports, info.bootstrap)
     where = ", ".join(f"http://127.0.0.1:{p}/metrics" for p in ports)
     print(f"workers: {args.workers} started (logs in {HOME / 'logs'}; metrics at {where})")
-    status_page = f"status page: http://127.0.0.1:{ports[0]}/status (open it in a browser)"
+    url = f"http://127.0.0.1:{ports[0]}/status"
+    status_page = f"status page: {url} (open it in a browser)"
     print(status_page)
     stopping = threading.Event()
     sent = 0
@@ -100,18 +105,27 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     sim_thread = threading.Thread(target=simulate, name="simulator", daemon=True)
     sim_thread.start()
     began = time.monotonic()
+    # A terminal gets the live layout, redrawn in place each second; a pipe or a log gets
+    # the same figures as a block of text every 5 s.
     tty = sys.stdout.isatty()
+    screen = LiveScreen() if tty else nullcontext()
+    problem = ""
     try:
-        while args.duration <= 0 or time.monotonic() - began < args.duration:
-            if any(p.poll() is not None for p in procs):
-                print("a worker exited; see .creditstream/logs", file=sys.stderr)
-                return 1
-            if failure:
-                print(f"the simulator stopped: {failure[0]}", file=sys.stderr)
-                return 1
-            screen = render(scrape(ports), sent, time.monotonic() - began, len(procs), feeds)
-            print(("\033[H\033[2J" if tty else "\n") + screen + "\n" + status_page, flush=True)
-            time.sleep(1.0 if tty else 5.0)
+        with screen:
+            while args.duration <= 0 or time.monotonic() - began < args.duration:
+                if any(p.poll() is not None for p in procs):
+                    problem = "a worker exited; see .creditstream/logs"
+                    break
+                if failure:
+                    problem = f"the simulator stopped: {failure[0]}"
+                    break
+                samples, elapsed = scrape(ports), time.monotonic() - began
+                if isinstance(screen, LiveScreen):
+                    screen.show(screen_of(samples, sent, elapsed, len(procs), feeds), url)
+                else:
+                    text = render(samples, sent, elapsed, len(procs), feeds)
+                    print("\n" + text + "\n" + status_page, flush=True)
+                time.sleep(1.0 if tty else 5.0)
     except KeyboardInterrupt:
         pass
     finally:
@@ -126,6 +140,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         stop_workers(procs)
         if ours:
             stop(spec)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     print("stopped; nothing left running")
     return 0
 
