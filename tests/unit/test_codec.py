@@ -223,6 +223,25 @@ def test_registry_outage_is_not_blamed_on_the_record() -> None:
         confluent(registry).decode(data)
 
 
+class IncompatibleError(Exception):
+    http_status_code = 409
+
+
+def test_a_schema_the_registry_refuses_is_a_configuration_error_not_an_outage() -> None:
+    registry = FakeRegistry()
+
+    def refuse(subject_name: str, schema: Any) -> int:
+        raise IncompatibleError("Schema being registered is incompatible with an earlier schema")
+
+    registry.register_schema = refuse  # type: ignore[method-assign]
+    with pytest.raises(ConfigError, match=r"refuses io\.creditstream\.LoanEvent: Schema being"):
+        confluent(registry).encode(LOAN_EVENT, LOAN)
+    registry.down = True  # an outage stays an outage: retried, never a config error
+    data = confluent().encode(LOAN_EVENT, LOAN)
+    with pytest.raises(RegistryUnavailableError):
+        confluent(registry).decode(data)
+
+
 def test_encode_errors_name_the_field_not_the_value() -> None:
     codec = SingleObjectCodec(SCHEMAS)
     with pytest.raises(EncodeError) as err:

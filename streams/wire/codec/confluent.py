@@ -5,7 +5,10 @@ Contract: a record is ``00`` (:data:`CONFLUENT_MAGIC`) + the 4-byte big-endian s
 up) each shipped schema under its subject once, then caches the id; decoding fetches an
 unknown id's writer schema from the registry once and reads the body into the shipped
 schema of that name. An id the registry does not have, or one naming a schema not
-shipped, is UNKNOWN_SCHEMA; any other registry failure raises
+shipped, is UNKNOWN_SCHEMA; a schema the registry refuses to register (HTTP 409 or
+422: incompatible, invalid) is a ``ConfigError`` (a deployment's mismatch, which no
+retry mends: the worker stops with one line at start, when its encoders register
+what it writes); any other registry failure raises
 :class:`~streams.wire.codec.base.RegistryUnavailableError`. The client is passed in
 (:class:`RegistryClient`): no Kafka import here.
 """
@@ -19,7 +22,7 @@ from typing import Any, Protocol
 
 from fastavro import parse_schema
 
-from streams.errors import DecodeError
+from streams.errors import ConfigError, DecodeError
 from streams.wire.codec.base import (
     Datum,
     EncodeError,
@@ -33,6 +36,8 @@ from streams.wire.rejects import Reason
 from streams.wire.schemas import NAMESPACE, SchemaSet, load_schemas
 
 CONFLUENT_MAGIC = b"\x00"
+#: Registry answers that refuse a schema for good: incompatible (409), invalid (422).
+REFUSED = frozenset({409, 422})
 _CF_HEADER = 5  # magic (1) + schema id (4)
 
 
@@ -80,6 +85,12 @@ class ConfluentCodec:
                 else:
                     schema_id = self.client.lookup_schema(subject, schema).schema_id
             except Exception as exc:
+                if getattr(exc, "http_status_code", None) in REFUSED:  # no retry mends it
+                    raise ConfigError(
+                        f"the schema registry refuses {subject}: {exc} (this release's "
+                        "schema does not fit what is registered under that subject at the "
+                        "registry's compatibility level; see schemas/README.md, Evolution)"
+                    ) from exc
                 raise RegistryUnavailableError(f"registry refused {subject}: {exc}") from exc
             header = CONFLUENT_MAGIC + int(schema_id).to_bytes(4, "big")
             self._id_for[schema_name] = header
