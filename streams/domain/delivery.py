@@ -6,7 +6,7 @@ Contract:
   of it carries it (one object, not one per bank): the profile ``View`` and the
   objections marked on it. The wire encoder writes it as the ``BorrowerProfile`` record
   of ``FeedRecord.profile`` and the marks as ``FeedRecord.disputed``; :meth:`FeedView.json`
-  is the same profile as JSON (a person's report, the privacy check).
+  is the same profile as JSON (a person's report), rendered only when asked for.
 * :func:`bank_view` renders the bank-facing profile JSON from a ``BorrowerProfile`` or
   its Avro datum (what ``ProfileUpdate.profile`` decodes to); it refuses a view that
   holds a ``borrower_id`` (:class:`PrivacyLeakError`). :func:`bank_view_of` renders the
@@ -16,7 +16,8 @@ Contract:
   ``customer_ref``, carrying ``profile_version``, the :class:`FeedView` and the alerts.
   Kind ``ALERT`` when there are alerts (always delivered), else ``PROFILE_UPDATE`` when
   ``material``, else nothing. A record never names another bank's customer_ref or the
-  borrower_id (checked on the profile's JSON, not only on the keys).
+  borrower_id (checked on every string the profile and its marks hold, not only on the
+  keys: :meth:`FeedView.strings`, what its JSON or its Avro record would carry).
 * Every delivery that carries personal data (a profile or alerts) has ``audit``: the
   ``AuditRecord`` fields (unsealed; :class:`streams.domain.audit.ChainHead` seals them) and is
   metered. The snapshot sent on a new subscription is such a delivery. Bare answers,
@@ -32,7 +33,7 @@ Pure: no Kafka import.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,19 @@ class FeedView:
         if self._json is None:
             self._json = marked_view(view_json(self.view, self.config), self.marks)
         return self._json
+
+    def strings(self) -> Iterator[str]:
+        """Every string value the profile and its marks carry (the rest are numbers and
+        field names): platforms, currency codes, the payment history, the marks'."""
+        core, _counts, sums, _asof, _version, platforms, _last = self.view
+        credit = core[0]
+        yield from platforms
+        yield credit[8]
+        for pairs in (credit[1], *sums):
+            for currency, _amount in pairs:
+                yield currency
+        for mark in self.marks:
+            yield from (mark.dispute_id, mark.platform, mark.status)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FeedView):
@@ -190,6 +204,12 @@ def _delivery(
     return Delivery(sub.bank, feed(sub.bank), sub.customer_ref, record, audit)
 
 
+def _check_view(view: FeedView, borrower_id: str) -> None:
+    # Not on the JSON: rendering it per change cost more than the rest of the delivery.
+    if borrower_id and any(borrower_id in text for text in view.strings()):
+        raise PrivacyLeakError("bank-facing data contains the borrower_id")
+
+
 def _check(view: str, borrower_id: str) -> None:
     # A borrower_id anywhere in the JSON (e.g. in a reason string) is a leak, not only
     # under a "borrower_id" key; 64 hex chars cannot occur by accident.
@@ -214,7 +234,7 @@ def deliveries(
         return []
     items = feed_alerts(alerts)
     kind = ALERT if items else PROFILE_UPDATE
-    _check(view.json(), borrower_id)
+    _check_view(view, borrower_id)
     if items:
         _check(json.dumps(items), borrower_id)
     out = []
@@ -242,7 +262,7 @@ def subscription_answer(
         msg = f"subscribed until {until}; no platform has reported this borrower yet"
         record = _record(sub.customer_ref, 0, NO_DATA_YET, now_ms, message=msg)
         return Delivery(sub.bank, feed(sub.bank), sub.customer_ref, record, None)
-    _check(view.json(), borrower_id)
+    _check_view(view, borrower_id)
     msg = f"subscribed until {until}"
     record = _record(sub.customer_ref, version, SUBSCRIPTION_ACK, now_ms, profile=view, message=msg)
     return _delivery(sub, borrower_id, version, record, now_ms)

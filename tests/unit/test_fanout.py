@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,8 +39,9 @@ from streams.stages.borrower.deliverybytes import DeliveryEncoder
 from streams.stages.borrower.records import OutputEncoder
 from streams.wire.consents import Action, ConsentRequest, Purpose
 from streams.wire.events import LoanEventType
-from streams.wire.schemas import AUDIT_RECORD, FEED_RECORD
-from tests.unit.profile_factories import BORROWER, DAY, T0, loan_event
+from streams.wire.schemas import AUDIT_RECORD, BORROWER_PROFILE, FEED_RECORD, load_schemas
+from tests.unit.profile_factories import BORROWER, DAY, T0, event_sets, loan_event
+from tests.unit.test_bank_view import views_of
 
 CODEC = codec_for(None)
 NOW = T0 + DAY
@@ -130,6 +133,46 @@ def test_a_borrower_id_smuggled_into_an_alert_or_view_is_refused() -> None:
     smuggled = FeedView(FEED_VIEW.view, (Mark("d-1", BORROWER, "OPEN", NOW),))
     with pytest.raises(PrivacyLeakError):
         deliveries(BORROWER, smuggled, 1, [], subs, NOW, NOW)
+    as_platform = (*FEED_VIEW.view[:5], (f"p-{BORROWER}",), *FEED_VIEW.view[6:])
+    with pytest.raises(PrivacyLeakError):
+        deliveries(BORROWER, FeedView(as_platform), 1, [], subs, NOW, NOW)
+
+
+def _texts(node: Any) -> Iterator[str]:
+    """Every string in a JSON document, keys included."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield k
+            yield from _texts(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _texts(v)
+    elif isinstance(node, str):
+        yield node
+
+
+def _free_text(text: str) -> bool:
+    """A string of the profile JSON that is not a field name, a window label, a decimal
+    or a time: what only the data can put there."""
+    label = text in FIELD_NAMES or re.fullmatch(r"\d+[dm]", text)
+    number = re.fullmatch(r"-?\d+(\.\d+)?", text)
+    return not (label or number or re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", text))
+
+
+FIELD_NAMES = {f["name"] for f in load_schemas().raw(BORROWER_PROFILE)["fields"]} | {
+    "disputed", "dispute_id", "platform", "status", "since",
+}  # fmt: skip
+
+
+@SETTINGS
+@given(event_sets(), st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12)), max_size=2))
+def test_the_privacy_check_sees_every_string_the_json_would_carry(
+    events: list[Any], marked: list[tuple[str, str]]
+) -> None:
+    marks = tuple(Mark(d, p, "OPEN", NOW) for d, p in marked)
+    for _bid, v in views_of(events):
+        fv = FeedView(v, marks)
+        assert {t for t in _texts(json.loads(fv.json())) if _free_text(t)} <= set(fv.strings())
 
 
 def request(bank: str, cref: str, action: Action = Action.SUBSCRIBE) -> ConsentRequest:
