@@ -22,12 +22,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from streams import topics
+from streams.clock import iso_ms
 from streams.domain.audit import GENESIS, ChainVerifier
 from streams.domain.privacy import Pseudonymizer
 from streams.domain.validation import to_epoch_ms
@@ -119,11 +119,6 @@ def _read_to_end(
         consumer.close()
 
 
-def _iso(epoch_ms: int) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def deliveries_of(
     settings: Settings, pseudo: Pseudonymizer, national_id: str, *, timeout: float
 ) -> dict[str, Any]:
@@ -150,7 +145,7 @@ def deliveries_of(
         if d is not None and d.get("borrower_id") in where:
             found.append(
                 {
-                    "delivered_at": _iso(int(d["delivered_at"])),
+                    "delivered_at": iso_ms(int(d["delivered_at"])),
                     "bank": str(d["bank"]),
                     "purpose": str(d["purpose"]),
                     "consent_ref": str(d["consent_ref"]),
