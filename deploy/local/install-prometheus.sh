@@ -11,21 +11,9 @@ if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1;
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-prometheus: no apt-get here; install Prometheus (prometheus + promtool) yourself" >&2
-  exit 1
-fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO="sudo -n"
-  else
-    echo "install-prometheus: run as root (or with passwordless sudo): apt-get install prometheus" >&2
-    exit 1
-  fi
-fi
-
+# shellcheck source=deploy/local/debian.sh
+. "$(dirname "$0")/debian.sh"
+debian_sudo install-prometheus prometheus
 echo "install-prometheus: installing Debian's prometheus package (prometheus, promtool)" >&2
 # The package would start a system-wide Prometheus service; the tests run their own
 # servers, so forbid service starts during the install (policy-rc.d exit 101) unless
@@ -36,7 +24,5 @@ if [ ! -e "$POLICY" ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
   $SUDO chmod 755 "$POLICY"
 fi
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-$SUDO env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+apt_install prometheus
 command -v promtool >/dev/null && command -v prometheus >/dev/null
