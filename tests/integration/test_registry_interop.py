@@ -25,12 +25,13 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from streams import topics
+from streams.errors import ConfigError
 from streams.runtime.provision import ensure_bank, ensure_platform
 from streams.runtime.registry import codec_for, confluent_schema
 from streams.sdk.subscriber import BankSubscriber
 from streams.settings import KafkaConf, Settings
 from streams.wire.avrojson import iter_examples, json_to_datum
-from streams.wire.codec import ConfluentCodec, RegistryUnavailableError
+from streams.wire.codec import ConfluentCodec
 from streams.wire.schemas import (
     EXCHANGE_EVENT,
     FEED_RECORD,
@@ -102,7 +103,8 @@ def test_incompatible_change_is_refused_under_backward(
     codec(SCHEMA_DIR).encode(LOAN_EVENT, loan)  # version 1: the shipped schema
 
     required = schemas_with_new_loan_field({"name": "branch", "type": "string"})
-    with pytest.raises(RegistryUnavailableError, match=r"refused .*409"):
+    # A refusal no retry mends: a configuration error naming the subject, not an outage.
+    with pytest.raises(ConfigError, match=rf"refuses {subject}: .*409"):
         codec(required).encode(LOAN_EVENT, loan | {"branch": "north"})
     assert schema_registry.request("GET", f"/subjects/{subject}/versions") == (200, [1])
 
