@@ -12,17 +12,23 @@ or paused writer's batch) hides its records from a read_committed reader, and a 
 that stopped there would miss state whose offsets the consumer then finds committed
 (its offset fetch waits for the transaction, KIP-447). So the replay waits until every
 such transaction has ended: committed (its records are read) or aborted (skipped), by
-its writer or by the broker's transaction timeout at the latest. A transaction still
-open well past that timeout is a hanging one (its writer's records reached the log
-after the coordinator ended it; KAFKA-12671): the broker will never end it, only an
-operator can (``kafka-transactions.sh find-hanging`` / ``abort``). The replay then
-stops at the last stable offset, as every read_committed reader does, and says so in
-an error line, rather than keep the stage unready for ever.
+its writer or by the broker's transaction timeout at the latest.
+
+A transaction still open well past that timeout is a hanging one (its writer's records
+reached the log after the coordinator ended it; KAFKA-12671): the broker will never
+end it, only an operator can (``kafka-transactions.sh find-hanging`` / ``abort``).
+The replay goes on waiting, and says so in an error line every ``open_txn_wait_s``:
+it hides every record committed after it, and a stage that went on without them would
+apply its input to state that lacks committed changes (a chaos run caught ingress
+accepting an event twice that way, its dedup record hidden). The stage stays unready
+(``/ready`` answers 503) until the transaction is aborted; a stop request ends the
+wait with :class:`ReplayStoppedError`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +36,7 @@ from typing import Final
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from streams.errors import BrokerError
 from streams.runtime.clients import fetch_batch
 from streams.settings import KafkaConf
 
@@ -40,6 +47,10 @@ WAIT_NOTICE_S = 2.0
 #: check runs every ``transaction.abort.timed.out.transaction.cleanup.interval.ms``,
 #: 10 s by default).
 ABORT_GRACE_S = 15.0
+
+
+class ReplayStoppedError(BrokerError):
+    """The stage was asked to stop while its replay waited for a transaction to end."""
 
 
 def open_txn_wait(transaction_timeout_ms: int) -> float:
@@ -67,13 +78,15 @@ def replay_changelog(
     start: Mapping[int, int] | None = None,
     open_txn_wait_s: float = open_txn_wait(60_000),
     marks: Mapping[int, tuple[int, int]] | None = None,
+    stopping: threading.Event | None = None,
 ) -> int:
     """Read ``partitions`` of ``topic`` to their current end (committed data only), all
     at once, from ``start[p]`` (default: the start), calling ``on_record(partition,
     offset, key, value)`` for each; returns the count. A partition that shows no new
-    record for ``open_txn_wait_s`` while a transaction hides its end ends there (an
-    error line says so). ``marks``: the partitions' :func:`watermarks`, when the caller
-    already asked for them."""
+    record for ``open_txn_wait_s`` while a transaction hides its end is reported in an
+    error line (again every ``open_txn_wait_s``) and waited for; ``stopping`` set ends
+    the wait with :class:`ReplayStoppedError`. ``marks``: the partitions' :func:`watermarks`,
+    when the caller already asked for them."""
     group = f"{group_prefix}-replay-{uuid.uuid4().hex[:8]}"
     reader = Consumer(
         REPLAY_FETCH
@@ -122,18 +135,22 @@ def replay_changelog(
             now = time.monotonic()
             if ends and now - noticed > WAIT_NOTICE_S:
                 noticed = now
+                if stopping is not None and stopping.is_set():
+                    raise ReplayStoppedError(f"replay of {topic} {sorted(ends)} stopped: stopping")
                 stable = _stable(reader, topic, ends)
                 waits = ", ".join(f"[{p}] stable to {stable[p]}, end {e}" for p, e in ends.items())
                 log.info("replay of %s waits for open transactions to end: %s", topic, waits)
                 for p in [p for p in ends if now - moved[p] > open_txn_wait_s]:
+                    moved[p] = now  # the next error line after another open_txn_wait_s
                     log.error(
-                        "replay of %s[%d] ends at %d, not %d: a transaction open for over "
+                        "replay of %s[%d] waits at %d, end %d: a transaction open for over "
                         "%.0f s, past its writer's timeout, hides the rest (a hanging "
-                        "transaction: kafka-transactions.sh find-hanging, then abort)",
+                        "transaction: kafka-transactions.sh find-hanging, then abort); "
+                        "the stage stays unready until it ends",
                         topic,
                         p,
                         stable[p],
-                        ends.pop(p),
+                        ends[p],
                         open_txn_wait_s,
                     )
     finally:

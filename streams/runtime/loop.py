@@ -30,6 +30,11 @@ The commit protocol, per fetched batch:
    propagates. The restart re-reads the batch against the committed state: nothing
    is lost or applied twice.
 
+On assignment, before any of it is read: ``assigned`` recovers the partitions'
+state, then the loop assigns them at the offsets the group committed, read stably
+(``runtime.positions``: librdkafka left to look them up itself can restart a
+partition from its beginning after a rebalance).
+
 Pipelined variant (``pipelined = True``, the borrower stage): step 4 of batch *n*
 runs in a helper thread while step 2 of batch *n+1* runs in the loop's thread (the
 commit is a broker round trip that releases the GIL). Batch *n+1* reaches step 3
@@ -56,9 +61,18 @@ from typing import ClassVar, Generic, TypeVar
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from streams.clock import now_ms
-from streams.runtime.clients import abort, fetch_batch, next_offsets, rewind, stage_clients, usable
+from streams.runtime.clients import (
+    StageIdentity,
+    abort,
+    fetch_batch,
+    next_offsets,
+    rewind,
+    stage_clients,
+    usable,
+)
 from streams.runtime.deadletter import dead_letter
 from streams.runtime.guard import RatioGuard
+from streams.runtime.positions import committed_starts
 from streams.runtime.tenantgate import TenantGate
 from streams.settings import KafkaConf, Settings
 from streams.wire.rejects import Reject
@@ -167,7 +181,8 @@ class StageLoop(ABC, Generic[S]):
         reaches the disk (the next run, or process, finds it there)."""
 
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Recover the state of newly assigned ``partitions`` (the loop is not ready)."""
+        """Recover the state of newly assigned ``partitions`` (the loop is not ready, and
+        the consumer is assigned them only afterwards)."""
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
         """Forget the state of revoked ``partitions``."""
@@ -233,11 +248,17 @@ class StageLoop(ABC, Generic[S]):
 
     # -- rebalance ------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Recover the partitions' state, then assign them at the offsets the group
+        committed (``runtime.positions``: never leaving librdkafka to find them)."""
         self._settle()
         self.ready.clear()
-        if self.gate is not None:
-            self.gate.assign(consumer, partitions)
         self.assigned(consumer, partitions)
+        group = StageIdentity.of(self.settings, self.name).group
+        starts = committed_starts(self._conf, group, partitions, self._stopping)
+        if self.gate is not None:
+            self.gate.assign(consumer, starts)
+        else:
+            consumer.assign(starts)
         self.ready.set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

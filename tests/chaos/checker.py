@@ -48,7 +48,7 @@ from streams.domain.delivery import (
 from streams.domain.validation import from_avro, to_epoch_ms
 from streams.runtime.registry import codec_for
 from streams.wire.events import ExchangeEvent
-from streams.wire.rejects import from_headers
+from streams.wire.rejects import Reject, from_headers
 from streams.wire.schemas import AUDIT_RECORD, EXCHANGE_EVENT, FEED_RECORD
 from streams.wire.schemas import PROFILE_UPDATE as PROFILE_UPDATE_SCHEMA
 from tests.chaos.rights import Filed, check_rights
@@ -140,30 +140,52 @@ def check(
 
 
 def _check_events(conf: Conf, sent: list[Sent], counts: Counts) -> list[ExchangeEvent]:
-    accepted = [
-        from_avro(CODEC.decode(m.value() or b"", {EXCHANGE_EVENT})[1])
-        for m in _read_all(conf, topics.EXCHANGE_EVENTS)
-    ]
+    where: dict[tuple[str, str], list[str]] = defaultdict(list)
+    accepted = []
+    for m in _read_all(conf, topics.EXCHANGE_EVENTS):
+        event = from_avro(CODEC.decode(m.value() or b"", {EXCHANGE_EVENT})[1])
+        accepted.append(event)
+        where[event.dedup_key].append(f"{m.partition()}@{m.offset()}")
     seen = Counter(e.dedup_key for e in accepted)
     good = {(s.platform, s.event_id) for s in sent if s.event_id is not None}
     counts.events_total = len(good)
     counts.events_lost = len(good - set(seen))
     counts.events_duplicated = sum(n - 1 for n in seen.values())
+    twice = [f"{key[1]} at {where[key]}" for key, n in seen.items() if n > 1]
+    if twice:
+        counts.note(f"accepted twice (exchange.events partition@offset): {twice[:5]}")
     if set(seen) - good:
         counts.note(f"{len(set(seen) - good)} accepted events were never sent")
         counts.events_duplicated += len(set(seen) - good)
     for platform in sorted({s.platform for s in sent}):
         want = Counter(s.reason for s in sent if s.platform == platform and s.reason)
-        got = Counter(
-            from_headers(m.headers(), m.value()).reason
-            for m in _read_all(conf, topics.rejected(platform))
-        )
+        rejects = [
+            from_headers(m.headers(), m.value()) for m in _read_all(conf, topics.rejected(platform))
+        ]
+        got = Counter(r.reason for r in rejects)
         counts.rejects_total += sum(want.values())
         wrong = sum(((want - got) + (got - want)).values())
         if wrong:
             counts.note(f"{platform} rejects: sent {dict(want)}, got {dict(got)}")
+            counts.note(_rejected_twice(rejects))
         counts.rejects_wrong += wrong
     return accepted
+
+
+def _rejected_twice(rejects: list[Reject]) -> str:
+    """Where surplus rejects came from: the same input record refused twice (a batch
+    processed twice) or different records (the input itself held copies)."""
+    by_source = Counter(r.key for r in rejects)
+    again = sorted(k for k, n in by_source.items() if n > 1)
+    if not again:
+        return "no input record was refused twice: the input held copies"
+    first = {r.key: r.rejected_at_ms for r in reversed(rejects)}
+    last = {r.key: r.rejected_at_ms for r in rejects}
+    gap = [last[k] - first[k] for k in again]
+    return (
+        f"{len(again)} input records refused twice ({again[0]} .. {again[-1]}),"
+        f" {min(gap)}-{max(gap)} ms apart"
+    )
 
 
 def _check_profiles(

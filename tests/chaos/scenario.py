@@ -406,11 +406,16 @@ class ChaosRun:
                 lagging = behind(self.conf, self.app_id, self.inputs, PARTITIONS)
                 lagging += open_disputes(self.conf, self.filed)
                 quiet = 0 if lagging else quiet + 1
-                if lagging and time.monotonic() >= self._next_hang_check:
-                    self._next_hang_check = time.monotonic() + 20  # a JVM start each
-                    self._abort_hanging()
             else:
                 quiet = 0
+                lagging = [] if now[1] else ["a stage is not ready"]
+            # Outputs still, and a stage behind or unready (its recovery waits behind a
+            # transaction open past its timeout: streams.runtime.changelog): a hanging
+            # transaction may hold it.
+            stalled = last is not None and now[0] == last[0] and bool(lagging)
+            if stalled and time.monotonic() >= self._next_hang_check:
+                self._next_hang_check = time.monotonic() + 20  # a JVM start each
+                self._abort_hanging()
             last = now
         if quiet >= 3:
             self.journal.note("settled")

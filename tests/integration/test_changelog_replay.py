@@ -8,20 +8,23 @@ there missed state (ingress: the event_ids of the batch, so a re-sent event woul
 accepted twice) although the consumer then found the batch's offsets committed.
 
 Each test commits or aborts the open transaction from inside the replay's own
-``on_record`` callback for a record of another partition, so the replay has already
-looked up its ends and started reading when the transaction ends: no sleep, no timing.
+``on_record`` callback for a record of another partition, or from its error line about
+a transaction open too long, so the replay has already looked up its ends and started
+reading (or waiting) when the transaction ends: no sleep, no timing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
-from streams.runtime.changelog import replay_changelog
+from streams.runtime.changelog import ReplayStoppedError, replay_changelog
 from streams.settings import KafkaConf
 
 pytestmark = pytest.mark.integration
@@ -98,23 +101,75 @@ def test_a_replay_from_a_stored_offset_reads_only_the_tail(
     assert (count, seen) == (2, [b"b", b"c"])
 
 
-def test_a_transaction_that_never_ends_stops_the_replay_at_the_stable_offset(
-    kafka_conf: KafkaConf, new_topic: Callable[..., str], caplog: pytest.LogCaptureFixture
-) -> None:
-    """A hanging transaction (here: one kept open by a live writer, its timeout far
-    away) would keep the stage unready for ever; past ``open_txn_wait_s`` the replay
-    ends at the last stable offset with an error line naming the partition."""
-    topic = new_topic("changelog", partitions=2)
-    writer = _a_committed_and_c_open(kafka_conf, topic)
+class _OnError(logging.Handler):
+    """Calls ``then`` on the replay's first error line (the operator reading the log)."""
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        super().__init__(logging.ERROR)
+        self.then, self.lines = then, list[str]()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+        if len(self.lines) == 1:
+            self.then()
+
+
+def _replay_behind_hang(
+    conf: KafkaConf,
+    topic: str,
+    then: Callable[[Producer], None],
+    stopping: threading.Event | None = None,
+) -> tuple[list[bytes], list[str]]:
+    """Partition 1 holds c in a transaction left open (a hanging one, as far as the
+    replay can tell: its writer's timeout is far away) and d, committed after it by
+    another writer, so hidden behind it. The replay runs with a 1 s wait; ``then(c's
+    writer)`` runs at its first error line. Returns the keys replayed and the errors."""
+    hanging = _a_committed_and_c_open(conf, topic)
+    later = _writer(conf)
+    later.begin_transaction()
+    later.produce(topic, b"4", b"d", partition=1)
+    later.commit_transaction(30)
     seen: list[bytes] = []
+    handler = _OnError(lambda: then(hanging))
+    logger = logging.getLogger("streams.runtime.changelog")
+    logger.addHandler(handler)
     try:
-        with caplog.at_level(logging.ERROR, logger="streams.runtime.changelog"):
-            replay_changelog(
-                kafka_conf, topic, [0, 1], lambda _p, _o, k, _v: seen.append(k), open_txn_wait_s=1
-            )
+        replay_changelog(
+            conf,
+            topic,
+            [0, 1],
+            lambda _p, _o, k, _v: seen.append(k),
+            open_txn_wait_s=1,
+            stopping=stopping,
+        )
     finally:
-        writer.abort_transaction(30)
-    assert seen == [b"a"]
-    (line,) = [r.getMessage() for r in caplog.records]
-    assert f"replay of {topic}[1] ends at 0, not 1" in line
-    assert "hanging transaction" in line
+        logger.removeHandler(handler)
+        with contextlib.suppress(KafkaException):  # already aborted by ``then``
+            hanging.abort_transaction(30)
+    return seen, handler.lines
+
+
+def test_a_transaction_open_past_the_wait_is_waited_for_and_what_it_hid_is_replayed(
+    kafka_conf: KafkaConf, new_topic: Callable[..., str]
+) -> None:
+    """Past ``open_txn_wait_s`` the replay says so in an error line naming the partition
+    and the fix, and goes on waiting: once the transaction is aborted (an operator's
+    ``kafka-transactions.sh abort``; here its writer's own abort), the record committed
+    behind it is replayed too. Stopping there would have lost d from the state."""
+    topic = new_topic("changelog", partitions=2)
+    seen, errors = _replay_behind_hang(kafka_conf, topic, lambda w: w.abort_transaction(30))
+    assert sorted(seen) == [b"a", b"d"]
+    assert f"replay of {topic}[1] waits at 0, end 3" in errors[0]
+    assert "hanging transaction" in errors[0]
+    assert "unready" in errors[0]
+
+
+def test_a_stop_request_ends_the_wait_for_a_hanging_transaction(
+    kafka_conf: KafkaConf, new_topic: Callable[..., str]
+) -> None:
+    """A worker asked to stop while its stage waits does not hang in the wait: the
+    replay raises ``ReplayStoppedError`` (its state incomplete, nothing may use it)."""
+    topic = new_topic("changelog", partitions=2)
+    stopping = threading.Event()
+    with pytest.raises(ReplayStoppedError, match=r"stopped"):
+        _replay_behind_hang(kafka_conf, topic, lambda _w: stopping.set(), stopping=stopping)

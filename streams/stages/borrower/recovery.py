@@ -51,6 +51,7 @@ def restore(
     store: BorrowerStore,
     report: Report,
     open_txn_wait_s: float,
+    stopping: threading.Event | None = None,
 ) -> int:
     """Bring the stores of ``partitions`` up to ``exchange.borrower-state``: replay what
     follows the offset each store reaches (all of a partition whose store is new or was
@@ -108,6 +109,7 @@ def restore(
         start=start,
         open_txn_wait_s=open_txn_wait_s,
         marks=marks,
+        stopping=stopping,
     )
     for p in partitions:
         flush(p)

@@ -209,7 +209,9 @@ class BorrowerStage(StageLoop[Staged]):
         began = time.perf_counter()
         self.stats.restored = 0
         wait = open_txn_wait(self.settings.transaction_timeout_ms)
-        restored = restore(self._conf, self.settings.app_id, parts, self.store, self._report, wait)
+        restored = restore(
+            self._conf, self.settings.app_id, parts, self.store, self._report, wait, self._stopping
+        )
         self.heads.update(audit_heads(self._conf, parts, self.codec, self._stopping))
         self.stats.restore_seconds = time.perf_counter() - began
         # Restored bytes live as long as the worker: move them out of the GC's sight.

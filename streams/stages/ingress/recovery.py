@@ -14,6 +14,7 @@ longer ago than the changelog keeps tombstones.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 
@@ -35,6 +36,7 @@ def restore_dedup(
     sources: Iterable[Source],
     now_ms: int,
     open_txn_wait_s: float,
+    stopping: threading.Event | None = None,
 ) -> int:
     """Catch the stores of ``sources`` up with the changelog; returns the records
     applied (expired ids are applied as deletions)."""
@@ -90,10 +92,12 @@ def restore_dedup(
         start=start,
         open_txn_wait_s=open_txn_wait_s,
         marks=ends,
+        stopping=stopping,
     )
     for c, group in groups.items():
-        # Everything of these sources up to the end is in the store now (-1: the
-        # partition was empty), so their next recovery starts there.
+        # Everything of these sources up to the end is in the store now (the replay
+        # reads to the high watermark, waiting out open transactions; -1: the partition
+        # was empty), so their next recovery starts there.
         high = ends[c][1]
         for s in group:
             chunks[c][checkpoint_key(s)] = str(high - 1).encode()

@@ -118,6 +118,7 @@ class IngressStage(StageLoop[Staged]):
             {(tp.topic, tp.partition) for tp in partitions},
             now_ms(),
             open_txn_wait(self.settings.transaction_timeout_ms),
+            self._stopping,
         )
         self.stats.restored_ids += restored
         log.info(
