@@ -173,18 +173,25 @@ def _check_events(conf: Conf, sent: list[Sent], counts: Counts) -> list[Exchange
 
 
 def _rejected_twice(rejects: list[Reject]) -> str:
-    """Where surplus rejects came from: the same input record refused twice (a batch
-    processed twice) or different records (the input itself held copies)."""
+    """Which input records were refused more than once (a batch processed twice
+    refuses its bad records again, and its events as DUPLICATE_EVENT), with the time
+    between the two refusals; the surplus DUPLICATE_EVENT rejects' first source offset."""
     by_source = Counter(r.key for r in rejects)
     again = sorted(k for k, n in by_source.items() if n > 1)
+    dups = sorted(
+        (r.source_topic, r.source_partition, r.source_offset)
+        for r in rejects
+        if r.reason == "DUPLICATE_EVENT"
+    )
+    first_dup = f"; DUPLICATE_EVENT refusals from {dups[0]}" if dups else ""
     if not again:
-        return "no input record was refused twice: the input held copies"
+        return f"no input record was refused twice{first_dup}"
     first = {r.key: r.rejected_at_ms for r in reversed(rejects)}
     last = {r.key: r.rejected_at_ms for r in rejects}
     gap = [last[k] - first[k] for k in again]
     return (
         f"{len(again)} input records refused twice ({again[0]} .. {again[-1]}),"
-        f" {min(gap)}-{max(gap)} ms apart"
+        f" {min(gap)}-{max(gap)} ms apart{first_dup}"
     )
 
 
