@@ -97,8 +97,13 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
             rows += [first, frow]
             start_settled([worker])
             restored = borrowers_held(worker.metrics())
-            if restored < held:
-                raise BenchError(f"restart restored {restored} borrowers of {held}")
+            # Only "something came back": the gauge is RocksDB's estimate-num-keys (state
+            # on disk), which counts overwritten keys until compaction and moves when a
+            # store is reopened (74,223 keys estimated at 197,338, then 175,979 after a
+            # reopen, same content). Whether a restore is exact is the recovery tests'
+            # and the chaos oracle's question, not this timing's.
+            if held > 0 and restored <= 0:
+                raise BenchError(f"restart restored nothing (about {held} borrowers held)")
         say(f"timing 1 worker on {len(backlog) - k} records")
         spy = (args.py_spy, args.workdir / "py-spy-worker.txt") if args.py_spy else None
         segments.append(

@@ -10,7 +10,8 @@ audit records, objections by platform and outcome
 ``ingested_at`` of the events behind each update to the commit that made the feed
 record visible: every bank is served in the same transaction, so the per-bank
 histograms show neutrality rather than
-assume it), and the borrowers held (``creditstream_table_entries{table="borrowers"}``);
+assume it), and the borrowers held (``creditstream_table_entries{table="borrowers"}``,
+RocksDB's estimate with state on disk);
 per recovery: records replayed and progress; every tick: consumer lag of
 exchange.events and exchange.consents.
 """
