@@ -34,6 +34,8 @@ from streams.settings import KafkaConf
 log = logging.getLogger(__name__)
 #: Seconds per committed-offset request; librdkafka retries unstable offsets inside it.
 ASK_S = 10.0
+#: Seconds between two requests.
+RETRY_S = 0.2
 
 
 class StartsStoppedError(BrokerError):
@@ -64,33 +66,39 @@ def committed_starts(
     )
     asked = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
     began = time.monotonic()
+    warned = began - ask_s  # the first failed ask is said at once, then every ask_s
     try:
         while True:
             try:
                 found = reader.committed(asked, timeout=ask_s)
-                held = [tp for tp in found if tp.error is not None]
             except KafkaException as exc:
-                found, held = [], [TopicPartition(group, -1)]
                 if not _passing(exc.args[0]):
                     raise BrokerError(f"committed offsets of {group}: {exc}") from exc
                 why = str(exc)
             else:
+                held = [tp for tp in found if tp.error is not None]
+                if not held:
+                    return [_start(tp) for tp in found]
                 for tp in held:
                     if not _passing(tp.error):
                         raise BrokerError(
                             f"committed offset of {tp.topic}[{tp.partition}]: {tp.error}"
                         )
                 why = ", ".join(f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in held[:5])
-            if not held:
-                return [_start(tp) for tp in found]
-            if stopping is not None and stopping.is_set():
+            now = time.monotonic()
+            if now - warned >= ask_s:
+                warned = now
+                log.warning(
+                    "%s: committed offsets not readable after %.0f s (%s); asking again",
+                    group,
+                    now - began,
+                    why,
+                )
+            # An answer that comes back at once must not make this a busy loop.
+            if stopping is not None and stopping.wait(RETRY_S):
                 raise StartsStoppedError(f"committed offsets of {group}: stopping")
-            log.warning(
-                "%s: committed offsets not readable after %.0f s (%s); asking again",
-                group,
-                time.monotonic() - began,
-                why,
-            )
+            if stopping is None:
+                time.sleep(RETRY_S)
     finally:
         reader.close()
 
