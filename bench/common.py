@@ -96,6 +96,25 @@ def process_cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU of another process's live threads, summed by kind: ``rdkafka``
+    (librdkafka's own threads, named ``rdk:*``: protocol, batching, CRC, fetch parsing)
+    and ``python`` (every other thread: the stages, the GIL's holders). Threads that
+    ended are missing, so compare two readings of long-lived threads only."""
+    out = {"rdkafka": 0.0, "python": 0.0}
+    tck = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            head, _, tail = (task / "stat").read_text().rpartition(")")
+        except OSError:  # the thread ended meanwhile
+            continue
+        comm = head.partition("(")[2]
+        fields = tail.split()
+        kind = "rdkafka" if comm.startswith("rdk:") else "python"
+        out[kind] += (int(fields[11]) + int(fields[12])) / tck
+    return out
+
+
 def process_rss_mb(pid: int) -> float:
     """Current resident memory of another process, MiB."""
     status = Path(f"/proc/{pid}/status").read_text()

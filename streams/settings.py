@@ -129,6 +129,27 @@ class Settings(BaseSettings):
     kafka_wait_s: float = Field(
         120.0, ge=0, description="How long a starting worker waits for Kafka to answer."
     )
+    stage_fetch_wait_ms: int = Field(
+        10,
+        ge=1,
+        le=500,
+        description=(
+            "fetch.wait.max.ms of the stages' consumers. A read_committed fetch that "
+            "finds nothing below the last stable offset is held this long even after "
+            "the commit markers arrive (librdkafka's 500: ~400 ms per hop at light "
+            "load); each idle consumer asks the broker again this often."
+        ),
+    )
+    stage_batch_linger_ms: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description=(
+            "Least milliseconds between the starts of a stage's transactions: a batch "
+            "that would start sooner keeps collecting records until then (or until it "
+            "is full). 0: every batch starts as soon as its first record is there."
+        ),
+    )
     stage_compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = Field(
         "none",
         description=(

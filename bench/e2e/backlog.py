@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import process_cpu_seconds
+from bench.common import process_cpu_seconds, thread_cpu_seconds
 from bench.e2e.data import Rec, producers, publish
 from bench.e2e.probe import Probe, wait_drained
-from bench.e2e.worker import Worker, metric_sum
+from bench.e2e.worker import Worker, merged_metrics, metric_sum
 
 COUNTS = (
     *("events", "wall_s", "worker_cpu_s", "broker_cpu_s", "publish_s", "accepted", "rejected"),
@@ -106,19 +106,23 @@ def run_backlog(
             os.kill(w.pid, signal.SIGCONT)
     spying = Spy(spy[0], workers[0], spy[1]) if spy else None
     cpu0, broker0 = sum(w.cpu() for w in workers), process_cpu_seconds(broker_pid)
+    threads0 = [thread_cpu_seconds(w.pid) for w in workers]
     t0 = time.monotonic()
     t1 = wait_drained(probe, workers, timeout, f"backlog with {len(workers)} worker(s)")
     cpu = sum(w.cpu() for w in workers) - cpu0
+    threads1 = [thread_cpu_seconds(w.pid) for w in workers]
+    by_kind = {
+        kind: round(sum(t1[kind] - t0[kind] for t0, t1 in zip(threads0, threads1, strict=True)), 2)
+        for kind in ("python", "rdkafka")
+    }
     broker = process_cpu_seconds(broker_pid) - broker0
     profile = spying.stop() if spying else None
     wall = t1 - t0
-    m: dict[str, float] = {}
-    for w in workers:
-        for k, v in w.metrics().items():
-            m[k] = m.get(k, 0.0) + v
+    m = merged_metrics(workers)
     return {
         "stage": "end_to_end",
-        "workers": len(workers),
+        "workers": 1,  # the caller says when it timed more
+        "processes": len(workers),
         "load_share": 1.0,
         "events": records,
         "events_per_s_per_core": round(records / cpu),
@@ -126,6 +130,7 @@ def run_backlog(
         "wall_s": round(wall, 2),
         "worker_cpu_s": round(cpu, 2),
         "worker_cores_used": round(cpu / wall, 2),
+        "worker_cpu_s_by_thread": by_kind,
         "broker_cpu_s": round(broker, 2),
         "publish_s": round(publish_s, 2),
         "rss_mb_at_start": round(rss0, 1),
@@ -153,6 +158,10 @@ def combine(segments: list[dict[str, Any]]) -> dict[str, Any]:
     row["events_per_s_wall"] = round(row["events"] / row["wall_s"])
     row["worker_cores_used"] = round(row["worker_cpu_s"] / row["wall_s"], 2)
     row["rss_mb_at_start"] = segments[0]["rss_mb_at_start"]
+    row["worker_cpu_s_by_thread"] = {
+        kind: round(sum(s["worker_cpu_s_by_thread"][kind] for s in segments), 2)
+        for kind in ("python", "rdkafka")
+    }
     row["segments"] = [{k: s[k] for k in ("events", "wall_s", "worker_cpu_s")} for s in segments]
     row["segments_note"] = (
         "published and timed in two parts; in between the worker was stopped while the "

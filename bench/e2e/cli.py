@@ -83,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "CREDITSTREAM_BORROWER_BATCH_MAX=10000",
     )
     add(
+        "--split",
+        action="store_true",
+        help="run each worker as two processes, --stages ingress,consents and --stages "
+        "borrower (one GIL each; their CPU is added up as one worker's)",
+    )
+    add(
         "--py-spy",
         metavar="BIN",
         help="profile the worker's main timed run with this py-spy binary (perturbs it a "

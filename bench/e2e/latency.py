@@ -27,7 +27,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from bench.common import percentile
+from bench.common import percentile, process_cpu_seconds
 from bench.e2e.data import Rec
 from bench.e2e.probe import Probe, wait_drained
 from bench.e2e.worker import Worker
@@ -90,7 +90,7 @@ def paced(prods: dict[str, PlatformProducer], records: list[Rec], rate: float) -
 
 
 def run_latency(
-    worker: Worker,
+    workers: list[Worker],
     probe: Probe,
     prods: dict[str, PlatformProducer],
     live: Iterator[Rec],
@@ -98,9 +98,11 @@ def run_latency(
     share: float,
     max_rate: float,
     seconds: float,
+    broker_pid: int,
 ) -> dict[str, Any]:
     """Publish ``share`` x ``max_rate`` records/s for ``seconds`` to the caught-up
-    ``worker``, wait until it is through, and return the phase's latency row."""
+    ``workers`` (one worker's processes), wait until they are through, and return
+    the phase's latency row."""
     rate = share * max_rate
     # Generated before the clock starts: the simulator must not compete with the worker.
     records = list(islice(live, round(rate * seconds)))
@@ -109,12 +111,15 @@ def run_latency(
     watched = [topics.EXCHANGE_EVENTS, topics.PROFILE_UPDATES, *probe.feeds]
     watcher = Watcher(bootstrap, probe.ends(watched))
     watcher.start()
-    cpu0, t0 = worker.cpu(), time.monotonic()
+    cpu0, t0 = sum(w.cpu() for w in workers), time.monotonic()
+    broker0, self0 = process_cpu_seconds(broker_pid), time.process_time()
     try:
         sent, took = paced(prods, records, rate)
         published = time.monotonic()
-        drained = wait_drained(probe, [worker], 120 + seconds, f"latency at {share:.0%}")
-        cpu, wall = worker.cpu() - cpu0, time.monotonic() - t0
+        drained = wait_drained(probe, workers, 120 + seconds, f"latency at {share:.0%}")
+        cpu, wall = sum(w.cpu() for w in workers) - cpu0, time.monotonic() - t0
+        broker = process_cpu_seconds(broker_pid) - broker0
+        bench = time.process_time() - self0
         time.sleep(0.5)  # the last committed records reach the watcher
     finally:
         watcher.stopping.set()
@@ -131,6 +136,10 @@ def run_latency(
         "seconds": round(took, 1),
         "latency_samples": len(seen),
         "worker_cores_used": round(cpu / wall, 2),
+        # What else used the 2 cores meanwhile: the broker, and this process (the paced
+        # platforms' producers and the watcher, which reads every output record).
+        "broker_cores_used": round(broker / wall, 2),
+        "bench_cores_used": round(bench / wall, 2),
         "drain_after_publish_s": round(drained - published, 2),
         "events_per_s_per_core": None,
     }

@@ -14,25 +14,30 @@ import time
 from datetime import datetime
 from typing import Any
 
-from bench.e2e.worker import BenchError, Worker, borrowers_held, metric_sum
+from bench.e2e.worker import BenchError, Worker, borrowers_held, merged_metrics, metric_sum
 
 RESTORED = re.compile(r"borrower assigned .*restored (\d+) records in ([0-9.]+)s")
 
 
-def run_restore(worker: Worker, borrowers: int, timeout: float = 180) -> dict[str, Any]:
-    """SIGKILL ``worker``, start it again, time it until ready with its borrower state
-    back (``borrowers``: how many it should hold, reported beside what it says it holds)."""
+def run_restore(workers: list[Worker], borrowers: int, timeout: float = 180) -> dict[str, Any]:
+    """SIGKILL ``workers`` (one worker's processes), start them again, time them until
+    ready with the borrower state back (``borrowers``: how many they should hold,
+    reported beside what they say they hold)."""
+    worker = next(w for w in workers if "borrower assigned" in w.assigned_lines())
     log_mark = worker.log_size()
-    worker.kill()
+    for w in workers:
+        w.kill()
     began = time.monotonic()
-    worker.start()
+    for w in workers:
+        w.start()
     while True:
-        worker.check_alive()
-        m = worker.metrics()
+        for w in workers:
+            w.check_alive()
+        m = merged_metrics(workers)
         held = borrowers_held(m)
         # The borrower stage logs its assignment once its state is back; the count of
         # borrowers held is exact in memory, RocksDB's estimate on disk.
-        if RESTORED.search(worker.log_since(log_mark)) and worker.ready():
+        if RESTORED.search(worker.log_since(log_mark)) and all(w.ready() for w in workers):
             took = time.monotonic() - began
             break
         if time.monotonic() - began > timeout:

@@ -34,7 +34,14 @@ from bench.e2e.probe import Probe, wait_drained
 from bench.e2e.reaper import Reaper
 from bench.e2e.report import line, summarize
 from bench.e2e.restore import run_restore
-from bench.e2e.worker import BenchError, Children, Worker, borrowers_held, start_settled
+from bench.e2e.worker import (
+    BenchError,
+    Children,
+    borrowers_held,
+    merged_metrics,
+    start_settled,
+    team,
+)
 from streams.localkafka import BrokerInfo
 from streams.simulator.load import platform_names
 
@@ -73,20 +80,21 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
     k = 0 if args.skip_faust else min(args.faust_events, len(backlog))
     with broker() as (info, probe, children):
         bootstrap = info.bootstrap
-        worker = Worker("worker-a1", bootstrap, args, children)
+        crew = team("worker-a1", bootstrap, args, children)
         subscribed = time.monotonic()
         subscribe(bootstrap, plan, expires)
-        start_settled([worker])
-        wait_drained(probe, [worker], args.timeout, "subscriptions")
+        start_settled(crew)
+        wait_drained(probe, crew, args.timeout, "subscriptions")
         say(f"subscriptions answered in {time.monotonic() - subscribed:.0f}s")
         segments = []
         if k:
             say(f"timing 1 worker on the first {k} records (the baseline's)")
-            first = run_backlog([worker], probe, info.pid, backlog[:k], platforms, args.timeout)
+            first = run_backlog(crew, probe, info.pid, backlog[:k], platforms, args.timeout)
             say(line(first))
             segments.append(dict(first))
-            held = borrowers_held(worker.metrics())
-            worker.stop()
+            held = borrowers_held(merged_metrics(crew))
+            for w in crew:
+                w.stop()
             say(f"obvious-Faust baseline on the same {k} records (at most {args.faust_seconds}s)")
             expires_ms = int(expires.timestamp() * 1000)
             frow = run_faust(bootstrap, args, platforms, banks, plan, expires_ms, k, children)
@@ -95,8 +103,8 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
             first |= {"subset": f"first {k} backlog records (the baseline's data)"}
             first["ratio_to_obvious_faust"] = ratio
             rows += [first, frow]
-            start_settled([worker])
-            restored = borrowers_held(worker.metrics())
+            start_settled(crew)
+            restored = borrowers_held(merged_metrics(crew))
             # Only "something came back": the gauge is RocksDB's estimate-num-keys (state
             # on disk), which counts overwritten keys until compaction and moves when a
             # store is reopened (74,223 keys estimated at 197,338, then 175,979 after a
@@ -107,7 +115,7 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
         say(f"timing 1 worker on {len(backlog) - k} records")
         spy = (args.py_spy, args.workdir / "py-spy-worker.txt") if args.py_spy else None
         segments.append(
-            run_backlog([worker], probe, info.pid, backlog[k:], platforms, args.timeout, spy)
+            run_backlog(crew, probe, info.pid, backlog[k:], platforms, args.timeout, spy)
         )
         say(line(segments[-1]))
         row = combine(segments)
@@ -122,14 +130,14 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
         prods = producers(bootstrap, platforms)
         for share in args.loads:
             lrow = run_latency(
-                worker, probe, prods, live, bootstrap, share, max_rate, args.latency_seconds
+                crew, probe, prods, live, bootstrap, share, max_rate, args.latency_seconds, info.pid
             )
             say(line(lrow))
             rows.append(lrow)
         for prod in prods.values():
             prod.close()
-        borrowers = int(borrowers_held(worker.metrics()))
-        rss = worker.rss_mb()
+        borrowers = int(borrowers_held(merged_metrics(crew)))
+        rss = sum(w.rss_mb() for w in crew)
         start_rss = row["rss_mb_at_start"]
         row |= {
             "rss_mb": round(rss, 1),
@@ -149,23 +157,25 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
             "million-borrower worker)",
         }
         if not args.skip_restore:
-            row |= run_restore(worker, borrowers)
+            row |= run_restore(crew, borrowers)
             say(
                 f"restore: {row['restored_records']} records in {row['restore_s']}s, "
                 f"ready {row['restart_to_ready_s']}s after the SIGKILL"
             )
-        worker.stop()
+        for w in crew:
+            w.stop()
     if args.skip_scale:
         return summarize(rows, args, len(backlog), covered)
     # -- broker B: 2 workers ---------------------------------------------------------------
     with broker() as (info, probe, children):
         bootstrap = info.bootstrap
-        pair = [Worker(f"worker-b{i}", bootstrap, args, children) for i in (1, 2)]
+        pair = [w for i in (1, 2) for w in team(f"worker-b{i}", bootstrap, args, children)]
         subscribe(bootstrap, plan, expires)
         start_settled(pair)
         wait_drained(probe, pair, args.timeout, "subscriptions (2 workers)")
         say("timing 2 workers")
         row2 = run_backlog(pair, probe, info.pid, backlog, platforms, args.timeout)
+        row2["workers"] = 2
         row2["scale_vs_1_worker"] = round(row2["events_per_s_wall"] / max_rate, 2)
         row2["rss_mb"] = round(sum(w.rss_mb() for w in pair), 1)
         say(line(row2))

@@ -116,6 +116,11 @@ class Worker:
         #: ``--stages`` of the worker (None: every stage).
         self.stages: str | None = None
 
+    def assigned_lines(self) -> list[str]:
+        """The log lines that say each of its stages is assigned and restored."""
+        mine = None if self.stages is None else self.stages.split(",")
+        return [a for a in ASSIGNED if mine is None or a.split()[0] in mine]
+
     def start(self) -> None:
         cmd = [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"]
         if self.stages:
@@ -211,6 +216,29 @@ def borrowers_held(samples: dict[str, float]) -> float:
     return metric_sum(samples, "creditstream_table_entries", table="borrowers")
 
 
+def team(name: str, bootstrap: str, args: argparse.Namespace, children: Children) -> list[Worker]:
+    """One worker as the benchmark runs it: one process with every stage, or with
+    ``--split`` two processes of the same groups (ingress and consents; the borrower
+    stage), so that the stages do not share a GIL. Figures add their CPU and RSS up."""
+    if not args.split:
+        return [Worker(name, bootstrap, args, children)]
+    front, back = (
+        Worker(name, bootstrap, args, children),
+        Worker(f"{name}b", bootstrap, args, children),
+    )
+    front.stages, back.stages = "ingress,consents", "borrower"
+    return [front, back]
+
+
+def merged_metrics(workers: list[Worker]) -> dict[str, float]:
+    """The samples of every process of ``workers``, added up."""
+    out: dict[str, float] = {}
+    for w in workers:
+        for k, v in w.metrics().items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
 def start_settled(workers: list[Worker], timeout: float = 180) -> None:
     """Start ``workers`` and wait until each has logged every stage's assignment (its
     state restored) and answers /ready 200: the timed phases then measure processing,
@@ -225,7 +253,7 @@ def start_settled(workers: list[Worker], timeout: float = 180) -> None:
         for w in workers:
             w.check_alive()
             text = w.log_since(marks[w.name])
-            done = done and all(a in text for a in ASSIGNED) and w.ready()
+            done = done and all(a in text for a in w.assigned_lines()) and w.ready()
         if done:
             time.sleep(1)  # a rebalance between the workers settles
             return

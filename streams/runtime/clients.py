@@ -105,11 +105,6 @@ def stage_consumer(
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
             "partition.assignment.strategy": "range",
-            # A read_committed fetch that finds nothing below the last stable offset is
-            # held by the broker for fetch.wait.max.ms (default 500) even after the
-            # commit markers arrive: ~400 ms per hop at light load. 10 ms costs a few
-            # more empty fetches per second.
-            "fetch.wait.max.ms": 10,
         }
         | extra
     )
@@ -143,7 +138,8 @@ def stage_clients(
     co-partitioned (else StageHaltError, one line); closed and flushed on the way out."""
     provision.prepare_stage(conf, stage, settings.partitions)
     ident = StageIdentity.of(settings, stage)
-    consumer = stage_consumer(conf, ident, **(consumer_extra or {}))
+    wait: KafkaConf = {"fetch.wait.max.ms": settings.stage_fetch_wait_ms}
+    consumer = stage_consumer(conf, ident, **(wait | (consumer_extra or {})))
     extra = {"compression.type": settings.stage_compression} | (producer_extra or {})
     producer = transactional_producer(conf, ident, **extra)
     try:

@@ -139,6 +139,8 @@ class StageLoop(ABC, Generic[S]):
         self._producer: Producer | None = None
         self._in_flight: _InFlight[S] | None = None
         self._committer: ThreadPoolExecutor | None = None
+        self._linger_s = settings.stage_batch_linger_ms / 1000
+        self._last_began = 0.0
 
     # -- what a stage supplies -------------------------------------------------------
     @abstractmethod
@@ -237,7 +239,12 @@ class StageLoop(ABC, Generic[S]):
         pending = self._in_flight
         if pending is not None and len(pending.batch) < self.overlap_from:
             self._settle()
-        return [m for m in fetch_batch(consumer, self._batch_max) if usable(m)]
+        batch = fetch_batch(consumer, self._batch_max)
+        if batch and len(batch) < self._batch_max:
+            wait = self._last_began + self._linger_s - time.perf_counter()
+            if wait > 0:  # the previous transaction began less than the linger ago
+                batch += consumer.consume(self._batch_max - len(batch), wait)
+        return [m for m in batch if usable(m)]
 
     def _tick(self, consumer: Consumer) -> None:
         self.tick()
@@ -269,7 +276,7 @@ class StageLoop(ABC, Generic[S]):
 
     # -- the protocol -----------------------------------------------------------------
     def _transact(self, batch: list[Message]) -> None:
-        began = time.perf_counter()
+        began = self._last_began = time.perf_counter()
         try:
             staged = self.stage(batch)  # step 2 (overlaps an in-flight commit)
         except BaseException:

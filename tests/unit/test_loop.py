@@ -33,6 +33,9 @@ class FakeMessage:
     def offset(self) -> int:
         return self._o
 
+    def error(self) -> None:
+        return None
+
 
 class Recorder:
     """Stands in for both the consumer and the producer; records the calls in order.
@@ -243,3 +246,33 @@ def test_fetch_batch_waits_for_the_first_record_only(queued: int, got: int) -> N
     assert [m.offset() for m in fetched] == list(range(got))
     waits = [t for _n, t in consumer.calls if t > 0]
     assert waits == [0.2]  # never waits for a full batch
+
+
+class LingerStage(Recording):
+    def __init__(self, linger_ms: int) -> None:
+        StageLoop.__init__(self, Settings(stage_batch_linger_ms=linger_ms), 100)
+        self.steps = []
+        self.fail_stage = False
+        self._consumer = self._producer = Recorder()  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    ("linger_ms", "recent", "waits"), [(0, True, 1), (50, False, 1), (50, True, 2)]
+)
+def test_a_batch_lingers_only_when_the_last_transaction_began_within_the_linger(
+    linger_ms: int, recent: bool, waits: int
+) -> None:
+    """``stage_batch_linger_ms``: at light load (the last transaction long ago) a batch
+    starts at its first record; under load transactions start at most once per linger,
+    the batch collecting what arrives meanwhile (never past ``batch_max``)."""
+    stage = LingerStage(linger_ms)
+    if recent:
+        stage._transact(batch((0, 1)))
+    consumer = QueueConsumer(3)
+    fetched = stage._fetch(consumer)  # type: ignore[arg-type]
+    assert [m.offset() for m in fetched] == [0, 1, 2]
+    timed = [(n, t) for n, t in consumer.calls if t > 0]
+    assert len(timed) == waits  # the first record's wait, then the linger's
+    if waits == 2:
+        n, t = timed[1]
+        assert n == 100 - 3 and 0 < t <= linger_ms / 1000
