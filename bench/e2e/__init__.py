@@ -12,7 +12,10 @@ bad records of every reason, ``--borrowers`` borrowers on 6 platforms. The first
 (overlapping, so every borrower has 1-2 consenting banks): deliveries and audit do real
 work.
 
-Phases (each worker is a separate process; its CPU is read from /proc/<pid>/stat):
+Phases (each worker is a separate process, or with ``--split`` two: ``--stages
+ingress,consents`` and ``--stages borrower``, whose CPU, RSS and metrics add up as one
+worker's; CPU is read from /proc/<pid>/stat, and split into librdkafka's own threads and
+the rest in ``worker_cpu_s_by_thread``):
 
 1. broker A, 1 worker: the subscriptions are processed first (not timed). Then the
    worker, settled (every stage assigned and restored) and idle, is frozen (SIGSTOP)
@@ -35,7 +38,9 @@ Phases (each worker is a separate process; its CPU is read from /proc/<pid>/stat
    produced it), so it includes the producer's linger and every transaction commit.
    ``by_stage_ms`` splits it by where the event had got to (each stage's output
    produced: ingress, then the borrower stage, whose feed and profile-updates records
-   share one transaction), ``p50_ms_by_third`` shows whether the worker kept up.
+   share one transaction), ``p50_ms_by_third`` shows whether the worker kept up, and
+   ``broker_cores_used`` / ``bench_cores_used`` what else used the cores meanwhile (the
+   bench's own: the paced producers and the watcher).
 4. memory: the worker's RSS / borrowers it holds, extrapolated linearly to 1 M borrowers.
 5. restore: SIGKILL the worker, start it again (same state dir, so the same static
    group membership), time until /ready answers 200 with every borrower restored.
