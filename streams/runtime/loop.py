@@ -11,8 +11,9 @@ readiness. ``run()`` blocks until ``stop()`` and raises when it cannot go on;
 The commit protocol, per fetched batch:
 
 1. **Fetch** up to ``batch_max`` records, waiting for the first only
-   (``clients.fetch_batch``); a stage whose timer is due (``due()``) goes on with
-   an empty batch.
+   (``clients.fetch_batch``), then, if the previous transaction began less than
+   ``stage_batch_linger_ms`` ago, for what arrives until then; a stage whose timer is
+   due (``due()``) goes on with an empty batch.
 2. **Stage**: ``stage(batch)`` decodes (an undecodable internal record becomes a dead
    letter, ``refuse``), applies the stage's rules and returns what to write; state
    changes are staged in memory, not yet the truth. ``None``: nothing to write.
