@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import time
-import timeit
 from pathlib import Path
 
 from confluent_kafka import Producer
 
-from bench.common import machine
+from bench.common import calibration_us, git_commit, machine
 from streams.wire.headers import schema_headers
 from streams.wire.schemas import FEED_RECORD
 
@@ -52,11 +50,6 @@ def _time(records: int, headers: list[tuple[str, str | bytes | None]] | None) ->
     return took / records * 1e6
 
 
-def calibration_us() -> float:
-    """µs per ``sum(range(100))``, best of 5: how fast this machine is right now."""
-    return round(min(timeit.repeat("sum(range(100))", number=100_000, repeat=5)) * 10, 3)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -69,9 +62,7 @@ def main() -> None:
         for arm in ("without", "with", "with", "without"):
             runs[arm].append(_time(args.records, headers if arm == "with" else None))
     med = {arm: sorted(v)[len(v) // 2] for arm, v in runs.items()}
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    commit = git_commit()
     report = {
         "bench": f"bench/bench_headers.py --records {args.records} --rounds {args.rounds}",
         "question": "what do the schema headers cost each feed/audit produce call?",

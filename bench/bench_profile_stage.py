@@ -45,7 +45,6 @@ import sys
 import tempfile
 import threading
 import time
-import timeit
 from pathlib import Path
 from statistics import quantiles
 from typing import Any
@@ -57,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_profile import make_events
 
+from bench.common import calibration_us
 from streams import topics
 from streams.domain.profile.windows import DEFAULT_CONFIG
 from streams.domain.validation import to_avro
@@ -199,9 +199,7 @@ def run_stage(settings: Settings, total: int) -> dict[str, Any]:
         "cpu_s_by_thread": by_kind,
         "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
         # The VM's speed drifts (host contention): ~0.5 us when it is fast.
-        "calibration_us_sum_range_100": round(
-            min(timeit.Timer("sum(range(100))").repeat(5, 100_000)) / 100_000 * 1e6, 3
-        ),
+        "calibration_us_sum_range_100": calibration_us(),
     }
 
 

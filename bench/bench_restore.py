@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from state_fill import fill, templates
 
-from bench.common import private_broker_info, write_report
+from bench.common import calibration_us, git_commit, private_broker_info, write_report
 from streams.runtime import provision
 from streams.runtime.state import PartitionStore
 from streams.stages.borrower.recovery import restore
@@ -55,7 +53,7 @@ def one(conf: dict[str, Any], extra: dict[str, Any]) -> dict[str, float]:
         store.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    calibration = min(timeit.Timer("sum(range(100))").repeat(3, 100_000)) / 100_000 * 1e6
+    calibration = calibration_us()
     return {
         "records": n,
         "seconds": round(wall, 2),
@@ -72,9 +70,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    commit = git_commit()
     rows: list[dict[str, Any]] = []
     with private_broker_info(heap="1g") as info:
         conf = {"bootstrap.servers": info.bootstrap}

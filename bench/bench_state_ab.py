@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import timeit
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_profile_stage import preload, run_stage, settings_for
 
-from bench.common import private_broker_info, write_report
+from bench.common import calibration_us, git_commit, private_broker_info, write_report
 from streams.runtime import provision
 from streams.stages.borrower.stage import BorrowerStage
 
@@ -56,9 +55,7 @@ def one(store: str, borrowers: int, events: int) -> dict[str, Any]:
         "rss_mb": row["rss_mb"],
         "cpu_s_by_thread": row["cpu_s_by_thread"],
         "loadavg_1m": round(os.getloadavg()[0], 2),
-        "calibration_us": round(
-            min(timeit.Timer("sum(range(100))").repeat(3, 100_000)) / 100_000 * 1e6, 3
-        ),
+        "calibration_us": calibration_us(),
     }
 
 
@@ -74,9 +71,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(one(args.one, args.borrowers, events)))
         return
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    commit = git_commit()
     rows = []
     for r in range(args.rounds):
         for store in STORES if r % 2 == 0 else STORES[::-1]:

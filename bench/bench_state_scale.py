@@ -30,11 +30,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_profile_stage import preload, run_stage, settings_for
 from state_fill import fill, templates
 
-from bench.common import private_broker_info, write_report
+from bench.common import calibration_us, git_commit, private_broker_info, write_report
 from bench.e2e.reaper import Reaper
 from bench.e2e.worker import APP_ID, BenchError, Children, Worker
 from streams.runtime import provision
@@ -133,10 +131,8 @@ def main() -> None:
         # A leaving static member's partitions move after the session timeout.
         worker_env=["CREDITSTREAM_SESSION_TIMEOUT_MS=10000", "CREDITSTREAM_STATE_STORE=disk"],
     )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    calibration = min(timeit.Timer("sum(range(100))").repeat(5, 100_000)) / 100_000 * 1e6
+    commit = git_commit()
+    calibration = calibration_us()
     row: dict[str, Any] = {"commit": commit, "calibration_us": round(calibration, 3)}
     reaper = Reaper(work)
     with private_broker_info(heap="1g") as info, Children(reaper) as children:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from bench.common import private_broker, write_report
+from bench.common import git_commit, private_broker, write_report
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "librdkafka defaults (retry.backoff.ms 100)": {},
@@ -89,10 +88,7 @@ def main() -> None:
             row = {"name": name} | _rounds(conf, name, extra, args.rounds)
             print(row)
             rows.append(row)
-    git = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True
-    )
-    extra = {"commit": git.stdout.strip(), "rounds": args.rounds, "loadavg": os.getloadavg()}
+    extra = {"commit": git_commit(), "rounds": args.rounds, "loadavg": os.getloadavg()}
     print(write_report("txn_latency", rows, extra, args.out))
 
 

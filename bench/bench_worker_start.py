@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
 import urllib.request
 import uuid
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
-from bench.common import free_port, private_broker, write_report
+from bench.common import calibration_us, free_port, private_broker, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,9 +126,7 @@ def main() -> None:
     extra = {
         "commit": commit,
         "load_average_before_after": [load_before, os.getloadavg()],
-        "calibration_us_sum_range_100": round(
-            min(timeit.Timer("sum(range(100))").repeat(5, 100_000)) / 100_000 * 1e6, 3
-        ),
+        "calibration_us_sum_range_100": calibration_us(),
         "summary": summary,
     }
     print(write_report("worker_start", rows, extra, args.out))

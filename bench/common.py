@@ -7,7 +7,9 @@ import os
 import platform
 import resource
 import shutil
+import subprocess
 import tempfile
+import timeit
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +38,25 @@ def machine() -> dict[str, Any]:
         "kafka": Settings().kafka_version,
         "platform": platform.platform(),
     }
+
+
+def git_commit() -> str:
+    """The short commit of the checkout the benchmark runs from, ``-dirty`` when its
+    tracked files differ from it (a figure must name the code that produced it)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def calibration_us() -> float:
+    """µs per ``sum(range(100))``, best of 5 x 100,000: how fast this machine's Python is
+    right now (the VM's speed drifts with its host's load; ~0.5 µs when it is fast)."""
+    return round(min(timeit.repeat("sum(range(100))", number=100_000, repeat=5)) * 10, 3)
 
 
 def cpu_seconds() -> float:

@@ -20,7 +20,7 @@ from typing import Any
 from bench.common import process_cpu_seconds, thread_cpu_seconds
 from bench.e2e.data import Rec, producers, publish
 from bench.e2e.probe import Probe, wait_drained
-from bench.e2e.worker import Worker, merged_metrics, metric_sum
+from bench.e2e.worker import Worker, commits, merged_metrics, metric_sum
 
 COUNTS = (
     *("events", "wall_s", "worker_cpu_s", "broker_cpu_s", "publish_s", "accepted", "rejected"),
@@ -97,6 +97,7 @@ def run_backlog(
     records = len(backlog)
     rss0 = sum(w.rss_mb() for w in workers)
     prods = producers(probe.bootstrap, platforms, **{"linger.ms": 50})
+    m0 = merged_metrics(workers)
     for w in workers:  # frozen while the platforms publish: a real backlog, warm workers
         os.kill(w.pid, signal.SIGSTOP)
     try:
@@ -132,6 +133,7 @@ def run_backlog(
         "worker_cores_used": round(cpu / wall, 2),
         "worker_cpu_s_by_thread": by_kind,
         "broker_cpu_s": round(broker, 2),
+        "transactions": commits(m0, m, wall),
         "publish_s": round(publish_s, 2),
         "rss_mb_at_start": round(rss0, 1),
         "accepted": int(metric_sum(m, "creditstream_events_forwarded_total")),

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench import e2e
-from bench.common import write_report
+from bench.common import calibration_us, git_commit, write_report
 from bench.e2e.data import BANK_NAMES
 from bench.e2e.reaper import Reaper
 from bench.e2e.report import render
@@ -118,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
     began = time.monotonic()
+    # What every figure needs beside it: the code, the machine's speed and its load.
+    conditions = {
+        "commit": git_commit(),
+        "calibration_us": calibration_us(),
+        "load_average_before": os.getloadavg(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     reaper = Reaper(args.workdir)
     try:
         report = run(args, reaper, say)
@@ -134,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(args.workdir, ignore_errors=True)
     report["data"]["run_seconds"] = round(time.monotonic() - began)
+    report |= conditions | {
+        "calibration_us_after": calibration_us(),
+        "load_average_after": os.getloadavg(),
+    }
     out = args.out
     if out is None and args.quick:
         out = Path(tempfile.gettempdir()) / "creditstream-end_to_end-quick.json"

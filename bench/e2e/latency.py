@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, TopicPartition
 from bench.common import percentile, process_cpu_seconds
 from bench.e2e.data import Rec
 from bench.e2e.probe import Probe, wait_drained
-from bench.e2e.worker import Worker
+from bench.e2e.worker import Worker, commits, merged_metrics
 from streams import topics
 from streams.domain.validation import to_epoch_ms
 from streams.runtime.registry import codec_for
@@ -113,6 +113,7 @@ def run_latency(
     watcher.start()
     cpu0, t0 = sum(w.cpu() for w in workers), time.monotonic()
     broker0, self0 = process_cpu_seconds(broker_pid), time.process_time()
+    metrics0 = merged_metrics(workers)
     try:
         sent, took = paced(prods, records, rate)
         published = time.monotonic()
@@ -120,6 +121,7 @@ def run_latency(
         cpu, wall = sum(w.cpu() for w in workers) - cpu0, time.monotonic() - t0
         broker = process_cpu_seconds(broker_pid) - broker0
         bench = time.process_time() - self0
+        transactions = commits(metrics0, merged_metrics(workers), wall)
         time.sleep(0.5)  # the last committed records reach the watcher
     finally:
         watcher.stopping.set()
@@ -141,6 +143,7 @@ def run_latency(
         "broker_cores_used": round(broker / wall, 2),
         "bench_cores_used": round(bench / wall, 2),
         "drain_after_publish_s": round(drained - published, 2),
+        "transactions": transactions,
         "events_per_s_per_core": None,
     }
     for q in (50, 95, 99):

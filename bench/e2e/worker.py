@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -214,6 +215,30 @@ def borrowers_held(samples: dict[str, float]) -> float:
     """How many borrowers the worker(s) of ``samples`` hold in the borrower stage's table
     (every borrower with an event or a subscription)."""
     return metric_sum(samples, "creditstream_table_entries", table="borrowers")
+
+
+STAGES = ("ingress", "consents", "borrower")
+
+
+def commits(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, Any]:
+    """Per stage, between two ``merged_metrics`` readings ``wall`` seconds apart: its
+    transactions, per second, and their mean commit time (step 4, ms;
+    ``creditstream_stage_commit_seconds``). Each costs the broker a commit marker per
+    partition written (bench/bench_txn_cost.py)."""
+    out: dict[str, Any] = {}
+    for stage in STAGES:
+        n, took = (
+            metric_sum(after, f"creditstream_stage_commit_seconds_{part}", stage=stage)
+            - metric_sum(before, f"creditstream_stage_commit_seconds_{part}", stage=stage)
+            for part in ("count", "sum")
+        )
+        if n:
+            out[stage] = {
+                "transactions": int(n),
+                "per_s": round(n / wall, 1),
+                "commit_ms_mean": round(1000 * took / n, 1),
+            }
+    return out
 
 
 def team(name: str, bootstrap: str, args: argparse.Namespace, children: Children) -> list[Worker]:

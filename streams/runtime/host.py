@@ -41,6 +41,8 @@ class ThreadedStage(Protocol):
 
     ready: threading.Event
     settings: Settings
+    #: Called with the seconds each committed transaction's commit took.
+    on_commit: Callable[[float], None] | None
 
     def run(self) -> None: ...
 
@@ -155,6 +157,7 @@ def install_threaded_stage(
     ``metrics``). Faust instantiates service classes itself, so each stage gets a
     named subclass carrying it."""
     metrics.stage_restarts.labels(name)  # exported at 0 from the start: increase() works
+    stage.on_commit = metrics.stage_commit.labels(name).observe
     attrs = {
         "stage": stage,
         "stage_name": name,

@@ -84,6 +84,8 @@ S = TypeVar("S")  # what a stage staged for one batch
 
 #: Called every ``tick_s`` from the loop's thread with the consumer (lag reporting).
 ConsumerHook = Callable[[Consumer], None]
+#: Called with the seconds step 4 took, once per committed transaction (metrics).
+CommitHook = Callable[[float], None]
 
 
 @dataclass
@@ -93,14 +95,15 @@ class _InFlight(Generic[S]):
     batch: list[Message]
     staged: S
     began: float
-    commit: Future[float]
+    commit: Future[tuple[float, float]]
 
 
-def _commit(producer: Producer, offsets: list[TopicPartition], meta: object) -> float:
-    """Step 4; returns when the commit completed (``perf_counter``)."""
+def _commit(producer: Producer, offsets: list[TopicPartition], meta: object) -> tuple[float, float]:
+    """Step 4; returns when it started and when the commit completed (``perf_counter``)."""
+    started = time.perf_counter()
     producer.send_offsets_to_transaction(offsets, meta, 30)
     producer.commit_transaction(30)
-    return time.perf_counter()
+    return started, time.perf_counter()
 
 
 class StageLoop(ABC, Generic[S]):
@@ -128,6 +131,7 @@ class StageLoop(ABC, Generic[S]):
         self.settings = settings
         self.ready = threading.Event()
         self.on_tick: ConsumerHook | None = None
+        self.on_commit: CommitHook | None = None
         self.tick_s = 5.0
         #: Tenants whose answer topic is missing wait, paused (``runtime.tenantgate``).
         self.gate = gate
@@ -297,11 +301,17 @@ class StageLoop(ABC, Generic[S]):
                 commit = self._committer.submit(_commit, producer, offsets, meta)
                 self._in_flight = _InFlight(batch, staged, began, commit)
                 return
-            done = _commit(producer, offsets, meta)  # step 4
+            started, done = _commit(producer, offsets, meta)  # step 4
         except BaseException:
             self._undo([(batch, staged)])
             raise
-        self.committed(staged, done - began)  # step 5
+        self._committed(staged, began, started, done)
+
+    def _committed(self, staged: S, began: float, started: float, done: float) -> None:
+        """Step 5, and the commit's time to ``on_commit``."""
+        if self.on_commit is not None:
+            self.on_commit(done - started)
+        self.committed(staged, done - began)
 
     def _settle(self, also: tuple[list[Message], S | None] | None = None) -> None:
         """Wait for the in-flight commit: step 5 on success; on failure step 6 for it
@@ -310,11 +320,11 @@ class StageLoop(ABC, Generic[S]):
         if pending is None:
             return
         try:
-            done = pending.commit.result()
+            started, done = pending.commit.result()
         except BaseException:
             self._undo([(pending.batch, pending.staged), *([also] if also else [])])
             raise
-        self.committed(pending.staged, done - pending.began)
+        self._committed(pending.staged, pending.began, started, done)
 
     def _undo(self, batches: list[tuple[list[Message], S | None]], in_txn: bool = True) -> None:
         """Step 6: forget (newest first, so state goes back to before the oldest),

@@ -105,4 +105,13 @@ def test_prometheus_sees_every_family_from_a_working_worker(
                 query=f'sum(creditstream_feed_deliveries_total{{bank="{bank}"}})',
             )["result"]
             assert deliveries and float(deliveries[0]["value"][1]) > 0
+            # Every stage committed transactions, each timed (step 4 of the loop).
+            commits = api(
+                prometheus,
+                "/api/v1/query",
+                query="sum by (stage) (creditstream_stage_commit_seconds_count)",
+            )["result"]
+            counted = {s["metric"]["stage"]: float(s["value"][1]) for s in commits}
+            assert set(counted) == {"ingress", "consents", "borrower"}
+            assert all(n > 0 for n in counted.values()), counted
         assert worker.alive()

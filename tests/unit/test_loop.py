@@ -276,3 +276,39 @@ def test_a_batch_lingers_only_when_the_last_transaction_began_within_the_linger(
     if waits == 2:
         n, t = timed[1]
         assert n == 100 - 3 and 0 < t <= linger_ms / 1000
+
+
+class TimedRecorder(Recorder):
+    """A commit that takes ``seconds`` of wall time."""
+
+    def __init__(self, seconds: float, fail_commit: bool = False) -> None:
+        super().__init__(fail_commit=fail_commit)
+        self.seconds = seconds
+
+    def commit_transaction(self, t: float) -> None:
+        threading.Event().wait(self.seconds)  # the broker's round trip, not a sync point
+        super().commit_transaction(t)
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_on_commit_gets_each_committed_transactions_commit_time(pipelined: bool) -> None:
+    """``on_commit`` (the ``creditstream_stage_commit_seconds`` histogram) is called once
+    per committed transaction with step 4's time, which excludes staging."""
+    rec = TimedRecorder(0.05)
+    stage = _pipelined(rec) if pipelined else Recording(rec)
+    seen: list[float] = []
+    stage.on_commit = seen.append
+    stage._transact(batch((0, 1)))
+    stage._transact(batch((0, 2)))
+    stage._settle()
+    assert len(seen) == 2 and all(0.05 <= s < 5 for s in seen)
+    assert [s for s, _ in stage.steps if s == "committed"] == ["committed"] * 2
+
+
+def test_on_commit_is_not_called_for_a_failed_commit() -> None:
+    stage = Recording(TimedRecorder(0.0, fail_commit=True))
+    seen: list[float] = []
+    stage.on_commit = seen.append
+    with pytest.raises(RuntimeError, match="fenced"):
+        stage._transact(batch((0, 1)))
+    assert seen == []

@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 LATENCY_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
-#: One ingress batch (decode, validate, transactional write, commit): 1 ms to 10 s.
+#: One ingress batch (decode, validate, transactional write, commit), or one stage's
+#: commit: 1 ms to 10 s.
 BATCH_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 #: What a regulator's lookup on the status page can come to (``status_lookups``).
@@ -34,6 +35,7 @@ FAMILIES: Final = (
     "creditstream_events_forwarded_total",
     "creditstream_event_to_feed_latency_seconds",
     "creditstream_ingress_batch_duration_seconds",
+    "creditstream_stage_commit_seconds",
     "creditstream_profile_updates_total",
     "creditstream_profile_amounts_saturated_total",
     "creditstream_alerts_total",
@@ -100,6 +102,17 @@ class Families:
         self.ingress_batch_duration = Histogram(
             "creditstream_ingress_batch_duration_seconds",
             "Duration of one ingress batch.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        # Step 4 of each committed batch, by stage: its offsets into the transaction and
+        # commit_transaction (streams.runtime.loop). A broker round trip whose time grows
+        # with the broker's load and the partitions the transaction wrote (each gets a
+        # commit marker; bench/bench_txn_cost.py); _count is the stage's transactions.
+        self.stage_commit = Histogram(
+            "creditstream_stage_commit_seconds",
+            "Time to commit one stage transaction (offsets and commit).",
+            ["stage"],
             buckets=BATCH_BUCKETS,
             registry=r,
         )
