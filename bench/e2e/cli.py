@@ -56,6 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--period-days", type=int, default=30, help="event times span the last N days")
     add("--bad-share", type=float, default=0.01)
     add("--partitions", type=int, default=4)
+    add(
+        "--bank-partitions",
+        type=int,
+        default=None,
+        help="partitions of each bank's subscriptions and feed topics (default: --partitions); "
+        "a borrower transaction under load writes to every feed partition",
+    )
     add("--seed", type=int, default=11)
     add(
         "--loads",

@@ -80,7 +80,7 @@ def provision_all(
     for p in platforms:
         provision.ensure_platform(conf, p, args.partitions)
     for b in banks:
-        provision.ensure_bank(conf, b, args.partitions)
+        provision.ensure_bank(conf, b, args.bank_partitions or args.partitions)
 
 
 def subscribe(bootstrap: str, plan: list[Sub], expires: datetime) -> None:

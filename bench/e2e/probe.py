@@ -24,11 +24,24 @@ from streams.settings import KafkaConf
 class Probe:
     """Committed offsets of the worker's stage groups against their inputs' ends."""
 
-    def __init__(self, bootstrap: str, partitions: int, platforms: list[str], banks: list[str]):
+    def __init__(
+        self,
+        bootstrap: str,
+        partitions: int,
+        platforms: list[str],
+        banks: list[str],
+        bank_partitions: int | None = None,
+    ):
         conf: KafkaConf = {"bootstrap.servers": bootstrap}
         self.bootstrap = bootstrap
         self.admin = AdminClient(conf)
         self.partitions = partitions
+        # The banks' topics may have a count of their own (any count works for a tenant).
+        self.counts = {
+            t: bank_partitions or partitions
+            for b in banks
+            for t in (topics.subscriptions(b), topics.feed(b))
+        }
         # (stage, its input topics, written by a transactional producer?)
         self.stages: list[tuple[str, list[str], bool]] = [
             ("ingress", ingest_topics(platforms), False),
@@ -51,7 +64,9 @@ class Probe:
             reader.close()
 
     def _tps(self, names: list[str]) -> list[TopicPartition]:
-        return [TopicPartition(t, p) for t in names for p in range(self.partitions)]
+        return [
+            TopicPartition(t, p) for t in names for p in range(self.counts.get(t, self.partitions))
+        ]
 
     def ends(self, names: list[str]) -> dict[tuple[str, int], int]:
         request = {tp: OffsetSpec.latest() for tp in self._tps(names)}

@@ -66,6 +66,7 @@ def summarize(
             "bank_share": args.bank_share,
             "subscribed_borrowers": covered,
             "partitions": args.partitions,
+            "bank_partitions": args.bank_partitions or args.partitions,
             "seed": args.seed,
             "quick": args.quick,
             "worker_env": [

@@ -70,8 +70,9 @@ def run(args: argparse.Namespace, reaper: Reaper, say: Callable[[str], None]) ->
             reaper.add_pid(info.pid)
             reaper.add_dir(info.data_dir)
             provision_all(info.bootstrap, args, platforms, banks)
+            probing = Probe(info.bootstrap, args.partitions, platforms, banks, args.bank_partitions)
             with (
-                closing(Probe(info.bootstrap, args.partitions, platforms, banks)) as probe,
+                closing(probing) as probe,
                 Children(reaper) as children,
             ):
                 yield info, probe, children
