@@ -24,7 +24,8 @@ The commit protocol, per fetched batch:
    group generation is fenced here) and the transaction commits. Outputs, state and
    offsets become visible together, or none of them does.
 5. **Committed**: ``committed(staged, seconds)`` makes the staged state the truth
-   and counts the batch (metrics read only committed batches).
+   and counts the batch (metrics read only committed batches); ``on_commit``, when
+   set, gets the seconds step 4 took (``creditstream_stage_commit_seconds``).
 6. **Undo**, on any failure in 2-4: ``forget(staged)`` drops the staged state
    (``forget(None)`` when step 2 itself failed), the transaction is aborted if it
    began, the consumer is rewound to the batch's first offsets, and the error
