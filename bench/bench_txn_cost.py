@@ -29,7 +29,6 @@ import re
 import statistics
 import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.common import (
     calibration_us,
+    cpu_by_thread,
     cpu_seconds,
     git_commit,
     percentile,
@@ -62,17 +62,7 @@ def jvm_cpu_by_thread(pid: int) -> dict[str, float]:
     """CPU seconds of a JVM's live threads, summed by name with the numbers taken out
     (``data-plane-kafka-request-handler-3`` -> ``data-plane-kafka-request-handler``;
     Linux cuts names at 15 characters)."""
-    out: dict[str, float] = defaultdict(float)
-    tck = os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            head, _, tail = (task / "stat").read_text().rpartition(")")
-        except OSError:  # the thread ended meanwhile
-            continue
-        kind = re.sub(r"\d+", "N", re.sub(r"[-_ #]*\d+$", "", head.partition("(")[2]))
-        fields = tail.split()
-        out[kind] += (int(fields[11]) + int(fields[12])) / tck
-    return out
+    return cpu_by_thread(pid, lambda name: re.sub(r"\d+", "N", re.sub(r"[-_ #]*\d+$", "", name)))
 
 
 class Committer:

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import timeit
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -117,23 +117,29 @@ def process_cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def thread_cpu_seconds(pid: int) -> dict[str, float]:
-    """User + system CPU of another process's live threads, summed by kind: ``rdkafka``
-    (librdkafka's own threads, named ``rdk:*``: protocol, batching, CRC, fetch parsing)
-    and ``python`` (every other thread: the stages, the GIL's holders). Threads that
-    ended are missing, so compare two readings of long-lived threads only."""
-    out = {"rdkafka": 0.0, "python": 0.0}
+def cpu_by_thread(pid: int, kind: Callable[[str], str]) -> dict[str, float]:
+    """User + system CPU seconds of another process's live threads, summed by
+    ``kind(thread name)``. Threads that ended are missing, so compare two readings of
+    long-lived threads only."""
+    out: dict[str, float] = {}
     tck = os.sysconf("SC_CLK_TCK")
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             head, _, tail = (task / "stat").read_text().rpartition(")")
         except OSError:  # the thread ended meanwhile
             continue
-        comm = head.partition("(")[2]
         fields = tail.split()
-        kind = "rdkafka" if comm.startswith("rdk:") else "python"
-        out[kind] += (int(fields[11]) + int(fields[12])) / tck
+        k = kind(head.partition("(")[2])
+        out[k] = out.get(k, 0.0) + (int(fields[11]) + int(fields[12])) / tck
     return out
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """:func:`cpu_by_thread` by kind: ``rdkafka`` (librdkafka's own threads, named
+    ``rdk:*``: protocol, batching, CRC, fetch parsing) and ``python`` (every other
+    thread: the stages, the GIL's holders)."""
+    found = cpu_by_thread(pid, lambda name: "rdkafka" if name.startswith("rdk:") else "python")
+    return {"rdkafka": 0.0, "python": 0.0} | found
 
 
 def process_rss_mb(pid: int) -> float:
