@@ -115,7 +115,9 @@ return {generated_at: Number(document.body.dataset.generatedAt || 0),
   platforms: rows("#platform-rows tr[data-platform]", "platform"),
   banks: rows("#bank-rows tr[data-bank]", "bank"),
   stages: Object.fromEntries([...document.querySelectorAll("#stage-cards [data-stage]")]
-    .map((c) => [c.dataset.stage, c.querySelector("[data-field=ready]").textContent]))};
+    .map((c) => [c.dataset.stage, c.querySelector("[data-field=ready]").textContent])),
+  commits: Object.fromEntries([...document.querySelectorAll("#stage-cards [data-stage]")]
+    .map((c) => [c.dataset.stage, c.querySelector("[data-field=commits]").textContent]))};
 """
 
 
@@ -238,6 +240,11 @@ def test_status_page_in_a_browser(private_bootstrap: str, tmp_path: Path) -> Non
                 assert low <= shown <= high, (bank, low, shown, high)
                 assert page["banks"][bank]["p99"] != "–"  # latency observed for both banks
             assert page["stages"] == {s: "ready" for s in ("ingress", "consents", "borrower")}
+            for stage, shown in page["commits"].items():  # "1,234, p50 4.2 ms, p99 31 ms"
+                family = "creditstream_stage_commit_seconds_count"
+                low, high = _sum(before, family, stage=stage), _sum(after, family, stage=stage)
+                assert low <= _number(shown.split(", p50 ")[0]) <= high, (stage, shown)
+                assert low > 0 and ", p99 " in shown, (stage, shown)
 
             # The charts draw a line per platform once a few samples were taken (5 s apart).
             eventually(

@@ -146,6 +146,18 @@ def test_stages_readiness_recovery_lag_and_dead_letters(metrics: Metrics) -> Non
     assert b["dead_letters_by_reason"] == {"undecodable": 2}
 
 
+def test_stages_show_their_transactions_and_commit_times(metrics: Metrics) -> None:
+    for took in (0.002, 0.003, 0.004, 0.2):  # buckets 0.001, 0.005, ... 0.1, 0.25
+        metrics.stage_commit.labels("borrower").observe(took)
+    metrics.set_ready("ingress", True)
+    stages = {s["stage"]: s for s in model(metrics)["stages"]}
+    b = stages["borrower"]["commits"]
+    assert b["count"] == 4
+    assert b["p50_s"] == pytest.approx(0.001 + 0.004 * 2 / 3)  # within the 1-5 ms bucket
+    assert 0.1 < b["p99_s"] <= 0.25
+    assert stages["ingress"]["commits"] == {"count": 0.0, "p50_s": None, "p99_s": None}
+
+
 def test_topics_map_to_the_stage_reading_them() -> None:
     assert stage_of_topic("ingest.acme.loans") == "ingress"
     assert stage_of_topic("banks.north.subscriptions") == "consents"

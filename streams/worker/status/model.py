@@ -18,7 +18,8 @@ JSON-ready dict (:func:`page_model`):
 * ``stages``: per stage (ready, recovery, restarts, dead letters, lag, state) the
   readiness (``None`` when unknown), recovery progress and records left, restarts, dead
   letters by reason, consumer lag summed over the stage's input partitions (topics
-  mapped to stages by :data:`streams.topology.TOPOLOGY`) and tenants left waiting.
+  mapped to stages by :data:`streams.topology.TOPOLOGY`), tenants left waiting, and its
+  transactions: how many committed, their commit's p50 and p99 (``commits``).
 * ``totals`` and ``worker``: exchange-wide counters and the worker's identity.
 
 Every count is this worker's, since it started (a Prometheus counter's value).
@@ -41,6 +42,7 @@ Sample = tuple[str, Mapping[str, str], float]
 Buckets = tuple[tuple[float, float], ...]
 
 LATENCY = "creditstream_event_to_feed_latency_seconds"
+COMMIT = "creditstream_stage_commit_seconds"
 
 
 def flatten(families: Iterable[Metric]) -> list[Sample]:
@@ -175,6 +177,7 @@ def _stages(ix: Index) -> list[dict[str, Any]]:
     dead = ix.by2("creditstream_dead_letters_total", "stage", "reason")
     state = ix.by("creditstream_state_bytes", "stage")
     waiting = ix.by2("creditstream_tenant_partitions_waiting", "stage", "tenant")
+    commits = ix.buckets(COMMIT, "stage")
     lag: dict[str, float] = defaultdict(float)
     partitions: dict[str, int] = defaultdict(int)
     for labels, value in ix.by_name.get("creditstream_consumer_lag_records", ()):
@@ -182,6 +185,7 @@ def _stages(ix: Index) -> list[dict[str, Any]]:
         lag[stage] += value
         partitions[stage] += 1
     known = set(ready) | set(progress) | set(restarts) | set(dead) | set(lag) | set(state)
+    known |= set(commits)
     order = [st.name for st in TOPOLOGY.stages]
     rows = []
     for s in sorted(known, key=lambda n: (order.index(n) if n in order else len(order), n)):
@@ -199,6 +203,11 @@ def _stages(ix: Index) -> list[dict[str, Any]]:
                 "partitions": partitions.get(s, 0),
                 "state_bytes": state.get(s),
                 "tenants_waiting": dict(sorted(waiting.get(s, {}).items())),
+                "commits": {
+                    "count": commits[s][-1][1] if commits.get(s) else 0.0,
+                    "p50_s": quantile(0.5, commits.get(s, ())),
+                    "p99_s": quantile(0.99, commits.get(s, ())),
+                },
             }
         )
     return rows

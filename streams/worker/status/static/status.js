@@ -63,6 +63,8 @@ function renderStages(stages) {
         (recovering ? ", " + count(s.recovery_remaining || 0) + " records left" : "")],
       ["restarts", count(s.restarts)],
       ["dead letters", count(s.dead_letters)],
+      ["commits", count(s.commits.count) + (s.commits.count ? ", p50 " +
+        seconds(s.commits.p50_s) + ", p99 " + seconds(s.commits.p99_s) : "")],
     ];
     if (Object.keys(s.tenants_waiting).length) {
       rows.push(["tenants waiting", pairs(s.tenants_waiting)]);
