@@ -1,6 +1,6 @@
 """What one transaction costs the broker, by how many partitions it writes.
 
-Usage: ``python -m bench.bench_txn_cost [--seconds 15] [--plan 4 32 32 4 16 16] [--out PATH]``
+Usage: ``python -m bench.bench_txn_cost [--seconds 15] [--warmup 30] [--plan 4 32 ...] [--out F]``
 
 A transactional producer commits transactions back to back against a private broker,
 each writing one 200-byte record to each of ``P`` partitions of one topic plus consumer
