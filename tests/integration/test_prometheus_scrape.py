@@ -43,6 +43,7 @@ def touch_every_family(m: Metrics) -> None:
     m.events_forwarded.inc(5)
     m.observe_event_to_feed("bank-a", ingest_ts=time.time() - 0.02)
     m.ingress_batch_duration.observe(0.01)
+    m.stage_commit.labels("ingress").observe(0.004)
     m.profile_updates.inc(5)
     m.alerts_for("new_loan").inc()
     m.deliveries_for("bank-a", "credit_decision").inc(2)
