@@ -15,13 +15,19 @@ import pytest
 _TRUE = {"1", "true", "yes"}
 
 
+def tools_required() -> bool:
+    """Whether a missing tool (or build) must fail a test: under CI or ``./run test``."""
+    return (
+        os.environ.get("CI", "").lower() in _TRUE
+        or os.environ.get("CREDITSTREAM_REQUIRE_TOOLS", "").lower() in _TRUE
+    )
+
+
 def installed_tool(name: str) -> str:
     """The path of ``name``; fails when tools are required, else skips, if missing."""
     path = shutil.which(name)
     if path:
         return path
-    required = os.environ.get("CI", "").lower() in _TRUE
-    required |= os.environ.get("CREDITSTREAM_REQUIRE_TOOLS", "").lower() in _TRUE
-    if required:
+    if tools_required():
         pytest.fail(f"{name} is missing: run deploy/local/install-prometheus.sh first")
     pytest.skip(f"{name} not installed (deploy/local/install-prometheus.sh); required in CI")

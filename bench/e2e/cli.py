@@ -25,6 +25,7 @@ from bench.e2e.reaper import Reaper
 from bench.e2e.report import render
 from bench.e2e.run import run
 from bench.e2e.worker import BenchError
+from streams import native
 
 QUICK = {
     "borrowers": 6_000,
@@ -128,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     # What every figure needs beside it: the code, the machine's speed and its load.
     conditions = {
         "commit": git_commit(),
+        # Compiled or pure, as the workers (same checkout, --worker-env) will run it.
+        "hot_path": native.read_status(
+            environ=os.environ | dict(kv.split("=", 1) for kv in args.worker_env)
+        ).describe(),
         "calibration_us": calibration_us(),
         "load_average_before": os.getloadavg(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -88,7 +88,7 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         "",
         "end to end (ingress -> borrower: profiles, feeds + audit), real broker, "
-        f"{report['machine']['cores']} cores:",
+        f"{report['machine']['cores']} cores; {report.get('hot_path', 'hot path: ?')}:",
         f"  {s['events_per_s_per_core']} events/s per worker core; "
         f"wall {s['events_per_s_wall_1_worker']}/s with 1 worker"
         + (f", {two}/s with 2" if two else ""),

@@ -23,14 +23,14 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import SecretBytes, SecretStr
 
 from streams.errors import ConfigError
 
 MIN_KEY_BYTES = 16  # below this an HMAC key is guessable; 32 recommended
-KeyMaterial = SecretBytes | SecretStr | bytes | str
+KeyMaterial: TypeAlias = SecretBytes | SecretStr | bytes | str
 
 # Formatting characters people and systems put in IDs: whitespace, dots, slashes and the
 # whole family of Unicode dashes/hyphens/minus signs.
@@ -138,7 +138,8 @@ class Pseudonymizer:
     def __repr__(self) -> str:
         return f"Pseudonymizer(versions={list(self.versions)}, current={self._current})"
 
-    __str__ = __repr__
+    def __str__(self) -> str:  # not ``__str__ = __repr__``: mypyc compiles this class
+        return self.__repr__()
 
     def __reduce__(self) -> Any:
         # Pickling would write key material to wherever the pickle goes.

@@ -9,6 +9,7 @@ agents or tables here, so it runs no Kafka client of its own (``_Boot``).
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -17,11 +18,13 @@ import faust
 from faust.app.base import BootStrategy
 from prometheus_client import CollectorRegistry
 
-from streams import __version__
+from streams import __version__, native
 from streams.runtime.metrics import Metrics
 from streams.settings import Settings
 from streams.worker.status import install_status
 from streams.worker.web import install_web
+
+log = logging.getLogger(__name__)
 
 #: Stage name -> "is it serving?" (the /ready endpoint and the readiness gauge).
 Readiness = dict[str, Callable[[], bool]]
@@ -83,6 +86,11 @@ def install_stages(
     from streams.stages.ingress.service import build_ingress, install_ingress
 
     chosen = settings.stage_names
+    status = native.STATUS
+    (log.info if status.compiled or not status.built else log.warning)(status.describe())
+    # The compiled modules are ingress's and the borrower stage's hot path.
+    for name in {"ingress", "borrower"} & set(chosen):
+        metrics.fast_path.labels(name, "compiled").set(status.compiled)
     if "ingress" in chosen:
         ingress = build_ingress(settings)
         install_ingress(app, ingress, metrics)

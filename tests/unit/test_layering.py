@@ -1,6 +1,6 @@
 """The package layout is the architecture: a wrong import fails here.
 
-Layers, lowest first: the top-level facts (``topics``, ``topology``, ``settings``,
+Layers, lowest first: the top-level facts (``topics``, ``topology``, ``settings``, ``native``,
 ``errors``, ``clock``), ``wire`` (the bytes on topics), ``domain`` (pure rules), ``runtime`` and
 ``localkafka`` (the exactly-once machinery, the local broker), then ``stages``, ``sdk``,
 ``ops`` and ``simulator``, then ``worker``, then ``commands`` and ``cli``. A module imports
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "streams"
-TOP = {"topics", "topology", "settings", "errors", "clock", "__init__"}
+TOP = {"topics", "topology", "settings", "errors", "clock", "native", "__init__"}
 LAYER = {
     "top": 0,
     "wire": 1,

@@ -38,11 +38,13 @@ _NOT_SOURCE = shutil.ignore_patterns(
     ".pytest_cache",
     ".hypothesis",
     ".creditstream",
+    "*.so",
+    "_native.json",
 )
 
 PROBE = """
 import json, sys
-import streams, streams.wire.schemas as s
+import streams, streams.native, streams.wire.schemas as s
 from streams.wire.avrojson import iter_examples
 from streams.wire.codec import SingleObjectCodec
 SingleObjectCodec()  # current and released schemas, as a worker builds it
@@ -53,6 +55,8 @@ print(json.dumps({
     "released": s.released_versions(),
     "examples": len(list(iter_examples())),
     "sys_path": sys.path,
+    "compiled": streams.native.STATUS.compiled,
+    "fold": __import__("streams.domain.profile.fold").domain.profile.fold.__file__,
 }))
 """
 
@@ -105,6 +109,15 @@ def test_installed_wheel_ships_schemas_and_runs_outside_the_checkout(tmp_path: P
     assert "streams/py.typed" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/", "schemas/"))]
     assert sum(n.startswith("streams/_schemas/released/") for n in names) > 0
+    # The hot path compiled (setup.py): each listed module's extension beside its source,
+    # the shared library, and the build's record.
+    compiled = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["creditstream"]
+    for module in compiled["compiled"]:
+        stem = module.replace(".", "/")
+        assert f"{stem}.py" in names
+        assert [n for n in names if n.startswith(f"{stem}.") and n.endswith(".so")], module
+    assert [n for n in names if n.startswith("creditstream_native__mypyc")]
+    assert "streams/_native.json" in names
 
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = _venv_bin(venv, "python")
@@ -154,6 +167,8 @@ def test_installed_wheel_ships_schemas_and_runs_outside_the_checkout(tmp_path: P
     assert got["names"] == load_schemas().names()
     assert got["released"] == released_versions()
     assert got["examples"] > 0
+    assert got["compiled"], "the installed wheel runs its hot path compiled"
+    assert got["fold"].endswith(".so"), got["fold"]
 
     cli = subprocess.run(
         [str(_venv_bin(venv, "creditstream")), "--help"],

@@ -76,6 +76,8 @@ from streams.wire.rejects import Reason, Reject
 from streams.wire.schemas import AUDIT_RECORD, DISPUTE, FEED_RECORD, RIGHT_EXERCISED
 
 log = logging.getLogger(__name__)
+#: What the stage reads, by name: all co-partitioned, keyed by borrower_id.
+SUBSCRIPTION = (topics.EXCHANGE_EVENTS, topics.CONSENTS, topics.REQUESTS)
 _EVENT_ERRORS = (DecodeError, KeyError, ValueError, TypeError, IndexError, EOFError)
 
 
@@ -181,7 +183,7 @@ class BorrowerStage(StageLoop[Staged]):
         return 1.0 if self.ready.is_set() else self._progress
 
     def subscription(self) -> list[str]:
-        return [topics.EXCHANGE_EVENTS, topics.CONSENTS, topics.REQUESTS]
+        return list(SUBSCRIPTION)
 
     def reset(self) -> None:
         # The producer fences a crashed predecessor of this instance at once; a crashed
