@@ -117,16 +117,26 @@ class FeedView:
         return f"FeedView(version={self.view[V_VERSION]}, marks={len(self.marks)})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class Delivery:
     """One feed record for ``topic`` keyed by ``key`` (the bank's customer_ref), and
-    the audit fields when it carries personal data (else None)."""
+    the audit fields when it carries personal data (else None). Built by hand like
+    :class:`~streams.wire.events.LoanFacts` (mypyc compiles the init)."""
 
     bank: str
     topic: str
     key: str
     record: dict[str, Any]
     audit: dict[str, Any] | None
+
+    def __init__(
+        self, bank: str, topic: str, key: str, record: dict[str, Any], audit: dict[str, Any] | None
+    ) -> None:
+        self.bank = bank
+        self.topic = topic
+        self.key = key
+        self.record = record
+        self.audit = audit
 
 
 def bank_view(profile: BorrowerProfile | Mapping[str, Any]) -> str:

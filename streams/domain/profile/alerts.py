@@ -18,7 +18,7 @@ data (lender names are businesses).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from streams.clock import DAY_MS
@@ -54,14 +54,27 @@ class AlertKind(StrEnum):
     APPLICATION_BURST = "application_burst"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class Alert:
-    """One alert: its kind, a reason with the numbers, the triggering event time."""
+    """One alert: its kind, a reason with the numbers, the triggering event time;
+    built by hand like :class:`~streams.wire.events.LoanFacts` (mypyc compiles the init)."""
 
     kind: AlertKind
     reason: str
     occurred_at_ms: int
-    details: dict[str, int] = field(default_factory=dict)
+    details: dict[str, int]
+
+    def __init__(
+        self,
+        kind: AlertKind,
+        reason: str,
+        occurred_at_ms: int,
+        details: dict[str, int] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.reason = reason
+        self.occurred_at_ms = occurred_at_ms
+        self.details = {} if details is None else details
 
 
 # (type mask, status, current dpd if open else 0); a missing loan is (0, -1, 0).

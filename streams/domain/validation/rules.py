@@ -75,14 +75,22 @@ def _amount(datum: Mapping[str, Any], name: str) -> Decimal:
     return value
 
 
+#: Each enum's members by value: a dict lookup, where ``enum(value)`` runs Enum's
+#: (interpreted) metaclass call on every record.
+_MEMBERS: dict[type[StrEnum], dict[str, StrEnum]] = {}
+
+
 def _symbol(datum: Mapping[str, Any], name: str, enum: type[StrEnum]) -> Any:
     value = datum.get(name)
     if value is None:
         raise _fail(Reason.MISSING_FIELD, name, "is missing")
-    try:
-        return enum(value)
-    except (ValueError, TypeError):
-        raise _fail(Reason.INVALID_FIELD, name, f"is not a {enum.__name__} symbol") from None
+    members = _MEMBERS.get(enum)
+    if members is None:
+        members = _MEMBERS[enum] = {m.value: m for m in enum}
+    member = members.get(value) if isinstance(value, str) else None
+    if member is None:
+        raise _fail(Reason.INVALID_FIELD, name, f"is not a {enum.__name__} symbol")
+    return member
 
 
 def _common(

@@ -65,10 +65,11 @@ from streams.wire.events import ExchangeEvent
 NO_ALERTS: tuple[Alert, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Emit:
     """What one borrower's events did: ``profile``/``update`` to write or None, and
-    the update's view (``view``, clamped if ``saturated``) for the deliveries."""
+    the update's view (``view``, clamped if ``saturated``) for the deliveries. Built by
+    hand like :class:`~streams.wire.events.LoanFacts` (mypyc compiles the init)."""
 
     borrower_id: str
     partition: int  # input partition; the state record goes to the same changelog partition
@@ -80,8 +81,36 @@ class Emit:
     ingested: int  # the newest ingestion time of the borrower's events in the batch
     material: bool  # the profile went to exchange.profiles
     view: View | None  # the view the update carries (None: no update)
-    saturated: bool = False  # an amount outgrew decimal(18, 2): published clamped
-    body: bytes | None = None  # the Avro body of the view's BorrowerProfile (the feeds')
+    saturated: bool  # an amount outgrew decimal(18, 2): published clamped
+    body: bytes | None  # the Avro body of the view's BorrowerProfile (the feeds')
+
+    def __init__(
+        self,
+        borrower_id: str,
+        partition: int,
+        profile: bytes | None,
+        update: bytes | None,
+        version: int,
+        alerts: Sequence[Alert],
+        entry: BorrowerEntry,
+        ingested: int,
+        material: bool,
+        view: View | None,
+        saturated: bool = False,
+        body: bytes | None = None,
+    ) -> None:
+        self.borrower_id = borrower_id
+        self.partition = partition
+        self.profile = profile
+        self.update = update
+        self.version = version
+        self.alerts = alerts
+        self.entry = entry
+        self.ingested = ingested
+        self.material = material
+        self.view = view
+        self.saturated = saturated
+        self.body = body
 
 
 Loader = Callable[[int, str], BorrowerEntry]

@@ -19,6 +19,7 @@ exchange.events and exchange.consents.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from confluent_kafka import Consumer
 
@@ -50,17 +51,18 @@ def batch_hook(metrics: Metrics, stage: BorrowerStage) -> BatchHook:
         if saturated:
             saturated_total.inc(saturated)
         now = time.time()
-        audited = 0
+        billed: Counter[tuple[str, str]] = Counter()  # one locked inc per series and batch
         for _p, d in outcome.deliveries:
             if d.audit is None:  # bare answers: no data, no audit, not billed
                 continue
-            audited += 1
-            metrics.deliveries_for(d.bank, str(d.audit["purpose"])).inc()
+            billed[d.bank, str(d.audit["purpose"])] += 1
             ingested = d.record.get("ingested_at")
             if ingested is not None:
                 metrics.observe_event_to_feed(d.bank, ingested / 1000, now)
-        if audited:
-            metrics.audit_records.inc(audited)
+        for (bank, purpose), n in billed.items():
+            metrics.deliveries_for(bank, purpose).inc(n)
+        if billed:
+            metrics.audit_records.inc(billed.total())
         for topic, _key, datum in outcome.disputes:  # opened, answered or expired
             outcome_label = "opened" if datum["status"] == "OPEN" else datum["status"].lower()
             metrics.disputes.labels(platform_of_disputes(topic), outcome_label).inc()

@@ -43,9 +43,10 @@ EXPECTED: Final = {"loans": frozenset({LOAN_EVENT}), "activity": frozenset({ACTI
 REJECT_COPY_MAX: Final = 512 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class RawRecord:
-    """One record as consumed from an ingest topic."""
+    """One record as consumed from an ingest topic. Built by hand like
+    :class:`~streams.wire.events.LoanFacts` (mypyc compiles the init)."""
 
     topic: str
     partition: int
@@ -53,10 +54,20 @@ class RawRecord:
     value: bytes | None
     timestamp_ms: int
 
+    def __init__(
+        self, topic: str, partition: int, offset: int, value: bytes | None, timestamp_ms: int
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.value = value
+        self.timestamp_ms = timestamp_ms
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class Accepted:
-    """A valid, new event: send ``value`` to exchange.events under ``key``."""
+    """A valid, new event: send ``value`` to exchange.events under ``key``. Built by
+    hand like :class:`~streams.wire.events.LoanFacts` (mypyc compiles the init)."""
 
     platform: str
     kind: str  # "loans" | "activity"
@@ -65,6 +76,24 @@ class Accepted:
     key: bytes  # borrower_id
     value: bytes  # encoded io.creditstream.ExchangeEvent
     dedup_expiry: int
+
+    def __init__(
+        self,
+        platform: str,
+        kind: str,
+        event_type: str,
+        event_id: str,
+        key: bytes,
+        value: bytes,
+        dedup_expiry: int,
+    ) -> None:
+        self.platform = platform
+        self.kind = kind
+        self.event_type = event_type
+        self.event_id = event_id
+        self.key = key
+        self.value = value
+        self.dedup_expiry = dedup_expiry
 
 
 @dataclass(frozen=True, slots=True)
