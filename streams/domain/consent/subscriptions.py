@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from streams.wire.consents import Purpose
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class Subscription:
-    """One bank's valid consent for one borrower; deliveries stop at ``expires_at_ms``."""
+    """One bank's valid consent for one borrower; deliveries stop at ``expires_at_ms``.
+    Built by hand like :class:`~streams.wire.events.LoanFacts` (mypyc compiles the
+    init; decoded with every borrower's state); treat it as immutable."""
 
     bank: str
     customer_ref: str
@@ -32,6 +34,22 @@ class Subscription:
     purpose: Purpose
     expires_at_ms: int
     granted_at_ms: int
+
+    def __init__(
+        self,
+        bank: str,
+        customer_ref: str,
+        consent_ref: str,
+        purpose: Purpose,
+        expires_at_ms: int,
+        granted_at_ms: int,
+    ) -> None:
+        self.bank = bank
+        self.customer_ref = customer_ref
+        self.consent_ref = consent_ref
+        self.purpose = purpose
+        self.expires_at_ms = expires_at_ms
+        self.granted_at_ms = granted_at_ms
 
     def active_at(self, now_ms: int) -> bool:
         return now_ms < self.expires_at_ms
@@ -60,6 +78,8 @@ def drop_expired(subs: Subscriptions, now_ms: int) -> tuple[Subscriptions, list[
     return {b: s for b, s in subs.items() if s.expires_at_ms > now_ms}, gone
 
 
+#: Purpose by value: a dict lookup, where ``Purpose(value)`` runs Enum's interpreted call.
+_PURPOSES = {p.value: p for p in Purpose}
 _FORMAT = 1  # bump when the tuple layout changes; from_bytes refuses unknown formats
 
 
@@ -77,7 +97,8 @@ def from_bytes(data: bytes) -> dict[str, Subscription]:
     if data[:1] != bytes((_FORMAT,)):
         raise ValueError(f"unknown subscriptions format {data[:1]!r}")
     rows = marshal.loads(data[1:])
-    return {r[0]: Subscription(r[0], r[1], r[2], Purpose(r[3]), r[4], r[5]) for r in rows}
+    purposes = _PURPOSES
+    return {r[0]: Subscription(r[0], r[1], r[2], purposes[r[3]], r[4], r[5]) for r in rows}
 
 
 def next_expiry_of(data: bytes) -> int | None:

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import marshal
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from streams.domain import consent
 from streams.domain.consent import Subscription
 from streams.domain.profile.model import View, map_money
-from streams.domain.profile.state import new_state
+from streams.domain.profile.state import ProfileState, new_state
 from streams.domain.rights import Rights, rights_from_tuple
 from streams.stages.borrower.records import (
     ProfileEntry,
@@ -53,16 +53,33 @@ _FORMATS = frozenset({5, FORMAT})  # 5: no rights section
 _LEN = struct.Struct(">I")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class BorrowerEntry(ProfileEntry):
     """A :class:`ProfileEntry` with the borrower's subscriptions by bank, the view
     and version of the last ``ProfileUpdate`` (None/0: none yet) and the borrower's
-    rights (None: no dispute, no ended consent to remember)."""
+    rights (None: no dispute, no ended consent to remember). Built by hand (see
+    :class:`ProfileEntry`)."""
 
-    subs: dict[str, Subscription] = field(default_factory=dict)
-    last: View | None = None
-    last_version: int = 0
-    rights: Rights | None = None
+    subs: dict[str, Subscription]
+    last: View | None
+    last_version: int
+    rights: Rights | None
+
+    def __init__(
+        self,
+        state: ProfileState,
+        emitted: View | None = None,
+        subs: dict[str, Subscription] | None = None,
+        last: View | None = None,
+        last_version: int = 0,
+        rights: Rights | None = None,
+    ) -> None:
+        self.state = state
+        self.emitted = emitted
+        self.subs = {} if subs is None else subs
+        self.last = last
+        self.last_version = last_version
+        self.rights = rights
 
     def updated(self, v: View, material: bool) -> None:
         """A ``ProfileUpdate`` of ``v`` went out (``material``: also to exchange.profiles)."""

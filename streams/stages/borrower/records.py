@@ -63,12 +63,18 @@ _NAMES = tuple(f.name for f in fields(BorrowerProfile))
 _DECIMAL_DEPTH = {"outstanding_principal": 1, "spend_sum": 2}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class ProfileEntry:
-    """One borrower as the stage holds it: fold state and the last emitted profile."""
+    """One borrower as the stage holds it: fold state and the last emitted profile.
+    Built by hand like :class:`~streams.wire.events.LoanFacts` (mypyc compiles the
+    init; one per borrower loaded)."""
 
     state: ProfileState
-    emitted: View | None = None
+    emitted: View | None
+
+    def __init__(self, state: ProfileState, emitted: View | None = None) -> None:
+        self.state = state
+        self.emitted = emitted
 
     def emit(self, v: View) -> None:
         """``v`` went out: later changes are judged against it."""
