@@ -7,10 +7,10 @@ checkout. ``streams/_native.json`` records each module's source hash at build ti
 ``streams.native`` can tell a stale build (a source edited since) at import and load the
 pure Python instead of an extension that no longer matches its source.
 
-``CREDITSTREAM_PURE_PYTHON=1`` builds nothing (and removes the record); so does a machine
-where no C compiler can build against Python's headers (probed first, with a warning).
-A compile that fails otherwise fails the install: a half-built hot path (the shared
-library missing, the modules present) would not import.
+``CREDITSTREAM_PURE_PYTHON=1`` builds nothing (and removes an earlier in-place build and
+its record); so does a machine where no C compiler can build against Python's headers
+(probed first, with a message). A compile that fails otherwise fails the install: a
+half-built hot path (the shared library missing, the modules present) would not import.
 """
 
 from __future__ import annotations
@@ -58,13 +58,25 @@ def compiler_works() -> bool:
     return True
 
 
+def remove_build() -> None:
+    """Delete an earlier in-place build (``pip install -e .``): its extensions would
+    still be imported before the sources, and without the record nothing tells."""
+    RECORD.unlink(missing_ok=True)
+    for module in compiled_modules():
+        source = source_of(module)
+        for built in source.parent.glob(f"{source.stem}.*.so"):
+            built.unlink()
+    for shared in ROOT.glob("creditstream_native__mypyc.*.so"):
+        shared.unlink()
+
+
 def ext_modules() -> list[Any]:
     if os.environ.get("CREDITSTREAM_PURE_PYTHON") == "1":
-        RECORD.unlink(missing_ok=True)
+        remove_build()
         return []
     if not compiler_works():
         print("creditstream: no working C compiler: installing the pure Python hot path")
-        RECORD.unlink(missing_ok=True)
+        remove_build()
         return []
     from mypyc.build import mypycify
 
