@@ -221,7 +221,7 @@ def profile_update(
     if alerts:
         parts.append(long_(len(alerts)))
         for a in alerts:
-            parts.append(string(a.kind.value))
+            parts.append(string(str(a.kind)))
             parts.append(string(a.reason))
     parts.append(EMPTY)
     parts.append(profile_body)

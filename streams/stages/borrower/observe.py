@@ -45,7 +45,7 @@ def batch_hook(metrics: Metrics, stage: BorrowerStage) -> BatchHook:
             updates += e.update is not None
             saturated += e.saturated
             for a in e.alerts:
-                metrics.alerts_for(a.kind.value).inc()
+                metrics.alerts_for(str(a.kind)).inc()
         if updates:
             updates_total.inc(updates)
         if saturated:

@@ -396,7 +396,7 @@ class BorrowerStage(StageLoop[Staged]):
             s.updates += e.update is not None
             s.saturated += e.saturated
             for a in e.alerts:
-                s.alerts[a.kind.value] += 1
+                s.alerts[str(a.kind)] += 1
         s.deliveries += len(outcome.deliveries)
         s.audited += sum(d.audit is not None for _, d in outcome.deliveries)
         if staged.dead:

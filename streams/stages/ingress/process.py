@@ -140,7 +140,8 @@ class IngressProcessor:
         try:
             if not raw:
                 raise DecodeError(Reason.NOT_AVRO, "empty record", raw)
-            check_size(raw, self.limits)
+            if len(raw) > self.limits.max_record_bytes:  # the call only to refuse
+                check_size(raw, self.limits)
             fast = self.transcoder.read(raw, kind)
             if fast is None:
                 schema, datum = self.codec.decode(raw, EXPECTED[kind])
