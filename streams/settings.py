@@ -142,6 +142,20 @@ class Settings(BaseSettings):
             "a short wait only makes idle consumers ask the broker more often."
         ),
     )
+    stage_fetch_min_bytes: int = Field(
+        1,
+        ge=1,
+        le=64 * 1024 * 1024,
+        description=(
+            "fetch.min.bytes of the stages' consumers: the broker holds a fetch until "
+            "this much is there or stage_fetch_wait_ms passes. 1 (librdkafka's): "
+            "every produce batch a platform sends completes ingress's waiting fetch. "
+            "1 MiB with a 10 ms wait took ~0.1 of the broker's ~0.8 core at half the "
+            "maximum rate and doubled event to feed p50 at a trickle (16 -> 30 ms), "
+            "with no gain in latency at half the maximum (bench_end_to_end, "
+            "alternated: bench/results/session15_ab.json)."
+        ),
+    )
     stage_batch_linger_ms: int = Field(
         0,
         ge=0,

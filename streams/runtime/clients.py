@@ -138,7 +138,10 @@ def stage_clients(
     co-partitioned (else StageHaltError, one line); closed and flushed on the way out."""
     provision.prepare_stage(conf, stage, settings.partitions)
     ident = StageIdentity.of(settings, stage)
-    wait: KafkaConf = {"fetch.wait.max.ms": settings.stage_fetch_wait_ms}
+    wait: KafkaConf = {
+        "fetch.wait.max.ms": settings.stage_fetch_wait_ms,
+        "fetch.min.bytes": settings.stage_fetch_min_bytes,
+    }
     consumer = stage_consumer(conf, ident, **(wait | (consumer_extra or {})))
     extra = {"compression.type": settings.stage_compression} | (producer_extra or {})
     producer = transactional_producer(conf, ident, **extra)
